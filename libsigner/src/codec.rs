@@ -249,7 +249,9 @@ impl<'a, R: Read> BoundReader<'a, R> {
 
 impl<R: Read> Read for BoundReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let allowed = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let allowed = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         if allowed == 0 {
             return Ok(0);
         }
@@ -316,7 +318,10 @@ mod tests {
         let v: Vec<u8> = vec![9, 8, 7];
         let bytes = v.serialize_to_vec();
         assert_eq!(bytes, vec![0, 0, 0, 3, 9, 8, 7]);
-        assert_eq!(Vec::<u8>::consensus_deserialize(&mut &bytes[..]).unwrap(), v);
+        assert_eq!(
+            Vec::<u8>::consensus_deserialize(&mut &bytes[..]).unwrap(),
+            v
+        );
     }
 
     #[test]
@@ -337,7 +342,10 @@ mod tests {
     fn exact_and_at_most_rules() {
         let bytes = [0, 0, 0, 2, 1, 2];
         assert!(read_next_exact::<_, u8>(&mut &bytes[..], 3).is_err());
-        assert_eq!(read_next_exact::<_, u8>(&mut &bytes[..], 2).unwrap(), vec![1, 2]);
+        assert_eq!(
+            read_next_exact::<_, u8>(&mut &bytes[..], 2).unwrap(),
+            vec![1, 2]
+        );
         assert!(read_next_at_most::<_, u8>(&mut &bytes[..], 1).is_err());
     }
 

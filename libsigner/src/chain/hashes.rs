@@ -387,7 +387,10 @@ mod tests {
     #[test]
     fn hash_json_is_plain_hex() {
         let h = Hash160([0xcd; 20]);
-        assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{}\"", "cd".repeat(20)));
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            format!("\"{}\"", "cd".repeat(20))
+        );
         assert!(serde_json::from_str::<Hash160>("\"cd\"").is_err());
     }
 }

@@ -99,8 +99,8 @@ impl MessageSignature {
     }
 
     fn to_recoverable(self) -> Result<RecoverableSignature, KeyError> {
-        let recid =
-            RecoveryId::from_i32(i32::from(self.0[0])).map_err(|_| KeyError::BadRecoverableSignature)?;
+        let recid = RecoveryId::from_i32(i32::from(self.0[0]))
+            .map_err(|_| KeyError::BadRecoverableSignature)?;
         RecoverableSignature::from_compact(&self.0[1..], recid)
             .map_err(|_| KeyError::BadRecoverableSignature)
     }
@@ -478,7 +478,9 @@ mod tests {
             StacksPrivateKey::from_slice(&bytes),
             Err(KeyError::BadCompressionMarker)
         );
-        assert!(!StacksPrivateKey::from_slice(&[1u8; 32]).unwrap().compress_public());
+        assert!(!StacksPrivateKey::from_slice(&[1u8; 32])
+            .unwrap()
+            .compress_public());
     }
 
     #[test]
@@ -487,7 +489,10 @@ mod tests {
         let pk = StacksPublicKey::from_private(&sk);
         let digest = Sha256Sum::from_data(b"hello").0;
         let sig = sk.sign(&digest).unwrap();
-        assert_eq!(StacksPublicKey::recover_to_pubkey(&digest, &sig).unwrap(), pk);
+        assert_eq!(
+            StacksPublicKey::recover_to_pubkey(&digest, &sig).unwrap(),
+            pk
+        );
         assert_eq!(pk.verify(&digest, &sig), Ok(true));
         assert_eq!(sk.sign(&digest[..31]), Err(KeyError::BadMessageHash));
     }

@@ -27,9 +27,9 @@ pub use address::{
     C32_ADDRESS_VERSION_TESTNET_MULTISIG, C32_ADDRESS_VERSION_TESTNET_SINGLESIG,
 };
 pub use hashes::{
-    txid_merkle_root, BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, DoubleSha256,
-    Hash160, MerkleHashFunc, MerkleTree, Sha256Sum, Sha512Trunc256Sum, StacksBlockId, TrieHash,
-    Txid, VRFSeed,
+    txid_merkle_root, BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, DoubleSha256, Hash160,
+    MerkleHashFunc, MerkleTree, Sha256Sum, Sha512Trunc256Sum, StacksBlockId, TrieHash, Txid,
+    VRFSeed,
 };
 pub use hex::HexError;
 pub use keys::{KeyError, MessageSignature, StacksPrivateKey, StacksPublicKey};
