@@ -6,7 +6,8 @@
 //! - [`codec`]: the consensus codec ([`codec::StacksMessageCodec`]) and its length limits;
 //! - [`chain`]: every Stacks primitive a signer touches (hashes, keys, addresses, Clarity
 //!   values, transactions, Nakamoto blocks, SIP-018 structured data);
-//! - [`stackerdb`]: StackerDB chunks, slot metadata and acks.
+//! - [`stackerdb`]: StackerDB chunks, slot metadata and acks;
+//! - [`v0`]: the v0 signer messages and the global state evaluator.
 //!
 //! Decoders never panic and never trust a length prefix for an allocation; they return
 //! [`codec::Error`] on any malformed input.
@@ -16,4 +17,34 @@
 
 pub mod chain;
 pub mod codec;
+mod error;
+mod events;
+mod runloop;
+mod session;
+mod signer_set;
 pub mod stackerdb;
+pub mod v0;
+mod version;
+
+pub use version::{version_string, STACKS_NODE_VERSION, STACKS_SIGNER_VERSION, VERSION_STRING};
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use crate::chain::QualifiedContractIdentifier;
+use crate::codec::StacksMessageCodec;
+
+/// A StackerDB message slot kind: which signer contract (`signers-{cycle % 2}-{id}`) a message
+/// type is written to.
+pub trait MessageSlotID: Sized + Eq + Hash + Debug + Copy {
+    /// The StackerDB contract holding this slot kind for `reward_cycle`.
+    fn stacker_db_contract(&self, mainnet: bool, reward_cycle: u64) -> QualifiedContractIdentifier;
+    /// Every slot kind.
+    fn all() -> &'static [Self];
+}
+
+/// A message that knows which StackerDB slot kind it is published to.
+pub trait SignerMessage<T: MessageSlotID>: StacksMessageCodec {
+    /// The slot kind, or `None` for messages signers do not publish (miner messages).
+    fn msg_id(&self) -> Option<T>;
+}
