@@ -3,10 +3,9 @@
 //! Thin on purpose: parse the command line, dispatch, map errors to a one-line message and
 //! an exit code.
 
-mod cli;
-
 use clap::Parser;
+use stacks_signer::cli::Cli;
 
 fn main() {
-    let _cli = cli::Cli::parse();
+    let _cli = Cli::parse();
 }

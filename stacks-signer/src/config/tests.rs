@@ -1,0 +1,275 @@
+use super::*;
+
+const SIGNER_0: &str = include_str!("../../tests/conf/signer-0.toml");
+const SIGNER_1: &str = include_str!("../../tests/conf/signer-1.toml");
+const CUSTOM_CHAIN: &str = include_str!("../../tests/conf/signer-custom-chain-id.toml");
+
+const MINIMAL: &str = r#"
+stacks_private_key = "2de4e77aab89c0c2570bb8bb90824f5cf2a5204a975905fee450ff9dad0fcf28"
+node_host = "127.0.0.1:20443"
+endpoint = "127.0.0.1:30000"
+network = "mainnet"
+auth_password = "hunter2-secret"
+db_path = "/tmp/signer.sqlite"
+"#;
+
+fn load(text: &str) -> GlobalConfig {
+    GlobalConfig::load_from_str(text).unwrap().0
+}
+
+fn load_err(text: &str) -> ConfigError {
+    GlobalConfig::load_from_str(text).unwrap_err()
+}
+
+fn with_line(line: &str) -> String {
+    format!("{MINIMAL}{line}\n")
+}
+
+#[test]
+fn sample_signer_0_loads_and_prints_like_the_reference() {
+    let config = load(SIGNER_0);
+    assert_eq!(config.network, Network::Testnet);
+    assert_eq!(config.to_chain_id(), CHAIN_ID_TESTNET);
+    assert_eq!(
+        config.config_to_log_string(),
+        "\nStacks node host: 127.0.0.1:20443\nSigner endpoint: [::1]:30000\nStacks address: ST3FPN8KBZ3YPBP0ZJGAAHTVFMQDTJCR5QPS7VTNJ\nPublic key: 03bc489f27da3701d9f9e577c88de5567cf4023111b7577042d55cde4d823a3505\nNetwork: testnet\nChain ID: 0x80000000\nDatabase path: :memory:\nMetrics endpoint: 0.0.0.0:9090\nDry run: false\n"
+    );
+}
+
+#[test]
+fn sample_signer_1_resolves_localhost_endpoint() {
+    let config = load(SIGNER_1);
+    assert_eq!(config.endpoint.port(), 30001);
+    assert!(config.endpoint.ip().is_loopback());
+    assert_eq!(config.metrics_endpoint, None);
+}
+
+#[test]
+fn custom_chain_id_accepts_hex_literal() {
+    let config = load(CUSTOM_CHAIN);
+    assert_eq!(config.chain_id, Some(0x8000_0100));
+    assert_eq!(config.to_chain_id(), 0x8000_0100);
+    assert!(config
+        .config_to_log_string()
+        .contains("Chain ID: 0x80000100\n"));
+}
+
+#[test]
+fn defaults_match_the_reference() {
+    let c = load(MINIMAL);
+    assert_eq!(c.event_timeout, Duration::from_millis(5000));
+    assert_eq!(c.first_proposal_burn_block_timing, Duration::from_secs(60));
+    assert_eq!(c.block_proposal_timeout, Duration::from_millis(120_000));
+    assert_eq!(c.chain_id, None);
+    assert_eq!(c.to_chain_id(), CHAIN_ID_MAINNET);
+    assert_eq!(
+        c.tenure_last_block_proposal_timeout,
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        c.block_proposal_validation_timeout,
+        Duration::from_millis(120_000)
+    );
+    assert_eq!(c.tenure_idle_timeout, Duration::from_secs(120));
+    assert_eq!(c.read_count_idle_timeout, Duration::from_secs(20));
+    assert_eq!(c.tenure_idle_timeout_buffer, Duration::from_secs(2));
+    assert_eq!(c.block_proposal_max_age_secs, 600);
+    assert_eq!(
+        c.reorg_attempts_activity_timeout,
+        Duration::from_millis(200_000)
+    );
+    assert_eq!(c.proposal_wait_for_parent_time, Duration::from_secs(15));
+    assert!(!c.dry_run);
+    assert!(!c.validate_with_replay_tx);
+    assert_eq!(c.reset_replay_set_after_fork_blocks, 2);
+    assert_eq!(c.capitulate_miner_view_timeout, Duration::from_secs(20));
+    assert_eq!(c.stackerdb_timeout, Duration::from_secs(120));
+    assert_eq!(c.metrics_endpoint, None);
+}
+
+#[test]
+fn every_optional_key_is_read_with_its_unit() {
+    let text = format!(
+        "{MINIMAL}
+metrics_endpoint = \"127.0.0.1:9154\"
+event_timeout_ms = 1
+first_proposal_burn_block_timing_secs = 2
+block_proposal_timeout_ms = 3
+chain_id = 7
+tenure_last_block_proposal_timeout_secs = 4
+block_proposal_validation_timeout_ms = 5
+tenure_idle_timeout_secs = 6
+read_count_idle_timeout_secs = 7
+tenure_idle_timeout_buffer_secs = 8
+block_proposal_max_age_secs = 9
+reorg_attempts_activity_timeout_ms = 10
+proposal_wait_for_parent_time_secs = 11
+dry_run = true
+validate_with_replay_tx = true
+reset_replay_set_after_fork_blocks = 12
+capitulate_miner_view_timeout_secs = 13
+stackerdb_timeout_secs = 14
+"
+    );
+    let c = load(&text);
+    assert_eq!(c.metrics_endpoint, Some("127.0.0.1:9154".parse().unwrap()));
+    assert_eq!(c.event_timeout, Duration::from_millis(1));
+    assert_eq!(c.first_proposal_burn_block_timing, Duration::from_secs(2));
+    assert_eq!(c.block_proposal_timeout, Duration::from_millis(3));
+    assert_eq!(c.to_chain_id(), 7);
+    assert_eq!(c.tenure_last_block_proposal_timeout, Duration::from_secs(4));
+    assert_eq!(
+        c.block_proposal_validation_timeout,
+        Duration::from_millis(5)
+    );
+    assert_eq!(c.tenure_idle_timeout, Duration::from_secs(6));
+    assert_eq!(c.read_count_idle_timeout, Duration::from_secs(7));
+    assert_eq!(c.tenure_idle_timeout_buffer, Duration::from_secs(8));
+    assert_eq!(c.block_proposal_max_age_secs, 9);
+    assert_eq!(c.reorg_attempts_activity_timeout, Duration::from_millis(10));
+    assert_eq!(c.proposal_wait_for_parent_time, Duration::from_secs(11));
+    assert!(c.dry_run);
+    assert!(c.validate_with_replay_tx);
+    assert_eq!(c.reset_replay_set_after_fork_blocks, 12);
+    assert_eq!(c.capitulate_miner_view_timeout, Duration::from_secs(13));
+    assert_eq!(c.stackerdb_timeout, Duration::from_secs(14));
+}
+
+#[test]
+fn address_uses_the_compressed_key_whatever_the_key_form() {
+    let uncompressed = load(MINIMAL);
+    let compressed = load(&MINIMAL.replace("0ff9dad0fcf28\"", "0ff9dad0fcf2801\""));
+    assert_eq!(
+        uncompressed.stacks_address.to_string(),
+        "SP1286C62P3TAWVQV2VM2CEGTRBQZSZ6MHMS9RW05"
+    );
+    assert_eq!(compressed.stacks_address, uncompressed.stacks_address);
+}
+
+#[test]
+fn every_required_key_is_named_when_missing() {
+    for key in [
+        "stacks_private_key",
+        "node_host",
+        "endpoint",
+        "network",
+        "auth_password",
+        "db_path",
+    ] {
+        let text: String = MINIMAL
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{key} ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(load_err(&text), ConfigError::MissingKey(key), "{key}");
+    }
+}
+
+#[test]
+fn unknown_key_is_an_error_with_a_suggestion() {
+    let err = load_err(&with_line("event_timeout_msec = 10"));
+    assert_eq!(
+        err,
+        ConfigError::UnknownKey {
+            key: "event_timeout_msec".into(),
+            suggestion: Some("event_timeout_ms"),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "unknown key `event_timeout_msec`; did you mean `event_timeout_ms`?"
+    );
+    let err = load_err(&with_line("zzz = 1"));
+    assert_eq!(err.to_string(), "unknown key `zzz`");
+}
+
+#[test]
+fn retired_keys_load_with_a_warning() {
+    let text = with_line("event_timeout = 5000\nmax_tx_fee_ustx = 10\ntx_fee_ustx = 1");
+    let (_, warnings) = GlobalConfig::load_from_str(&text).unwrap();
+    assert_eq!(
+        warnings,
+        vec![
+            ConfigWarning::RetiredKey("event_timeout".into()),
+            ConfigWarning::RetiredKey("max_tx_fee_ustx".into()),
+            ConfigWarning::RetiredKey("tx_fee_ustx".into()),
+        ]
+    );
+}
+
+#[test]
+fn bad_values_name_key_value_and_expectation() {
+    let cases = [
+        ("event_timeout_ms = -1", "event_timeout_ms", "-1"),
+        ("event_timeout_ms = \"5s\"", "event_timeout_ms", "\"5s\""),
+        ("dry_run = \"yes\"", "dry_run", "\"yes\""),
+        ("chain_id = 4294967296", "chain_id", "4294967296"),
+        (
+            "metrics_endpoint = \"nope\"",
+            "metrics_endpoint",
+            "\"nope\"",
+        ),
+        (
+            "stackerdb_timeout_secs = 1.5",
+            "stackerdb_timeout_secs",
+            "1.5",
+        ),
+    ];
+    for (line, key, value) in cases {
+        match load_err(&with_line(line)) {
+            ConfigError::BadValue {
+                key: k, value: v, ..
+            } => {
+                assert_eq!((k, v.as_str()), (key, value), "{line}")
+            }
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+    for (from, to, key) in [
+        ("\"mainnet\"", "\"Mainnet\"", "network"),
+        ("\"127.0.0.1:30000\"", "\"not an address\"", "endpoint"),
+        ("\"127.0.0.1:20443\"", "\"http://x/y\"", "node_host"),
+        ("\"2de4e77aab89", "\"zz", "stacks_private_key"),
+    ] {
+        match load_err(&MINIMAL.replacen(from, to, 1)) {
+            ConfigError::BadValue { key: k, .. } => assert_eq!(k, key),
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_debug_display_or_errors() {
+    let config = load(MINIMAL);
+    for text in [format!("{config}"), format!("{config:?}")] {
+        assert!(!text.contains("hunter2"));
+        assert!(!text.contains("2de4e77aab89c0c2570bb8bb90824f5cf2a5204a"));
+    }
+    let err = load_err(&MINIMAL.replace("0ff9dad0fcf28\"", "0ff9dad0fcf2802\""));
+    assert!(
+        !err.to_string().contains("2de4e77aab89c0c2570bb8bb90824f5c"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_toml_is_an_error_not_a_panic() {
+    assert!(matches!(load_err("node_host = "), ConfigError::Toml(_)));
+    assert!(matches!(load_err("\u{0}\u{1}"), ConfigError::Toml(_)));
+}
+
+#[test]
+fn node_host_validation() {
+    for ok in [
+        "127.0.0.1:20443",
+        "localhost:20443",
+        "[::1]:20443",
+        "node.example",
+        "[::1]",
+    ] {
+        assert!(is_valid_node_host(ok), "{ok}");
+    }
+    for bad in ["", "http://x", "a b:1", "host:port", "[zz]:1", "x:70000"] {
+        assert!(!is_valid_node_host(bad), "{bad}");
+    }
+}

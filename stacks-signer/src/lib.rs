@@ -1,0 +1,11 @@
+//! # stacks-signer
+//!
+//! The Stacks Nakamoto block signer daemon as a library: its configuration, command line and
+//! (as they land) node client, database, run loop and v0 voting logic. The `stacks-signer`
+//! binary is a thin wrapper over it.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
