@@ -103,6 +103,15 @@ macro_rules! byte_array_newtype {
             }
         }
 
+        impl $crate::chain::hex::FixedBytes for $name {
+            fn from_byte_slice(bytes: &[u8]) -> Option<Self> {
+                Self::from_bytes(bytes)
+            }
+            fn byte_slice(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
         impl $crate::codec::StacksMessageCodec for $name {
             fn consensus_serialize<W: std::io::Write>(
                 &self,

@@ -49,6 +49,76 @@ pub fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
     <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| HexError::BadLength(s.len()))
 }
 
+/// A fixed-size byte value (a hash, an id, a signature) that can be built from and viewed as
+/// bytes; the serde helpers below work with any of them.
+pub trait FixedBytes: Sized {
+    /// The value with these bytes, or `None` if the length is wrong.
+    fn from_byte_slice(bytes: &[u8]) -> Option<Self>;
+    /// The value's bytes.
+    fn byte_slice(&self) -> &[u8];
+}
+
+/// Serde helpers for the node's `0x`-prefixed hex fields (`prefix_hex` in the reference).
+///
+/// As in the reference, decoding drops the first two characters **without checking** that
+/// they are `0x`; a string shorter than two characters is an error.
+pub mod serde_prefix_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::FixedBytes;
+
+    /// Writes `0x` followed by lowercase hex.
+    pub fn serialize<T: FixedBytes, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", super::to_hex(value.byte_slice())))
+    }
+
+    /// Reads a `0x`-prefixed hex string (the prefix itself is not checked).
+    pub fn deserialize<'de, T: FixedBytes, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub(super) fn parse<T: FixedBytes>(text: &str) -> Result<T, String> {
+        let digits = text
+            .get(2..)
+            .ok_or_else(|| "expected a hex string of at least length 2".to_string())?;
+        let bytes = super::hex_bytes(digits).map_err(|e| e.to_string())?;
+        let len = bytes.len();
+        T::from_byte_slice(&bytes).ok_or_else(|| format!("bad length {len} for hex value"))
+    }
+}
+
+/// Like [`serde_prefix_hex`] for optional values: `null` (or an absent field, with
+/// `#[serde(default)]`) is `None`.
+pub mod serde_prefix_opt_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::FixedBytes;
+
+    /// Writes `null` or `0x` followed by lowercase hex.
+    pub fn serialize<T: FixedBytes, S: Serializer>(
+        value: &Option<T>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => super::serde_prefix_hex::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads `null` or a `0x`-prefixed hex string.
+    pub fn deserialize<'de, T: FixedBytes, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(text) => super::serde_prefix_hex::parse(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
 /// Serde helpers for byte vectors written as plain hex strings.
 pub mod serde_hex_vec {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -81,6 +151,31 @@ mod tests {
         assert_eq!(hex_bytes("abc"), Err(HexError::BadLength(3)));
         assert_eq!(hex_bytes("zz"), Err(HexError::BadCharacter('z')));
         assert!(hex_array::<2>("aabbcc").is_err());
+    }
+
+    #[test]
+    fn prefix_hex_drops_two_characters_unchecked() {
+        use crate::chain::ConsensusHash;
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Wrapper {
+            #[serde(with = "serde_prefix_hex")]
+            ch: ConsensusHash,
+            #[serde(with = "serde_prefix_opt_hex", default)]
+            opt: Option<ConsensusHash>,
+        }
+        let w = Wrapper {
+            ch: ConsensusHash([0xab; 20]),
+            opt: None,
+        };
+        let json = serde_json::to_string(&w).unwrap();
+        assert_eq!(
+            json,
+            format!("{{\"ch\":\"0x{}\",\"opt\":null}}", "ab".repeat(20))
+        );
+        let odd: Wrapper =
+            serde_json::from_str(&format!("{{\"ch\":\"zz{}\"}}", "ab".repeat(20))).unwrap();
+        assert_eq!(odd, w);
+        assert!(serde_json::from_str::<Wrapper>("{\"ch\":\"0\"}").is_err());
     }
 
     #[test]

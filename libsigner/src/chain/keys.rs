@@ -115,6 +115,15 @@ impl MessageSignature {
     }
 }
 
+impl crate::chain::hex::FixedBytes for MessageSignature {
+    fn from_byte_slice(bytes: &[u8]) -> Option<Self> {
+        Self::from_raw(bytes)
+    }
+    fn byte_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl Default for MessageSignature {
     fn default() -> Self {
         Self::empty()
