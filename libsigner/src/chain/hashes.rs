@@ -169,6 +169,10 @@ byte_array_newtype!(
     /// A VRF seed.
     VRFSeed, 32
 );
+byte_array_newtype!(
+    /// Identifies a sortition (a burn block on a particular PoX fork).
+    SortitionId, 32
+);
 
 byte_array_newtype!(@base
     /// A burn-chain (Bitcoin) block hash. Its JSON form is an array of 32 numbers, as the

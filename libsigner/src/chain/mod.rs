@@ -28,8 +28,8 @@ pub use address::{
 };
 pub use hashes::{
     txid_merkle_root, BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, DoubleSha256, Hash160,
-    MerkleHashFunc, MerkleTree, Sha256Sum, Sha512Trunc256Sum, StacksBlockId, TrieHash, Txid,
-    VRFSeed,
+    MerkleHashFunc, MerkleTree, Sha256Sum, Sha512Trunc256Sum, SortitionId, StacksBlockId, TrieHash,
+    Txid, VRFSeed,
 };
 pub use hex::HexError;
 pub use keys::{KeyError, MessageSignature, StacksPrivateKey, StacksPublicKey};
