@@ -4,12 +4,15 @@
 //! under the reference's name.
 
 pub mod address;
+pub mod b58;
+pub mod bech32;
 pub mod bitvec;
 pub mod block;
 pub mod clarity;
 pub mod hashes;
 pub mod hex;
 pub mod keys;
+pub mod pox_address;
 pub mod sip018;
 pub mod transaction;
 pub mod vrf;
@@ -33,6 +36,7 @@ pub use hashes::{
 };
 pub use hex::HexError;
 pub use keys::{KeyError, MessageSignature, StacksPrivateKey, StacksPublicKey};
+pub use pox_address::{PoxAddress, PoxAddressType20, PoxAddressType32};
 
 /// Chain id of Stacks mainnet.
 pub const CHAIN_ID_MAINNET: u32 = 0x0000_0001;
