@@ -1,0 +1,22 @@
+//! The consensus encodings the mock node produces and reads: Nakamoto blocks, the few
+//! transaction kinds its miner builds, and the signer messages it exchanges through
+//! StackerDB.
+//!
+//! These are deliberately narrow (only what a mock miner/validator needs) and are meant to be
+//! replaced by libsigner's full types as they land; every other devnet module goes through
+//! this interface.
+
+pub mod block;
+pub mod messages;
+pub mod tx;
+
+pub use block::{BitVecBytes, NakamotoBlock, NakamotoBlockHeader};
+pub use messages::{BlockResponseView, SignerMessageView};
+pub use tx::{MockTransaction, TenureChangeCause, TxPayloadKind};
+
+/// Reads one big-endian integer or fixed array through libsigner's codec.
+pub(crate) fn read<T: libsigner::codec::StacksMessageCodec>(
+    fd: &mut &[u8],
+) -> Result<T, libsigner::codec::Error> {
+    libsigner::codec::read_next(fd)
+}
