@@ -19,13 +19,15 @@ const SIGNER_0: &str = "02f695543271f71ca1acf5d4f1234f01fd3c899b5033530edb67a990
 const SIGNER_1: &str = "03bc489f27da3701d9f9e577c88de5567cf4023111b7577042d55cde4d823a3505";
 
 fn spec_node() -> RunningMockNode {
-    let mut config = MockNodeConfig::default();
-    // Given in reverse order: the reward set must sort them by key.
-    config.signers = vec![
-        SignerSpec::external(StacksPublicKey::from_hex(SIGNER_1).unwrap(), 1066),
-        SignerSpec::external(StacksPublicKey::from_hex(SIGNER_0).unwrap(), 1066),
-    ];
-    config.pox_ustx_threshold = 1_875_190_000_000;
+    let config = MockNodeConfig {
+        // Given in reverse order: the reward set must sort them by key.
+        signers: vec![
+            SignerSpec::external(StacksPublicKey::from_hex(SIGNER_1).unwrap(), 1066),
+            SignerSpec::external(StacksPublicKey::from_hex(SIGNER_0).unwrap(), 1066),
+        ],
+        pox_ustx_threshold: 1_875_190_000_000,
+        ..MockNodeConfig::default()
+    };
     MockNode::start(config).unwrap()
 }
 

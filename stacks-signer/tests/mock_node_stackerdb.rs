@@ -28,11 +28,14 @@ fn fixture() -> Fixture {
     let keys: Vec<StacksPrivateKey> = (0..3)
         .map(|i| StacksPrivateKey::from_seed(format!("stackerdb test {i}").as_bytes()))
         .collect();
-    let mut config = MockNodeConfig::default();
-    config.signers = keys
+    let signers = keys
         .iter()
         .map(|k| SignerSpec::external(libsigner::chain::StacksPublicKey::from_private(k), 1))
         .collect();
+    let mut config = MockNodeConfig {
+        signers,
+        ..MockNodeConfig::default()
+    };
     config
         .observers
         .push(ObserverSpec::signer(observer.endpoint()));

@@ -170,7 +170,7 @@ fn latest_proposal(observer: &Observer) -> Option<(NakamotoBlock, u64)> {
                 _ => None,
             }
         })
-        .last()
+        .next_back()
 }
 
 fn validate_through_the_node(
@@ -235,8 +235,10 @@ fn sign_block(
 fn tenures_signed_by_external_keys_through_stackerdb_reach_the_threshold_and_are_processed() {
     let observer = Observer::start();
     let (specs, mut signers) = external_signers(4);
-    let mut config = MockNodeConfig::default();
-    config.signers = specs;
+    let mut config = MockNodeConfig {
+        signers: specs,
+        ..MockNodeConfig::default()
+    };
     config
         .observers
         .push(ObserverSpec::signer(observer.endpoint()));
@@ -297,8 +299,10 @@ fn tenures_signed_by_external_keys_through_stackerdb_reach_the_threshold_and_are
 fn a_block_uploaded_by_the_signers_is_processed_when_the_miner_does_not_broadcast() {
     let observer = Observer::start();
     let (specs, signers) = external_signers(3);
-    let mut config = MockNodeConfig::default();
-    config.signers = specs;
+    let mut config = MockNodeConfig {
+        signers: specs,
+        ..MockNodeConfig::default()
+    };
     config
         .observers
         .push(ObserverSpec::signer(observer.endpoint()));

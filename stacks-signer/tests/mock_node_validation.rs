@@ -21,9 +21,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn setup() -> (RunningMockNode, Observer) {
     let observer = Observer::start();
-    let mut config = MockNodeConfig::default();
     // External signers only, so proposals stay unsigned.
-    config.signers = (0..3)
+    let signers = (0..3)
         .map(|i| {
             SignerSpec::external(
                 libsigner::chain::StacksPublicKey::from_private(&StacksPrivateKey::from_seed(
@@ -33,6 +32,10 @@ fn setup() -> (RunningMockNode, Observer) {
             )
         })
         .collect();
+    let mut config = MockNodeConfig {
+        signers,
+        ..MockNodeConfig::default()
+    };
     config
         .observers
         .push(ObserverSpec::signer(observer.endpoint()));

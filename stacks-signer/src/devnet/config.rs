@@ -118,6 +118,12 @@ pub struct MockNodeConfig {
     pub block_proposal_max_age_secs: u64,
     /// How many request-handling threads the HTTP server runs.
     pub http_threads: usize,
+    /// How far behind the wall clock block and burn timestamps may run. Each new block is
+    /// stamped `max(parent + 1, now - lag)`, so bursts of blocks mined faster than one per
+    /// second keep strictly increasing timestamps without getting more than 15 s ahead (the
+    /// validator's limit); a lag well under `block_proposal_max_age_secs` keeps proposals
+    /// fresh for signers.
+    pub timestamp_lag_secs: u64,
 }
 
 impl Default for MockNodeConfig {
@@ -143,6 +149,7 @@ impl Default for MockNodeConfig {
             validation_delay_ms: 0,
             block_proposal_max_age_secs: 600,
             http_threads: 4,
+            timestamp_lag_secs: 120,
         }
     }
 }

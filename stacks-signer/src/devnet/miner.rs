@@ -4,7 +4,7 @@
 
 use libsigner::chain::{ConsensusHash, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey};
 
-use super::activity::{now_secs, Activity};
+use super::activity::Activity;
 use super::stackerdb::{MINERS_DB, MINER_SLOT_COUNT};
 use super::state::{sign_as_miner, NodeState};
 use super::wire::messages::encode_block_proposal;
@@ -156,7 +156,7 @@ impl NodeState {
             .map(|s| s.signers.len().clamp(1, 4000) as u16);
         let timestamp = ov
             .timestamp
-            .unwrap_or_else(|| now_secs().max(parent_time + 1));
+            .unwrap_or_else(|| self.next_timestamp(parent_time));
         let mut block = self.build_block(
             miner_index,
             ov.consensus_hash.unwrap_or(tenure_ch),

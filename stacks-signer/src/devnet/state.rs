@@ -166,7 +166,7 @@ impl NodeState {
         for cycle in cycles {
             self.compute_reward_set(cycle);
         }
-        let now = now_secs();
+        let now = now_secs().saturating_sub(self.config.timestamp_lag_secs);
         let first_parent = BurnchainHeaderHash(self.entropy.next32("genesis-parent"));
         let first_parent_sortition = SortitionId(self.entropy.next32("genesis-parent-sortition"));
         let miners = self.miners.len();
@@ -227,6 +227,15 @@ impl NodeState {
         }
         self.reconfigure_miners();
         Ok(())
+    }
+
+    /// A timestamp for something whose predecessor is at `previous`: strictly later, and
+    /// `now - timestamp_lag_secs` when that is later still (the lag lets bursts of blocks
+    /// keep increasing timestamps without running into the future).
+    pub fn next_timestamp(&self, previous: u64) -> u64 {
+        now_secs()
+            .saturating_sub(self.config.timestamp_lag_secs)
+            .max(previous + 1)
     }
 
     /// The boot contract `name` of this network.
@@ -344,7 +353,7 @@ impl NodeState {
             parent_sortition_id: parent.sortition_id,
             timestamp: opts
                 .timestamp
-                .unwrap_or_else(|| now_secs().max(parent.timestamp + 1)),
+                .unwrap_or_else(|| self.next_timestamp(parent.timestamp)),
             num_sortitions: parent.num_sortitions + u64::from(winner.is_some()),
             last_sortition_ch: parent.latest_winning_ch(),
             winner,
