@@ -97,6 +97,17 @@ fn tenures_signed_by_signers_simulated_in_the_node_reach_the_threshold_and_are_p
             .collect::<Vec<_>>()
     });
     assert_eq!(versions, vec![9; 5]);
+    // Each simulated signer published its view of the burn tip and the current miner.
+    let update = mock_node_common::get(
+        node.addr(),
+        "/v2/stackerdb/ST000000000000000000002AMW42H/signers-0-2/0",
+    );
+    let tip = node.burn_tip();
+    assert_eq!(update.body.len(), 1 + 8 + 8 + 4 + 133);
+    assert_eq!(update.body[0], 6);
+    assert_eq!(&update.body[21..41], &tip.consensus_hash.0);
+    assert_eq!(&update.body[49], &1);
+    assert_eq!(&update.body[50..70], &tip.winner.unwrap().miner_pkh.0);
 }
 
 /// A signer whose key the test holds, writing through the node's RPC like the reference

@@ -53,6 +53,7 @@ impl Shared {
                 signers::sign_proposal(state, &hash);
             }
         }
+        signers::publish_state_updates(state);
         for (path, body) in state.outbox.drain(..) {
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
             self.dispatcher.dispatch(path, bytes);
@@ -83,6 +84,8 @@ impl MockNode {
             down_endpoints: Mutex::new(HashSet::new()),
             local_addr,
         });
+        // Let the simulated signers publish their first state-machine updates.
+        shared.with_state(|_| ());
         let server = Arc::new(server);
         let mut handles = Vec::new();
         for i in 0..threads {

@@ -1,17 +1,24 @@
 //! Signers simulated inside the node: for every proposal written to `miners`, each signer of
 //! the proposal's reward cycle whose key the node holds validates the block like the node
 //! would, then writes a `BlockPreCommit` (`signers-{p}-3`) and a `BlockResponse::Accepted`
-//! (`signers-{p}-1`) into its own slots, signed with its key.
+//! (`signers-{p}-1`) into its own slots, signed with its key. They also publish a
+//! `StateMachineUpdate` (`signers-{p}-2`) whenever their view of the burn tip and the
+//! current miner changes, so that real signers sharing a reward set with them can reach
+//! signer-set agreement.
 
 use libsigner::chain::Sha512Trunc256Sum;
 
 use super::activity::now_secs;
 use super::state::NodeState;
 use super::validator::check_block;
-use super::wire::messages::{encode_block_accepted, encode_block_pre_commit};
+use super::wire::messages::{
+    encode_block_accepted, encode_block_pre_commit, encode_state_machine_update_v1, ActiveMinerView,
+};
 
 /// Message id of block responses.
 pub const BLOCK_RESPONSE_MSG_ID: u32 = 1;
+/// Message id of state-machine updates.
+pub const STATE_MACHINE_UPDATE_MSG_ID: u32 = 2;
 /// Message id of pre-commits.
 pub const BLOCK_PRE_COMMIT_MSG_ID: u32 = 3;
 
@@ -70,4 +77,54 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
         }
     }
     signed
+}
+
+/// The view of the burn tip and current miner a signer would publish.
+pub fn current_view(state: &NodeState) -> Vec<u8> {
+    let tip = state.burn_tip();
+    let miner = state.burnchain.latest_winning().and_then(|latest| {
+        let winner = latest.winner.as_ref()?;
+        let parent_tip = state.stacks.tenure_tip(&winner.stacks_parent_ch)?;
+        Some(ActiveMinerView {
+            current_miner_pkh: winner.miner_pkh,
+            tenure_id: latest.consensus_hash,
+            parent_tenure_id: winner.stacks_parent_ch,
+            parent_tenure_last_block: parent_tip.id,
+            parent_tenure_last_block_height: parent_tip.height(),
+        })
+    });
+    encode_state_machine_update_v1(&tip.consensus_hash, tip.height, miner.as_ref())
+}
+
+/// Has every simulated signer of the current (and, once computed, the next) cycle publish its
+/// view if it changed since its last update. Returns how many updates were written.
+pub fn publish_state_updates(state: &mut NodeState) -> usize {
+    let view = current_view(state);
+    let current = state.current_cycle();
+    let mut written = 0;
+    for cycle in [current, current + 1] {
+        if state.published_views.get(&cycle) == Some(&view) {
+            continue;
+        }
+        let Some(set) = state.reward_sets.get(cycle) else {
+            continue;
+        };
+        let signers: Vec<_> = set
+            .signers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.private_key.clone().map(|k| (i as u32, k)))
+            .collect();
+        let contract = NodeState::signers_contract(cycle, STATE_MACHINE_UPDATE_MSG_ID);
+        for (slot, key) in &signers {
+            if state
+                .write_internal(&contract, *slot, key, view.clone())
+                .is_ok_and(|ack| ack.accepted)
+            {
+                written += 1;
+            }
+        }
+        state.published_views.insert(cycle, view.clone());
+    }
+    written
 }

@@ -118,6 +118,8 @@ pub struct NodeState {
     pub signer_jobs: Vec<Sha512Trunc256Sum>,
     /// Whether the miner processes a block itself once signed (else it waits for uploads).
     pub miner_broadcasts: bool,
+    /// The last state-machine update the simulated signers of each cycle published.
+    pub published_views: HashMap<u64, Vec<u8>>,
     coinbase_height: u64,
 }
 
@@ -148,6 +150,7 @@ impl NodeState {
             activity: ActivityLog::default(),
             signer_jobs: Vec::new(),
             miner_broadcasts: true,
+            published_views: HashMap::new(),
             coinbase_height: 0,
             config,
         };

@@ -244,3 +244,72 @@ mod tests {
         assert!(SignerMessageView::decode(&[]).is_err());
     }
 }
+
+/// The miner part of a state-machine update (`MinerState::ActiveMiner`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveMinerView {
+    /// Hash160 of the current miner's key.
+    pub current_miner_pkh: libsigner::chain::Hash160,
+    /// The miner's tenure.
+    pub tenure_id: libsigner::chain::ConsensusHash,
+    /// The tenure it builds on.
+    pub parent_tenure_id: libsigner::chain::ConsensusHash,
+    /// The last block of that tenure.
+    pub parent_tenure_last_block: libsigner::chain::StacksBlockId,
+    /// Its height.
+    pub parent_tenure_last_block_height: u64,
+}
+
+/// The signer protocol version the reference signer supports (and the mock's signers use).
+pub const SIGNER_PROTOCOL_VERSION: u64 = 1;
+
+/// `0x06 || active u64 || local_supported u64 || LP(V1 content)` with V1 content
+/// `burn_block || burn_block_height || miner state || replay transactions (none)`.
+pub fn encode_state_machine_update_v1(
+    burn_block: &libsigner::chain::ConsensusHash,
+    burn_block_height: u64,
+    miner: Option<&ActiveMinerView>,
+) -> Vec<u8> {
+    let mut content = Vec::with_capacity(133);
+    content.extend_from_slice(&burn_block.0);
+    content.extend_from_slice(&burn_block_height.to_be_bytes());
+    match miner {
+        None => content.push(0),
+        Some(m) => {
+            content.push(1);
+            content.extend_from_slice(&m.current_miner_pkh.0);
+            content.extend_from_slice(&m.tenure_id.0);
+            content.extend_from_slice(&m.parent_tenure_id.0);
+            content.extend_from_slice(&m.parent_tenure_last_block.0);
+            content.extend_from_slice(&m.parent_tenure_last_block_height.to_be_bytes());
+        }
+    }
+    content.extend_from_slice(&0u32.to_be_bytes());
+    let mut out = vec![prefix::STATE_MACHINE_UPDATE];
+    out.extend_from_slice(&SIGNER_PROTOCOL_VERSION.to_be_bytes());
+    out.extend_from_slice(&SIGNER_PROTOCOL_VERSION.to_be_bytes());
+    write_lp(&mut out, &content);
+    out
+}
+
+#[cfg(test)]
+mod state_update_tests {
+    use super::*;
+    use libsigner::chain::{ConsensusHash, Hash160, StacksBlockId};
+
+    #[test]
+    fn v1_update_contents_have_the_reference_lengths() {
+        let miner = ActiveMinerView {
+            current_miner_pkh: Hash160([1; 20]),
+            tenure_id: ConsensusHash([2; 20]),
+            parent_tenure_id: ConsensusHash([3; 20]),
+            parent_tenure_last_block: StacksBlockId([4; 32]),
+            parent_tenure_last_block_height: 9,
+        };
+        let active = encode_state_machine_update_v1(&ConsensusHash([5; 20]), 7, Some(&miner));
+        assert_eq!(active.len(), 1 + 8 + 8 + 4 + 133);
+        assert_eq!(&active[17..21], &133u32.to_be_bytes());
+        let none = encode_state_machine_update_v1(&ConsensusHash([5; 20]), 7, None);
+        assert_eq!(none.len(), 1 + 8 + 8 + 4 + 33);
+    }
+}
