@@ -166,6 +166,11 @@ impl BurnChain {
         self.by_consensus_hash(&ch)
     }
 
+    /// The consensus hashes of `block` and all its known ancestors.
+    pub fn fork_of(&self, block: &BurnBlock) -> std::collections::HashSet<ConsensusHash> {
+        self.ancestors(block).map(|b| b.consensus_hash).collect()
+    }
+
     /// Every known block on every fork.
     pub fn all(&self) -> impl Iterator<Item = &BurnBlock> {
         self.blocks.values()

@@ -55,14 +55,38 @@ impl StacksChain {
         if !tenure.contains(&id) {
             tenure.push(id);
         }
+        let tenure_ch = stored.tenure();
         self.blocks.insert(id, stored);
         if higher {
             self.canonical_tip = Some(id);
         }
         let blocks = &self.blocks;
-        if let Some(ids) = self.tenures.get_mut(&blocks[&id].tenure()) {
+        if let Some(ids) = self.tenures.get_mut(&tenure_ch) {
             ids.sort_by_key(|i| blocks.get(i).map(StoredBlock::height));
         }
+    }
+
+    /// Re-selects the canonical tip: the highest block whose tenure satisfies `on_fork` (the
+    /// tenures of the canonical burn fork). Returns the new tip's id.
+    pub fn reselect_tip(
+        &mut self,
+        on_fork: impl Fn(&ConsensusHash) -> bool,
+    ) -> Option<StacksBlockId> {
+        self.canonical_tip = self
+            .blocks
+            .values()
+            .filter(|b| on_fork(&b.tenure()))
+            .max_by_key(|b| b.height())
+            .map(|b| b.id);
+        self.canonical_tip
+    }
+
+    /// The highest block whose tenure satisfies `on_fork`.
+    pub fn highest_on(&self, on_fork: impl Fn(&ConsensusHash) -> bool) -> Option<&StoredBlock> {
+        self.blocks
+            .values()
+            .filter(|b| on_fork(&b.tenure()))
+            .max_by_key(|b| b.height())
     }
 
     /// A block by id.

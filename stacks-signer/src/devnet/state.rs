@@ -326,9 +326,14 @@ impl NodeState {
                     .miners
                     .get(index)
                     .ok_or_else(|| format!("no miner {index}"))?;
+                let fork = self.burnchain.fork_of(&parent);
                 let stacks_parent_ch = opts
                     .stacks_parent_ch
-                    .or_else(|| self.stacks.tip().map(|t| t.tenure()))
+                    .or_else(|| {
+                        self.stacks
+                            .highest_on(|ch| fork.contains(ch))
+                            .map(|t| t.tenure())
+                    })
                     .unwrap_or(ConsensusHash::zero());
                 let committed_block_hash = self
                     .stacks
@@ -368,6 +373,8 @@ impl NodeState {
             winner: block.winner.as_ref().map(|w| w.miner_index),
         });
         if self.burn_tip().hash == block.hash {
+            let fork = self.burnchain.fork_of(&block);
+            self.stacks.reselect_tip(|ch| fork.contains(ch));
             self.reconfigure_miners();
             let pox = self.config.pox;
             if pox.reward_index(block.height) == 0 {
@@ -557,6 +564,8 @@ impl NodeState {
             reward_cycle,
         };
         self.stacks.append(stored.clone());
+        let fork = self.burnchain.fork_of(self.burn_tip());
+        self.stacks.reselect_tip(|ch| fork.contains(ch));
         let Some(burn_block) = self.burnchain.by_consensus_hash(&tenure_ch) else {
             return Ok(id);
         };
