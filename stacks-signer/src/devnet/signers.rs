@@ -11,6 +11,7 @@ use libsigner::chain::Sha512Trunc256Sum;
 use super::activity::now_secs;
 use super::state::NodeState;
 use super::validator::check_block;
+use super::wire::messages::encode_block_rejection;
 use super::wire::messages::{
     encode_block_accepted, encode_block_pre_commit, encode_state_machine_update_v1, ActiveMinerView,
 };
@@ -38,11 +39,17 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
         .validation
         .forced
         .iter()
-        .any(|f| f.signer_signature_hash.as_ref() == Some(hash));
-    if forced || check_block(state, &pending.block, state.config.chain_id).is_err() {
+        .find(|f| f.signer_signature_hash.as_ref() == Some(hash))
+        .map(|f| (f.code, f.reason.clone()));
+    let verdict = match forced {
+        Some(rejection) => Err(rejection),
+        None => check_block(state, &pending.block, state.config.chain_id),
+    };
+    let cycle = pending.reward_cycle;
+    if let Err((code, reason)) = verdict {
+        reject_proposal(state, hash, cycle, code as u8, &reason);
         return 0;
     }
-    let cycle = pending.reward_cycle;
     let Some(set) = state.reward_sets.get(cycle) else {
         return 0;
     };
@@ -125,6 +132,41 @@ pub fn publish_state_updates(state: &mut NodeState) -> usize {
             }
         }
         state.published_views.insert(cycle, view.clone());
+    }
+    written
+}
+
+/// Has every simulated signer of `cycle` write a `BlockResponse::Rejected` for `hash` with
+/// `ValidationFailed(code)` and the node's reason (as the reference signer does on a
+/// validation rejection). Returns how many rejections were written.
+pub fn reject_proposal(
+    state: &mut NodeState,
+    hash: &Sha512Trunc256Sum,
+    cycle: u64,
+    code: u8,
+    reason: &str,
+) -> usize {
+    let Some(set) = state.reward_sets.get(cycle) else {
+        return 0;
+    };
+    let signers: Vec<_> = set
+        .signers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.private_key.clone().map(|k| (i as u32, k)))
+        .collect();
+    let chain_id = state.config.chain_id;
+    let version = state.config.server_version.clone();
+    let contract = NodeState::signers_contract(cycle, BLOCK_RESPONSE_MSG_ID);
+    let mut written = 0;
+    for (slot, key) in &signers {
+        let data = encode_block_rejection(key, reason, &[0, code], hash, chain_id, &version);
+        if state
+            .write_internal(&contract, *slot, key, data)
+            .is_ok_and(|ack| ack.accepted)
+        {
+            written += 1;
+        }
     }
     written
 }

@@ -220,6 +220,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn acceptance_encoding_matches_the_reference_re_encoding() {
+        // libsigner/tests/vectors/signer_messages.json, "v0 acceptance without metadata".
+        let hash = Sha512Trunc256Sum::from_hex(
+            "11717149677c2ac97d15ae5954f7a716f10100b9cb81a2bf27551b2f2e54ef19",
+        )
+        .unwrap();
+        let sig = MessageSignature::from_hex("001c694f8134c5c90f2f2bcd330e9f423204884f001b5df0050f36a2c4ff79dd93522bb2ae395ea87de4964886447507c18374b7a46ee2e371e9bf332f0706a3e8").unwrap();
+        assert_eq!(
+            libsigner::chain::hex::to_hex(&encode_block_accepted(&hash, &sig, "", u64::MAX)),
+            concat!(
+                "010011717149677c2ac97d15ae5954f7a716f10100b9cb81a2bf27551b2f2e54ef19",
+                "001c694f8134c5c90f2f2bcd330e9f423204884f001b5df0050f36a2c4ff79dd93522bb2ae395ea87de4964886447507c18374b7a46ee2e371e9bf332f0706a3e8",
+                "000000000400000011ffffffffffffffffffffffffffffffffff"
+            )
+        );
+    }
+
+    #[test]
     fn pre_commit_and_acceptance_decode_back() {
         let hash = Sha512Trunc256Sum([7; 32]);
         let pre = encode_block_pre_commit(&hash);
@@ -311,5 +329,129 @@ mod state_update_tests {
         assert_eq!(&active[17..21], &133u32.to_be_bytes());
         let none = encode_state_machine_update_v1(&ConsensusHash([5; 20]), 7, None);
         assert_eq!(none.len(), 1 + 8 + 8 + 4 + 33);
+    }
+}
+
+/// The SIP-018 hash a signer signs in a `BlockRejection`:
+/// `sha256("SIP018" || sha256(domain) || sha256(buff(signer_signature_hash)))` with domain
+/// `{chain-id: u<chain_id>, name: "block-rejection", version: "1.0.0"}`.
+pub fn block_rejection_hash(
+    signer_signature_hash: &Sha512Trunc256Sum,
+    chain_id: u32,
+) -> libsigner::chain::Sha256Sum {
+    use libsigner::chain::Sha256Sum;
+    let mut domain = vec![0x0c];
+    domain.extend_from_slice(&3u32.to_be_bytes());
+    for (name, value) in [
+        ("chain-id", {
+            let mut v = vec![0x01];
+            v.extend_from_slice(&u128::from(chain_id).to_be_bytes());
+            v
+        }),
+        ("name", ascii_value("block-rejection")),
+        ("version", ascii_value("1.0.0")),
+    ] {
+        domain.push(name.len() as u8);
+        domain.extend_from_slice(name.as_bytes());
+        domain.extend_from_slice(&value);
+    }
+    let mut data = vec![0x02];
+    data.extend_from_slice(&32u32.to_be_bytes());
+    data.extend_from_slice(&signer_signature_hash.0);
+    let mut message = b"SIP018".to_vec();
+    message.extend_from_slice(&Sha256Sum::from_data(&domain).0);
+    message.extend_from_slice(&Sha256Sum::from_data(&data).0);
+    Sha256Sum::from_data(&message)
+}
+
+fn ascii_value(text: &str) -> Vec<u8> {
+    let mut v = vec![0x0d];
+    v.extend_from_slice(&(text.len() as u32).to_be_bytes());
+    v.extend_from_slice(text.as_bytes());
+    v
+}
+
+/// `0x01 || 0x01 || BlockRejection` signed by `key`: `reason_code` is the `RejectCode` bytes
+/// (`[0, validate_code]` for `ValidationFailed`), repeated as the response data's reject
+/// reason.
+pub fn encode_block_rejection(
+    key: &libsigner::chain::StacksPrivateKey,
+    reason: &str,
+    reason_code: &[u8],
+    signer_signature_hash: &Sha512Trunc256Sum,
+    chain_id: u32,
+    server_version: &str,
+) -> Vec<u8> {
+    let hash = block_rejection_hash(signer_signature_hash, chain_id);
+    let signature = key
+        .sign(&hash.0)
+        .unwrap_or_else(|_| MessageSignature::empty());
+    let mut out = vec![prefix::BLOCK_RESPONSE, 0x01];
+    write_lp(&mut out, reason.as_bytes());
+    out.extend_from_slice(reason_code);
+    out.extend_from_slice(&signer_signature_hash.0);
+    out.extend_from_slice(&chain_id.to_be_bytes());
+    out.extend_from_slice(&signature.0);
+    write_lp(&mut out, server_version.as_bytes());
+    out.push(BLOCK_RESPONSE_DATA_VERSION);
+    let mut inner = Vec::new();
+    inner.extend_from_slice(&u64::MAX.to_be_bytes());
+    inner.extend_from_slice(reason_code);
+    inner.extend_from_slice(&u64::MAX.to_be_bytes());
+    write_lp(&mut out, &inner);
+    out
+}
+
+#[cfg(test)]
+mod rejection_tests {
+    use super::*;
+    use libsigner::chain::{StacksPrivateKey, StacksPublicKey};
+
+    #[test]
+    fn rejection_hash_matches_the_reference_vector() {
+        // libsigner/tests/vectors/signer_messages.json, the NoSuchTenure rejection case.
+        let hash = Sha512Trunc256Sum::from_hex(
+            "91f95f84b7045f7dce7757052caa986ef042cb58f7df5031a3b5b5d0e3dda63e",
+        )
+        .unwrap();
+        assert_eq!(
+            block_rejection_hash(&hash, 0x8000_0000).to_hex(),
+            "9fac5d0d57a5a3114db532cfc6eb887c477be9716ce600a79c509e6ef7818c35"
+        );
+    }
+
+    #[test]
+    fn rejections_decode_and_their_signature_recovers_the_signer() {
+        let key = StacksPrivateKey::from_seed(b"rejecter");
+        let hash = Sha512Trunc256Sum([3; 32]);
+        let bytes = encode_block_rejection(
+            &key,
+            "Block hash is not as expected",
+            &[0, 0],
+            &hash,
+            0x8000_0000,
+            "v",
+        );
+        match SignerMessageView::decode(&bytes).unwrap() {
+            SignerMessageView::BlockResponse(BlockResponseView::Rejected {
+                signer_signature_hash,
+                reason,
+                reason_code,
+            }) => {
+                assert_eq!(signer_signature_hash, hash);
+                assert_eq!(reason, "Block hash is not as expected");
+                assert_eq!(reason_code, vec![0, 0]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // signature sits after LP(reason) || code(2) || hash(32) || chain id(4)
+        let offset = 2 + 4 + 29 + 2 + 32 + 4;
+        let sig = MessageSignature::from_raw(&bytes[offset..offset + 65]).unwrap();
+        let digest = block_rejection_hash(&hash, 0x8000_0000);
+        let pk = StacksPublicKey::recover_to_pubkey(&digest.0, &sig).unwrap();
+        assert_eq!(
+            pk.to_bytes_compressed(),
+            StacksPublicKey::from_private(&key).to_bytes_compressed()
+        );
     }
 }
