@@ -91,3 +91,53 @@ fn a_node_stops_promptly_while_an_observer_is_unreachable() {
     node.stop();
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[test]
+fn simulated_signers_reject_an_invalid_proposal_with_the_validation_code() {
+    use stacks_signer::devnet::wire::messages::SignerMessageView;
+    use stacks_signer::devnet::wire::BlockResponseView;
+    use stacks_signer::devnet::BlockOverrides;
+    let node = MockNode::start(MockNodeConfig::with_simulated_signers(2)).unwrap();
+    node.mine_burn_block(Some(0)).unwrap();
+    let future = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let proposal = node
+        .propose_block(&ProposeOptions {
+            kind: Some(BlockKind::TenureStart),
+            overrides: BlockOverrides {
+                timestamp: Some(future),
+                ..BlockOverrides::default()
+            },
+        })
+        .unwrap();
+    let chunks = node.with_state(|s| {
+        s.stackerdbs
+            .get("signers-0-1")
+            .unwrap()
+            .slots
+            .iter()
+            .map(|slot| slot.data.clone())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(chunks.len(), 2);
+    for data in chunks {
+        match SignerMessageView::decode(&data).unwrap() {
+            SignerMessageView::BlockResponse(BlockResponseView::Rejected {
+                signer_signature_hash,
+                reason,
+                reason_code,
+            }) => {
+                assert_eq!(signer_signature_hash, proposal.signer_signature_hash);
+                assert_eq!(reason, "Block timestamp is too far into the future");
+                assert_eq!(reason_code, vec![0, 9]);
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+    assert!(node
+        .wait_for_block(&proposal.signer_signature_hash, Duration::from_millis(200))
+        .is_none());
+}
