@@ -238,7 +238,7 @@ impl NodeState {
     pub fn next_timestamp(&self, previous: u64) -> u64 {
         now_secs()
             .saturating_sub(self.config.timestamp_lag_secs)
-            .max(previous + 1)
+            .max(previous.saturating_add(1))
     }
 
     /// The boot contract `name` of this network.

@@ -170,7 +170,7 @@ pub fn check_block(
             "Block timestamp is not greater than parent block",
         ));
     }
-    if header.timestamp > now_secs() + MAX_FUTURE_TIMESTAMP_SECS {
+    if header.timestamp > now_secs().saturating_add(MAX_FUTURE_TIMESTAMP_SECS) {
         return Err(reject(
             InvalidTimestamp,
             "Block timestamp is too far into the future",

@@ -98,7 +98,12 @@ fn block_proposal_inner(
         if s.validation.in_progress {
             return Err(proposal_error(429, "Proposal currently being evaluated"));
         }
-        if block.header.timestamp + s.config.block_proposal_max_age_secs < now_secs() {
+        if block
+            .header
+            .timestamp
+            .saturating_add(s.config.block_proposal_max_age_secs)
+            < now_secs()
+        {
             return Err(proposal_error(422, "Block proposal is too old to process."));
         }
         if !has_observer {
