@@ -90,7 +90,7 @@ mod tests {
     fn printable_ascii_tab_and_newline_are_allowed() {
         let s = StacksString::from_str("(define-data-var x int 1)\n\t~").unwrap();
         let bytes = s.serialize_to_vec();
-        assert_eq!(&bytes[..4], &[0, 0, 0, 29]);
+        assert_eq!(&bytes[..4], &[0, 0, 0, 28]);
         assert_eq!(
             StacksString::consensus_deserialize(&mut &bytes[..]).unwrap(),
             s
