@@ -22,6 +22,8 @@ impl StacksString {
     }
 
     /// The string for `text`, if every character is allowed.
+    // Named as the reference names it; it returns an `Option`, so it is not `FromStr`.
+    #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str) -> Option<StacksString> {
         Self::from_bytes(text.as_bytes())
     }
