@@ -603,3 +603,313 @@ fn every_signer_message_vector_decodes_reencodes_and_matches_its_fields() {
     assert_eq!(checked.values().sum::<usize>() + pending, 251);
     let _ = hex_field;
 }
+
+// ---------------------------------------------------------------------------------------
+// The reference's own fixtures (libsigner.md §6).
+// ---------------------------------------------------------------------------------------
+
+const V0_REJECTION: &str = "01010000005042\
+6c6f636b206973206e6f7420612074656e7572652d737461727420626c6f636b2c20616e642068617320616e\
+20756e7265636f676e697a65642074656e75726520636f6e73656e7375732068617368000691f95f84b7045f\
+7dce7757052caa986ef042cb58f7df5031a3b5b5d0e3dda63e80000000006fb349212e1a1af1a3c712878d51\
+59b5ec14636adb6f70be00a6da4ad4f88a9934d8a9abb229620dd8e0f225d63401e36c64817fb29e6c05591d\
+cbe95c512df3";
+
+const V0_ACCEPTANCE: &str = "010011717149677c2ac97d15ae5954f7a716f10100b9cb81a2bf27551b2f2e\
+54ef19001c694f8134c5c90f2f2bcd330e9f423204884f001b5df0050f36a2c4ff79dd93522bb2ae395ea87de4\
+964886447507c18374b7a46ee2e371e9bf332f0706a3e8";
+
+/// `0000000b "Hello world"`
+const HELLO_METADATA: &str = "0000000b48656c6c6f20776f726c64";
+
+fn response(hex: &str) -> BlockResponse {
+    let bytes = hex_decode(hex);
+    match decode(&bytes).unwrap().0 {
+        SignerMessage::BlockResponse(response) => response,
+        other => panic!("not a response: {other:?}"),
+    }
+}
+
+#[test]
+fn v0_responses_without_metadata_or_response_data_still_decode() {
+    let rejection = response(V0_REJECTION);
+    let rejection = rejection.as_block_rejection().unwrap();
+    assert_eq!(
+        rejection.reason,
+        "Block is not a tenure-start block, and has an unrecognized tenure consensus hash"
+    );
+    assert_eq!(
+        rejection.reason_code,
+        RejectCode::ValidationFailed(ValidateRejectCode::NoSuchTenure)
+    );
+    assert_eq!(rejection.chain_id, libsigner::chain::CHAIN_ID_TESTNET);
+    assert_eq!(rejection.metadata, SignerMessageMetadata::empty());
+    assert_eq!(
+        rejection.response_data,
+        BlockResponseData::new(u64::MAX, RejectReason::NotRejected, u64::MAX)
+    );
+    let accepted = response(V0_ACCEPTANCE);
+    let accepted = accepted.as_block_accepted().unwrap();
+    assert_eq!(accepted.metadata, SignerMessageMetadata::empty());
+    assert_eq!(accepted.response_data, BlockResponseData::empty());
+}
+
+#[test]
+fn v2_responses_carry_metadata_and_default_response_data() {
+    for hex in [V0_REJECTION, V0_ACCEPTANCE] {
+        let response = response(&format!("{hex}{HELLO_METADATA}"));
+        let (metadata, data) = match &response {
+            BlockResponse::Accepted(a) => (&a.metadata, &a.response_data),
+            BlockResponse::Rejected(r) => (&r.metadata, &r.response_data),
+        };
+        assert_eq!(metadata.server_version, "Hello world");
+        assert_eq!(data, &BlockResponseData::empty());
+    }
+}
+
+#[test]
+fn v3_response_data_has_no_read_count_timestamp() {
+    let rejected = response(&format!(
+        "{V0_REJECTION}{HELLO_METADATA}0300000009000000000000000b0b"
+    ));
+    assert_eq!(
+        rejected.get_response_data(),
+        &BlockResponseData {
+            version: 3,
+            tenure_extend_timestamp: 11,
+            reject_reason: RejectReason::InvalidParentBlock,
+            tenure_extend_read_count_timestamp: u64::MAX,
+            unknown_bytes: vec![],
+        }
+    );
+    let accepted = response(&format!(
+        "{V0_ACCEPTANCE}{HELLO_METADATA}03000000090000000000000015ff"
+    ));
+    assert_eq!(accepted.get_response_data().version, 3);
+    assert_eq!(accepted.get_tenure_extend_timestamp(), 21);
+    assert_eq!(
+        accepted.get_response_data().reject_reason,
+        RejectReason::NotRejected
+    );
+    assert_eq!(
+        accepted
+            .get_response_data()
+            .tenure_extend_read_count_timestamp,
+        u64::MAX
+    );
+}
+
+#[test]
+fn old_response_data_without_reject_reason_decodes_as_unknown_254() {
+    let metadata = "stacks-signer 0.0.1 (:, release build, linux [x86_64])";
+    let hex = format!(
+        "{V0_ACCEPTANCE}{:08x}{}0200000008000000006751c76e",
+        metadata.len(),
+        hex_encode(metadata.as_bytes())
+    );
+    let accepted = response(&hex);
+    let data = accepted.get_response_data();
+    assert_eq!(data.reject_reason, RejectReason::Unknown(254));
+    assert_eq!(data.tenure_extend_read_count_timestamp, u64::MAX);
+    assert_eq!(data.tenure_extend_timestamp, 0x6751c76e);
+}
+
+#[test]
+fn empty_input_is_empty_metadata() {
+    let metadata = SignerMessageMetadata::consensus_deserialize(&mut &[][..]).unwrap();
+    assert_eq!(metadata, SignerMessageMetadata::empty());
+    assert!(SignerMessageMetadata::default()
+        .server_version
+        .contains("stacks-signer 3.3.0.0.4.0"));
+}
+
+#[test]
+fn response_data_sizes_are_pinned() {
+    let mut data = BlockResponseData::new(2, RejectReason::ReorgNotAllowed, 3);
+    data.unknown_bytes = vec![1, 2, 3, 4];
+    assert_eq!(data.serialize_to_vec().len(), 26);
+    let data = BlockResponseData::new(2, RejectReason::NotRejected, 3);
+    assert_eq!(data.serialize_to_vec().len(), 22);
+}
+
+#[test]
+fn newer_response_data_keeps_its_extra_bytes() {
+    let mut newer = BlockResponseData::new(2, RejectReason::NotRejected, 3);
+    newer.version = 11;
+    newer.unknown_bytes = (0..16).collect();
+    let bytes = newer.serialize_to_vec();
+    let mut reader = bytes.as_slice();
+    let decoded = BlockResponseData::consensus_deserialize(&mut reader).unwrap();
+    assert!(reader.is_empty(), "all input consumed");
+    assert_eq!(decoded.unknown_bytes.len(), 16);
+    assert_eq!(decoded, newer);
+}
+
+#[test]
+fn accepted_bytes_remain_readable_by_the_three_field_layout() {
+    let accepted = BlockAccepted::new(
+        libsigner::chain::Sha512Trunc256Sum([7; 32]),
+        libsigner::chain::MessageSignature([3; 65]),
+        10,
+        20,
+    );
+    let bytes = accepted.serialize_to_vec();
+    // Old decoders read hash, signature, metadata and stop.
+    let mut reader = &bytes[..];
+    let _hash: [u8; 32] = libsigner::codec::read_next(&mut reader).unwrap();
+    let _sig: [u8; 65] = libsigner::codec::read_next(&mut reader).unwrap();
+    let metadata = SignerMessageMetadata::consensus_deserialize(&mut reader).unwrap();
+    assert_eq!(metadata, SignerMessageMetadata::default());
+}
+
+fn fixture_miner() -> StateMachineUpdateMinerState {
+    StateMachineUpdateMinerState::ActiveMiner {
+        current_miner_pkh: libsigner::chain::Hash160([0xab; 20]),
+        tenure_id: libsigner::chain::ConsensusHash([0x44; 20]),
+        parent_tenure_id: libsigner::chain::ConsensusHash([0x22; 20]),
+        parent_tenure_last_block: libsigner::chain::StacksBlockId([0x33; 32]),
+        parent_tenure_last_block_height: 1,
+    }
+}
+
+fn fixture_content(version: u64, miner: StateMachineUpdateMinerState) -> StateMachineUpdateContent {
+    let burn_block = libsigner::chain::ConsensusHash([0x55; 20]);
+    match version {
+        0 => StateMachineUpdateContent::V0 {
+            burn_block,
+            burn_block_height: 100,
+            current_miner: miner,
+        },
+        1 => StateMachineUpdateContent::V1 {
+            burn_block,
+            burn_block_height: 100,
+            current_miner: miner,
+            replay_transactions: vec![],
+        },
+        _ => StateMachineUpdateContent::V2 {
+            burn_block,
+            burn_block_height: 100,
+            current_miner: miner,
+            replay_transactions: vec![],
+        },
+    }
+}
+
+#[test]
+fn state_machine_update_content_lengths_are_pinned() {
+    for (version, miner, length) in [
+        (0, fixture_miner(), 129u32),
+        (0, StateMachineUpdateMinerState::NoValidMiner, 29),
+        (1, fixture_miner(), 133),
+        (1, StateMachineUpdateMinerState::NoValidMiner, 33),
+        (2, fixture_miner(), 133),
+        (2, StateMachineUpdateMinerState::NoValidMiner, 33),
+    ] {
+        let update = StateMachineUpdate::new(version, 3, fixture_content(version, miner)).unwrap();
+        let bytes = update.serialize_to_vec();
+        assert_eq!(&bytes[..8], &version.to_be_bytes());
+        assert_eq!(&bytes[8..16], &3u64.to_be_bytes());
+        assert_eq!(&bytes[16..20], &length.to_be_bytes());
+        assert_eq!(bytes.len(), 20 + length as usize);
+        let decoded = StateMachineUpdate::consensus_deserialize(&mut &bytes[..]).unwrap();
+        assert_eq!(decoded, update);
+    }
+}
+
+#[test]
+fn state_machine_update_rejects_content_of_another_version() {
+    let err = StateMachineUpdate::new(1, 3, fixture_content(0, fixture_miner())).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "StateMachineUpdateContent is incompatible with protocol version: 1"
+    );
+    assert!(StateMachineUpdate::new(0, 3, fixture_content(2, fixture_miner())).is_err());
+}
+
+#[test]
+fn state_machine_update_json_requires_the_null_marker() {
+    let update = StateMachineUpdate::new(0, 3, fixture_content(0, fixture_miner())).unwrap();
+    let mut json = serde_json::to_value(&update).unwrap();
+    assert_eq!(json["no_manual_construct"], Value::Null);
+    let back: StateMachineUpdate = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, update);
+    json.as_object_mut().unwrap().remove("no_manual_construct");
+    assert!(serde_json::from_value::<StateMachineUpdate>(json).is_err());
+}
+
+#[test]
+fn zero_hash_pre_commit_is_prefix_seven_and_slot_three() {
+    let message = SignerMessage::BlockPreCommit(libsigner::chain::Sha512Trunc256Sum([0; 32]));
+    let bytes = message.serialize_to_vec();
+    assert_eq!(bytes[0], 7);
+    assert_eq!(bytes.len(), 33);
+    assert_eq!(message.msg_id(), Some(MessageSlotID::BlockPreCommit));
+    assert_eq!(
+        serde_json::to_value(&message).unwrap(),
+        serde_json::json!({ "BlockPreCommit": "00".repeat(32) })
+    );
+}
+
+#[test]
+fn rejection_new_signs_and_verifies_and_names_its_reason() {
+    let key = StacksPrivateKey::from_seed(b"rejecting signer");
+    let public = StacksPublicKey::from_private(&key);
+    let hash = libsigner::chain::Sha512Trunc256Sum([9; 32]);
+    let response = BlockResponse::rejected(hash, RejectReason::InvalidMiner, &key, true, 5, 6);
+    let rejection = response.as_block_rejection().unwrap();
+    assert_eq!(rejection.reason, "The miner has been marked as invalid.");
+    assert_eq!(rejection.reason_code, RejectCode::SortitionViewMismatch);
+    assert_eq!(rejection.chain_id, libsigner::chain::CHAIN_ID_MAINNET);
+    assert_eq!(rejection.verify(&public), Ok(true));
+    assert_eq!(rejection.verify(&other_public_key()), Ok(false));
+    assert_eq!(rejection.recover_public_key(), Ok(public));
+    assert_eq!(response.get_signer_signature_hash(), &hash);
+
+    let relayed = BlockRejection::from_validate_rejection(
+        hash,
+        "node says no".into(),
+        ValidateRejectCode::InvalidBlock,
+        &key,
+        false,
+        5,
+        6,
+    );
+    assert_eq!(relayed.reason, "node says no");
+    assert_eq!(
+        relayed.response_data.reject_reason,
+        RejectReason::ValidationFailed(ValidateRejectCode::InvalidBlock)
+    );
+    assert_eq!(relayed.chain_id, libsigner::chain::CHAIN_ID_TESTNET);
+    assert_eq!(relayed.verify(&public), Ok(true));
+
+    let mut unsigned = relayed.clone();
+    unsigned.signature = libsigner::chain::MessageSignature::empty();
+    assert_eq!(unsigned.verify(&public), Ok(false));
+    assert_eq!(
+        unsigned.recover_public_key(),
+        Err("No signature to recover public key from")
+    );
+}
+
+#[test]
+fn mock_messages_with_a_non_ascii_server_version_are_unsigned_not_a_panic() {
+    let key = StacksPrivateKey::from_seed(b"miner");
+    let info = PeerInfo {
+        burn_block_height: 1,
+        stacks_tip_consensus_hash: libsigner::chain::ConsensusHash([1; 20]),
+        stacks_tip: libsigner::chain::BlockHeaderHash([2; 32]),
+        stacks_tip_height: 3,
+        pox_consensus: libsigner::chain::ConsensusHash([4; 20]),
+        server_version: "caf\u{e9}".into(),
+        network_id: 5,
+    };
+    let proposal = MockProposal::new(info, &key);
+    assert!(proposal.signature().is_empty());
+    assert_eq!(proposal.miner_signature_hash(), None);
+    assert_eq!(
+        proposal.verify(&StacksPublicKey::from_private(&key)),
+        Ok(false)
+    );
+    let signature = MockSignature::new(proposal, &key);
+    assert!(signature.signature().is_empty());
+}
