@@ -913,3 +913,239 @@ fn mock_messages_with_a_non_ascii_server_version_are_unsigned_not_a_panic() {
     let signature = MockSignature::new(proposal, &key);
     assert!(signature.signature().is_empty());
 }
+
+// ---------------------------------------------------------------------------------------
+// Generated messages round-trip.
+// ---------------------------------------------------------------------------------------
+
+mod generated {
+    use super::*;
+    use libsigner::chain::{
+        BlockHeaderHash, ConsensusHash, Hash160, MessageSignature, Sha512Trunc256Sum, StacksBlockId,
+    };
+    use proptest::prelude::*;
+
+    fn validate_code() -> impl Strategy<Value = ValidateRejectCode> {
+        proptest::sample::select(ValidateRejectCode::ALL)
+    }
+
+    fn reject_reason() -> impl Strategy<Value = RejectReason> {
+        prop_oneof![
+            validate_code().prop_map(RejectReason::ValidationFailed),
+            (2u8..=15).prop_map(|b| RejectReason::consensus_deserialize(&mut &[b][..]).unwrap()),
+            Just(RejectReason::ConnectivityIssues("unspecified".into())),
+            (any::<[u8; 20]>(), any::<[u8; 20]>()).prop_map(|(e, a)| {
+                RejectReason::ConsensusHashMismatch {
+                    expected: ConsensusHash(e),
+                    actual: ConsensusHash(a),
+                }
+            }),
+            Just(RejectReason::NotRejected),
+            Just(RejectReason::Unknown(254)),
+        ]
+    }
+
+    fn reject_code() -> impl Strategy<Value = RejectCode> {
+        reject_reason().prop_map(|reason| RejectCode::from(&reason))
+    }
+
+    fn response_data() -> impl Strategy<Value = BlockResponseData> {
+        (
+            4u8..=255,
+            any::<u64>(),
+            reject_reason(),
+            any::<u64>(),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(
+                |(version, ts, reason, read_ts, unknown)| BlockResponseData {
+                    version,
+                    tenure_extend_timestamp: ts,
+                    reject_reason: reason,
+                    tenure_extend_read_count_timestamp: read_ts,
+                    unknown_bytes: unknown,
+                },
+            )
+    }
+
+    fn signature() -> impl Strategy<Value = MessageSignature> {
+        proptest::collection::vec(any::<u8>(), 65)
+            .prop_map(|bytes| MessageSignature::from_raw(&bytes).unwrap())
+    }
+
+    fn metadata() -> impl Strategy<Value = SignerMessageMetadata> {
+        ".{0,40}".prop_map(|server_version| SignerMessageMetadata { server_version })
+    }
+
+    fn response() -> impl Strategy<Value = BlockResponse> {
+        let accepted = (any::<[u8; 32]>(), signature(), metadata(), response_data()).prop_map(
+            |(hash, signature, metadata, response_data)| {
+                BlockResponse::Accepted(BlockAccepted {
+                    signer_signature_hash: Sha512Trunc256Sum(hash),
+                    signature,
+                    metadata,
+                    response_data,
+                })
+            },
+        );
+        let rejected = (
+            ".{0,60}",
+            reject_code(),
+            any::<[u8; 32]>(),
+            signature(),
+            any::<u32>(),
+            metadata(),
+            response_data(),
+        )
+            .prop_map(
+                |(reason, reason_code, hash, signature, chain_id, metadata, response_data)| {
+                    BlockResponse::Rejected(BlockRejection {
+                        reason,
+                        reason_code,
+                        signer_signature_hash: Sha512Trunc256Sum(hash),
+                        signature,
+                        chain_id,
+                        metadata,
+                        response_data,
+                    })
+                },
+            );
+        prop_oneof![accepted, rejected]
+    }
+
+    fn miner_state() -> impl Strategy<Value = StateMachineUpdateMinerState> {
+        prop_oneof![
+            Just(StateMachineUpdateMinerState::NoValidMiner),
+            (
+                any::<[u8; 20]>(),
+                any::<[u8; 20]>(),
+                any::<[u8; 20]>(),
+                any::<[u8; 32]>(),
+                any::<u64>()
+            )
+                .prop_map(|(pkh, tenure, parent, block, height)| {
+                    StateMachineUpdateMinerState::ActiveMiner {
+                        current_miner_pkh: Hash160(pkh),
+                        tenure_id: ConsensusHash(tenure),
+                        parent_tenure_id: ConsensusHash(parent),
+                        parent_tenure_last_block: StacksBlockId(block),
+                        parent_tenure_last_block_height: height,
+                    }
+                })
+        ]
+    }
+
+    fn state_update() -> impl Strategy<Value = StateMachineUpdate> {
+        (
+            0u64..=2,
+            any::<u64>(),
+            any::<[u8; 20]>(),
+            any::<u64>(),
+            miner_state(),
+        )
+            .prop_map(|(version, local, burn, height, current_miner)| {
+                let burn_block = ConsensusHash(burn);
+                let content = match version {
+                    0 => StateMachineUpdateContent::V0 {
+                        burn_block,
+                        burn_block_height: height,
+                        current_miner,
+                    },
+                    1 => StateMachineUpdateContent::V1 {
+                        burn_block,
+                        burn_block_height: height,
+                        current_miner,
+                        replay_transactions: vec![],
+                    },
+                    _ => StateMachineUpdateContent::V2 {
+                        burn_block,
+                        burn_block_height: height,
+                        current_miner,
+                        replay_transactions: vec![],
+                    },
+                };
+                StateMachineUpdate::new(version, local, content).unwrap()
+            })
+    }
+
+    fn peer_info() -> impl Strategy<Value = PeerInfo> {
+        (
+            any::<u64>(),
+            any::<[u8; 20]>(),
+            any::<[u8; 32]>(),
+            any::<u64>(),
+            any::<[u8; 20]>(),
+            "[ -~]{0,80}",
+            any::<u32>(),
+        )
+            .prop_map(
+                |(burn, tip_ch, tip, height, pox, version, network)| PeerInfo {
+                    burn_block_height: burn,
+                    stacks_tip_consensus_hash: ConsensusHash(tip_ch),
+                    stacks_tip: BlockHeaderHash(tip),
+                    stacks_tip_height: height,
+                    pox_consensus: ConsensusHash(pox),
+                    server_version: version,
+                    network_id: network,
+                },
+            )
+    }
+
+    fn round_trips(message: &SignerMessage) {
+        let bytes = message.serialize_to_vec();
+        let (decoded, consumed) = decode(&bytes).unwrap();
+        assert_eq!(consumed, bytes.len());
+        assert_eq!(&decoded, message);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn block_responses_round_trip(response in response()) {
+            round_trips(&SignerMessage::BlockResponse(response));
+        }
+
+        #[test]
+        fn pre_commits_round_trip(hash in any::<[u8; 32]>()) {
+            round_trips(&SignerMessage::BlockPreCommit(Sha512Trunc256Sum(hash)));
+        }
+
+        #[test]
+        fn state_machine_updates_round_trip(update in state_update()) {
+            let json = serde_json::to_value(&update).unwrap();
+            prop_assert_eq!(serde_json::from_value::<StateMachineUpdate>(json).unwrap(), update.clone());
+            round_trips(&SignerMessage::StateMachineUpdate(update));
+        }
+
+        #[test]
+        fn mock_messages_round_trip_and_verify(
+            info in peer_info(),
+            miner_seed in any::<[u8; 8]>(),
+            signer_seeds in proptest::collection::vec(any::<[u8; 8]>(), 0..3),
+        ) {
+            let miner_key = StacksPrivateKey::from_seed(&miner_seed);
+            let proposal = MockProposal::new(info, &miner_key);
+            prop_assert_eq!(proposal.verify(&StacksPublicKey::from_private(&miner_key)), Ok(true));
+            round_trips(&SignerMessage::MockProposal(proposal.clone()));
+            let signatures: Vec<MockSignature> = signer_seeds
+                .iter()
+                .map(|seed| MockSignature::new(proposal.clone(), &StacksPrivateKey::from_seed(seed)))
+                .collect();
+            for (signature, seed) in signatures.iter().zip(&signer_seeds) {
+                let key = StacksPublicKey::from_private(&StacksPrivateKey::from_seed(seed));
+                prop_assert_eq!(signature.verify(&key), Ok(true));
+                round_trips(&SignerMessage::MockSignature(signature.clone()));
+            }
+            round_trips(&SignerMessage::MockBlock(MockBlock {
+                mock_proposal: proposal,
+                mock_signatures: signatures,
+            }));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode(&bytes);
+        }
+    }
+}

@@ -210,9 +210,7 @@ impl GlobalStateEvaluator {
             if self.reached_agreement(support) {
                 return Some(ReplayTransactionSet::new(prefix));
             }
-            if prefix.pop().is_none() {
-                return None;
-            }
+            prefix.pop()?;
         }
     }
 }
