@@ -9,6 +9,10 @@
 //! - signer state machine updates ([`StateMachineUpdate`]);
 //! - the StackerDB slots they live in ([`MessageSlotID`], [`MinerSlotID`]).
 
+// Waiting for `NakamotoBlock` (branch `block`); wire in with:
+//     mod proposal; mod signer_message;
+//     pub use proposal::{BlockProposal, BlockProposalData, BLOCK_PROPOSAL_DATA_VERSION};
+//     pub use signer_message::{SignerMessage, SignerMessageTypePrefix};
 mod mock;
 mod reject;
 mod response;
