@@ -17,12 +17,16 @@ use stacks_signer::devnet::stackerdb::sign_chunk;
 use stacks_signer::devnet::wire::messages::{
     encode_block_accepted, encode_block_pre_commit, SignerMessageView,
 };
-use stacks_signer::devnet::wire::{MockTransaction, NakamotoBlock};
+use stacks_signer::devnet::wire::NakamotoBlock;
 use stacks_signer::devnet::{
     BlockKind, MockNode, MockNodeConfig, ObserverSpec, ProposeOptions, RunningMockNode, SignerSpec,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn tx_json_txid(tx: &serde_json::Value) -> String {
+    tx["txid"].as_str().unwrap().to_string()
+}
 
 fn check_new_block_events(observer: &Observer, expected_blocks: usize) {
     let events = observer.events_on("/new_block");
@@ -34,11 +38,14 @@ fn check_new_block_events(observer: &Observer, expected_blocks: usize) {
             .unwrap()
             .starts_with("0x"));
         assert!(b["index_block_hash"].as_str().unwrap().starts_with("0x"));
-        for tx in b["transactions"].as_array().unwrap() {
-            let raw = hex_bytes(&tx["raw_tx"].as_str().unwrap()[2..]).unwrap();
+        for tx_value in b["transactions"].as_array().unwrap() {
+            let raw = hex_bytes(&tx_value["raw_tx"].as_str().unwrap()[2..]).unwrap();
+            // Decoded with libsigner's transaction codec, as a signer does.
             let mut slice = raw.as_slice();
-            MockTransaction::read(&mut slice).expect("raw_tx decodes");
+            let tx = <libsigner::chain::StacksTransaction as libsigner::codec::StacksMessageCodec>::consensus_deserialize(&mut slice)
+                .expect("raw_tx decodes");
             assert!(slice.is_empty());
+            assert_eq!(format!("0x{}", tx.txid()), tx_json_txid(tx_value));
         }
         assert!(!b["signer_signature"].as_array().unwrap().is_empty());
     }

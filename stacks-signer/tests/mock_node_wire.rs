@@ -133,3 +133,58 @@ fn supported_transactions_match_the_reference_vectors() {
     assert!(checked > 0 && signed > 0);
     eprintln!("checked {checked} transactions, {signed} signatures");
 }
+
+#[test]
+fn the_miners_transactions_decode_and_verify_with_libsigners_transaction_codec() {
+    use libsigner::chain::{
+        ConsensusHash, Hash160, StacksAddress, StacksBlockId, StacksPrivateKey, StacksPublicKey,
+        StacksTransaction,
+    };
+    use libsigner::codec::StacksMessageCodec;
+    use stacks_signer::devnet::wire::tx::TenureChange;
+    use stacks_signer::devnet::wire::{MockTransaction, TenureChangeCause};
+    let key = StacksPrivateKey::from_seed(b"miner");
+    let pkh = Hash160::from_node_public_key(&StacksPublicKey::from_private(&key));
+    let change = TenureChange {
+        tenure_consensus_hash: ConsensusHash([1; 20]),
+        prev_tenure_consensus_hash: ConsensusHash([2; 20]),
+        burn_view_consensus_hash: ConsensusHash([3; 20]),
+        previous_tenure_end: StacksBlockId([4; 32]),
+        previous_tenure_blocks: 5,
+        cause: TenureChangeCause::BlockFound,
+        pubkey_hash: pkh,
+    };
+    for mainnet in [false, true] {
+        let chain_id = if mainnet { 1 } else { 0x8000_0000 };
+        let txs = [
+            MockTransaction::tenure_change(&key, mainnet, chain_id, 0, &change),
+            MockTransaction::nakamoto_coinbase(&key, mainnet, chain_id, 1, [9; 32]),
+            MockTransaction::token_transfer(
+                &key,
+                mainnet,
+                chain_id,
+                2,
+                &StacksAddress::burn_address(mainnet),
+                1000,
+            ),
+        ];
+        for tx in &txs {
+            let mut slice = tx.bytes();
+            let decoded = StacksTransaction::consensus_deserialize(&mut slice).unwrap();
+            assert!(slice.is_empty());
+            assert_eq!(decoded.serialize_to_vec(), tx.bytes());
+            assert_eq!(decoded.txid(), tx.txid());
+            decoded.verify().expect("the miner's signature verifies");
+            assert_eq!(decoded.is_mainnet(), mainnet);
+            assert_eq!(decoded.origin_address().bytes(), &pkh);
+            assert_eq!(decoded.get_origin_nonce(), tx.nonce);
+        }
+        let tc = StacksTransaction::consensus_deserialize(&mut txs[0].bytes())
+            .unwrap()
+            .try_as_tenure_change()
+            .cloned()
+            .unwrap();
+        assert_eq!(tc.previous_tenure_blocks, 5);
+        assert_eq!(tc.pubkey_hash, pkh);
+    }
+}

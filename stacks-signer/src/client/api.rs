@@ -355,35 +355,7 @@ pub struct BlockProposalResponse {
     pub message: String,
 }
 
-/// Serde for a 33-byte compressed public key written as plain hex (the reward set's
-/// `signing_key`); any other length is refused, as the reference's `[u8; 33]` does.
-pub mod serde_hex_33 {
-    use libsigner::chain::hex::{hex_array, to_hex};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Writes the 33 bytes as lowercase hex.
-    pub fn serialize<S: Serializer>(bytes: &[u8; 33], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&to_hex(bytes))
-    }
-
-    /// Reads exactly 33 bytes of hex.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 33], D::Error> {
-        let text = String::deserialize(d)?;
-        hex_array::<33>(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// One signer of a reward set (`NakamotoSignerEntry`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NakamotoSignerEntry {
-    /// The signer's compressed public key.
-    #[serde(with = "serde_hex_33")]
-    pub signing_key: [u8; 33],
-    /// µSTX stacked for this signer (a bare JSON number).
-    pub stacked_amt: u128,
-    /// Voting weight (`stacked_amt / pox_ustx_threshold`).
-    pub weight: u32,
-}
+pub use libsigner::NakamotoSignerEntry;
 
 /// Reward slots missed at the cycle's start.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -534,33 +506,7 @@ pub struct NakamotoBlockProposal {
     pub replay_txs: Option<serde_json::Value>,
 }
 
-/// A validation reject code (`ValidateRejectCode`), written as its variant name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[repr(u8)]
-pub enum ValidateRejectCode {
-    /// The re-built header differs from the proposed one.
-    BadBlockHash = 0,
-    /// A transaction failed.
-    BadTransaction = 1,
-    /// The block is malformed.
-    InvalidBlock = 2,
-    /// Chainstate rejected it.
-    ChainstateError = 3,
-    /// The parent is unknown.
-    UnknownParent = 4,
-    /// The tenure is not on the canonical burn fork.
-    NonCanonicalTenure = 5,
-    /// The tenure is unknown.
-    NoSuchTenure = 6,
-    /// Transaction replay failed.
-    InvalidTransactionReplay = 7,
-    /// The parent is not the tenure's highest block.
-    InvalidParentBlock = 8,
-    /// The timestamp is out of range.
-    InvalidTimestamp = 9,
-    /// The chain id is wrong.
-    NetworkChainMismatch = 10,
-}
+pub use libsigner::v0::messages::ValidateRejectCode;
 
 /// A successful validation (`BlockValidateOk`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
