@@ -1,13 +1,11 @@
 //! The transactions the mock miner puts in blocks (tenure changes, Nakamoto coinbases, STX
-//! transfers), signed with a single key, and a decoder for exactly those shapes.
+//! transfers), signed with a single key; decoding goes through libsigner's transaction codec.
 
 use libsigner::chain::{
-    ConsensusHash, Hash160, MessageSignature, PrincipalData, Sha512Trunc256Sum, StacksAddress,
-    StacksBlockId, StacksPrivateKey, StacksPublicKey, Txid,
+    Hash160, MessageSignature, PrincipalData, Sha512Trunc256Sum, StacksAddress, StacksPrivateKey,
+    StacksPublicKey, StacksTransaction, TransactionPayload, Txid,
 };
-use libsigner::codec::{read_bytes, Error as CodecError, StacksMessageCodec};
-
-use super::read;
+use libsigner::codec::{Error as CodecError, StacksMessageCodec};
 
 const AUTH_STANDARD: u8 = 0x04;
 const HASH_MODE_P2PKH: u8 = 0x00;
@@ -16,7 +14,6 @@ const ANCHOR_ON_CHAIN_ONLY: u8 = 0x01;
 const ANCHOR_ANY: u8 = 0x03;
 const POST_CONDITION_DENY: u8 = 0x02;
 const PAYLOAD_TOKEN_TRANSFER: u8 = 0;
-const PAYLOAD_COINBASE: u8 = 4;
 const PAYLOAD_TENURE_CHANGE: u8 = 7;
 const PAYLOAD_NAKAMOTO_COINBASE: u8 = 8;
 
@@ -34,61 +31,7 @@ const MOCK_VRF_PROOF: [u8; 80] = {
     proof
 };
 
-/// Why a tenure change happened (`TenureChangeCause`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[repr(u8)]
-pub enum TenureChangeCause {
-    /// A new sortition winner starts its tenure.
-    BlockFound = 0,
-    /// The tenure's budget is reset (burn view changed or time passed).
-    Extended = 1,
-    /// Runtime budget extension.
-    ExtendedRuntime = 2,
-    /// Read-count budget extension.
-    ExtendedReadCount = 3,
-    /// Read-length budget extension.
-    ExtendedReadLength = 4,
-    /// Write-count budget extension.
-    ExtendedWriteCount = 5,
-    /// Write-length budget extension.
-    ExtendedWriteLength = 6,
-}
-
-impl TenureChangeCause {
-    fn from_u8(byte: u8) -> Option<Self> {
-        use TenureChangeCause::*;
-        [
-            BlockFound,
-            Extended,
-            ExtendedRuntime,
-            ExtendedReadCount,
-            ExtendedReadLength,
-            ExtendedWriteCount,
-            ExtendedWriteLength,
-        ]
-        .into_iter()
-        .find(|c| *c as u8 == byte)
-    }
-}
-
-/// A tenure-change payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenureChange {
-    /// The tenure this starts or extends.
-    pub tenure_consensus_hash: ConsensusHash,
-    /// The previous tenure.
-    pub prev_tenure_consensus_hash: ConsensusHash,
-    /// The burn view the miner saw.
-    pub burn_view_consensus_hash: ConsensusHash,
-    /// The last block of the previous tenure.
-    pub previous_tenure_end: StacksBlockId,
-    /// How many blocks the previous tenure had.
-    pub previous_tenure_blocks: u32,
-    /// Why.
-    pub cause: TenureChangeCause,
-    /// Hash160 of the miner's key.
-    pub pubkey_hash: Hash160,
-}
+pub use libsigner::chain::{TenureChangeCause, TenureChangePayload as TenureChange};
 
 /// What a decoded transaction does, as far as the mock cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +47,8 @@ pub enum TxPayloadKind {
     Coinbase,
     /// A tenure change.
     TenureChange(TenureChange),
+    /// Anything else (by the reference's payload name).
+    Other(&'static str),
 }
 
 /// A single-signature transaction: its consensus bytes and what it does.
@@ -181,13 +126,7 @@ impl MockTransaction {
         change: &TenureChange,
     ) -> Self {
         let mut payload = vec![PAYLOAD_TENURE_CHANGE];
-        payload.extend_from_slice(&change.tenure_consensus_hash.0);
-        payload.extend_from_slice(&change.prev_tenure_consensus_hash.0);
-        payload.extend_from_slice(&change.burn_view_consensus_hash.0);
-        payload.extend_from_slice(&change.previous_tenure_end.0);
-        payload.extend_from_slice(&change.previous_tenure_blocks.to_be_bytes());
-        payload.push(change.cause as u8);
-        payload.extend_from_slice(&change.pubkey_hash.0);
+        payload.extend_from_slice(&change.serialize_to_vec());
         Unsigned {
             mainnet,
             chain_id,
@@ -258,104 +197,27 @@ impl MockTransaction {
         }
     }
 
-    /// Reads one transaction of a supported shape from the front of `fd`.
+    /// Reads one transaction from the front of `fd` with libsigner's transaction codec. The
+    /// stored bytes are the re-encoding (as the txid is, in the reference).
     pub fn read(fd: &mut &[u8]) -> Result<Self, CodecError> {
-        let start: &[u8] = fd;
-        let _version: u8 = read(fd)?;
-        let _chain_id: u32 = read(fd)?;
-        let auth: u8 = read(fd)?;
-        if auth != AUTH_STANDARD {
-            return Err(unsupported("sponsored authorization"));
-        }
-        let hash_mode: u8 = read(fd)?;
-        if hash_mode != HASH_MODE_P2PKH && hash_mode != 0x02 {
-            return Err(unsupported("multisig authorization"));
-        }
-        let origin: Hash160 = read(fd)?;
-        let nonce: u64 = read(fd)?;
-        let _fee: u64 = read(fd)?;
-        let key_encoding: u8 = read(fd)?;
-        if key_encoding > 1 {
-            return Err(CodecError::DeserializeError("bad key encoding".into()));
-        }
-        let _sig: MessageSignature = read(fd)?;
-        let anchor: u8 = read(fd)?;
-        if !(1..=3).contains(&anchor) {
-            return Err(CodecError::DeserializeError("bad anchor mode".into()));
-        }
-        let pc_mode: u8 = read(fd)?;
-        if !(1..=2).contains(&pc_mode) {
-            return Err(CodecError::DeserializeError(
-                "bad post-condition mode".into(),
-            ));
-        }
-        let post_conditions: u32 = read(fd)?;
-        if post_conditions != 0 {
-            return Err(unsupported("post conditions"));
-        }
-        let payload = read_payload(fd)?;
-        let used = start.len() - fd.len();
-        Ok(MockTransaction {
-            bytes: start[..used].to_vec(),
-            payload,
-            origin,
-            nonce,
-        })
-    }
-}
-
-fn unsupported(what: &str) -> CodecError {
-    CodecError::DeserializeError(format!("mock node does not decode {what}"))
-}
-
-fn read_payload(fd: &mut &[u8]) -> Result<TxPayloadKind, CodecError> {
-    let id: u8 = read(fd)?;
-    match id {
-        PAYLOAD_TOKEN_TRANSFER => {
-            let recipient = PrincipalData::consensus_deserialize(fd)?;
-            let amount: u64 = read(fd)?;
-            let _memo = read_bytes(fd, 34)?;
-            Ok(TxPayloadKind::TokenTransfer { recipient, amount })
-        }
-        PAYLOAD_COINBASE => {
-            let _tag = read_bytes(fd, 32)?;
-            Ok(TxPayloadKind::Coinbase)
-        }
-        PAYLOAD_NAKAMOTO_COINBASE => {
-            let _tag = read_bytes(fd, 32)?;
-            let opt: u8 = read(fd)?;
-            match opt {
-                0x09 => {}
-                0x0a => {
-                    let prefix: u8 = read(fd)?;
-                    PrincipalData::read_value_body(prefix, fd)?;
+        let tx = StacksTransaction::consensus_deserialize(fd)?;
+        let payload = match &tx.payload {
+            TransactionPayload::TokenTransfer(recipient, amount, _) => {
+                TxPayloadKind::TokenTransfer {
+                    recipient: recipient.clone(),
+                    amount: *amount,
                 }
-                _ => return Err(unsupported("coinbase recipient")),
             }
-            let _proof = read_bytes(fd, 80)?;
-            Ok(TxPayloadKind::Coinbase)
-        }
-        PAYLOAD_TENURE_CHANGE => {
-            let tenure_consensus_hash = read(fd)?;
-            let prev_tenure_consensus_hash = read(fd)?;
-            let burn_view_consensus_hash = read(fd)?;
-            let previous_tenure_end = read(fd)?;
-            let previous_tenure_blocks = read(fd)?;
-            let cause_byte: u8 = read(fd)?;
-            let cause = TenureChangeCause::from_u8(cause_byte)
-                .ok_or_else(|| CodecError::DeserializeError("bad tenure change cause".into()))?;
-            let pubkey_hash = read(fd)?;
-            Ok(TxPayloadKind::TenureChange(TenureChange {
-                tenure_consensus_hash,
-                prev_tenure_consensus_hash,
-                burn_view_consensus_hash,
-                previous_tenure_end,
-                previous_tenure_blocks,
-                cause,
-                pubkey_hash,
-            }))
-        }
-        other => Err(unsupported(&format!("payload type {other}"))),
+            TransactionPayload::Coinbase(..) => TxPayloadKind::Coinbase,
+            TransactionPayload::TenureChange(tc) => TxPayloadKind::TenureChange(tc.clone()),
+            other => TxPayloadKind::Other(other.name()),
+        };
+        Ok(MockTransaction {
+            bytes: tx.serialize_to_vec(),
+            payload,
+            origin: *tx.auth.origin().signer(),
+            nonce: tx.get_origin_nonce(),
+        })
     }
 }
 
