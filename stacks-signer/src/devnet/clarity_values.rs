@@ -1,69 +1,49 @@
-//! The two `.signers` read-only results, hand-encoded in Clarity's consensus format:
+//! The two `.signers` read-only results, built as libsigner Clarity values:
 //! `get-last-set-cycle` → `(ok uint)` and `stackerdb-get-signer-slots-page` →
 //! `(ok (list {num-slots: uint, signer: principal}))` or `(err u1)`.
 
-use libsigner::chain::StacksAddress;
+use libsigner::chain::{ClarityName, PrincipalData, StacksAddress, Value};
+use libsigner::codec::StacksMessageCodec;
 
-const OK: u8 = 0x07;
-const ERR: u8 = 0x08;
-const UINT: u8 = 0x01;
-const LIST: u8 = 0x0b;
-const TUPLE: u8 = 0x0c;
-const STANDARD_PRINCIPAL: u8 = 0x05;
-
-fn uint(out: &mut Vec<u8>, value: u128) {
-    out.push(UINT);
-    out.extend_from_slice(&value.to_be_bytes());
-}
-
-fn field_name(out: &mut Vec<u8>, name: &str) {
-    out.push(name.len() as u8);
-    out.extend_from_slice(name.as_bytes());
+/// The encoding of a value the mock builds (these small values always encode).
+fn encode(value: Result<Value, impl std::fmt::Debug>) -> Vec<u8> {
+    value.map(|v| v.serialize_to_vec()).unwrap_or_default()
 }
 
 /// `(ok u{value})`.
 pub fn ok_uint(value: u128) -> Vec<u8> {
-    let mut out = vec![OK];
-    uint(&mut out, value);
-    out
+    encode(Value::okay(Value::UInt(value)))
 }
 
 /// `(err u{value})`.
 pub fn err_uint(value: u128) -> Vec<u8> {
-    let mut out = vec![ERR];
-    uint(&mut out, value);
-    out
+    encode(Value::error(Value::UInt(value)))
 }
 
 /// `(ok (list {num-slots: u1, signer: 'ADDR} ...))`, one tuple per signer in order.
 pub fn signer_slots_page(signers: &[StacksAddress]) -> Vec<u8> {
-    let mut out = vec![OK, LIST];
-    out.extend_from_slice(&(signers.len() as u32).to_be_bytes());
-    for addr in signers {
-        out.push(TUPLE);
-        out.extend_from_slice(&2u32.to_be_bytes());
-        field_name(&mut out, "num-slots");
-        uint(&mut out, 1);
-        field_name(&mut out, "signer");
-        out.push(STANDARD_PRINCIPAL);
-        out.push(addr.version());
-        out.extend_from_slice(&addr.bytes().0);
-    }
-    out
+    let (Ok(num_slots), Ok(signer)) = (
+        ClarityName::try_from("num-slots"),
+        ClarityName::try_from("signer"),
+    ) else {
+        return Vec::new();
+    };
+    let tuples: Result<Vec<Value>, _> = signers
+        .iter()
+        .map(|addr| {
+            Value::tuple(vec![
+                (num_slots.clone(), Value::UInt(1)),
+                (signer.clone(), Value::Principal(PrincipalData::from(*addr))),
+            ])
+        })
+        .collect();
+    encode(tuples.and_then(Value::cons_list).and_then(Value::okay))
 }
 
 /// Parses a `uint` argument (hex, with or without `0x`).
 pub fn parse_uint_arg(hex: &str) -> Option<u128> {
     let digits = hex.strip_prefix("0x").unwrap_or(hex);
-    let bytes = libsigner::chain::hex::hex_bytes(digits).ok()?;
-    match bytes.split_first() {
-        Some((&UINT, rest)) if rest.len() == 16 => {
-            let mut arr = [0u8; 16];
-            arr.copy_from_slice(rest);
-            Some(u128::from_be_bytes(arr))
-        }
-        _ => None,
-    }
+    Value::try_deserialize_hex_untyped(digits).ok()?.as_u128()
 }
 
 #[cfg(test)]
