@@ -103,4 +103,22 @@ fn a_burn_fork_moves_the_canonical_tips_and_old_tenures_become_non_canonical() {
     assert_eq!(stored.height(), 4);
     assert_eq!(stored.block.header.parent_block_id, first[0].id);
     assert_eq!(node.stacks_tip().unwrap().id, stored.id);
+
+    // Reorg back to the abandoned fork's tip: its tenures and blocks are canonical again.
+    let old_tip = node.with_state(|s| {
+        s.burnchain
+            .by_consensus_hash(&abandoned[0].tenure())
+            .unwrap()
+            .hash
+    });
+    node.set_burn_tip(&old_tip).unwrap();
+    assert_eq!(node.stacks_tip().unwrap().id, abandoned[1].id);
+    let info: RPCPeerInfoData = get(node.addr(), "/v2/info").parse();
+    assert_eq!(info.stacks_tip_height, 5);
+    assert!(node.wait_events_delivered(TIMEOUT));
+    let last_burn = observer.events_on("/new_burn_block").pop().unwrap();
+    assert_eq!(
+        last_burn.body["burn_block_hash"],
+        json!(format!("0x{old_tip}"))
+    );
 }

@@ -141,6 +141,14 @@ impl RunningMockNode {
         })
     }
 
+    /// Makes a known burn block the canonical tip (a reorg) and emits `/new_burn_block`.
+    pub fn set_burn_tip(
+        &self,
+        hash: &libsigner::chain::BurnchainHeaderHash,
+    ) -> Result<BurnBlock, String> {
+        self.with_state(|s| s.set_burn_tip(hash))
+    }
+
     /// Makes the simulated miner propose a block.
     pub fn propose_block(&self, opts: &ProposeOptions) -> Result<Proposal, String> {
         self.with_state(|s| s.propose_block(opts))

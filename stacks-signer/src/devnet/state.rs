@@ -386,6 +386,22 @@ impl NodeState {
         Ok(block)
     }
 
+    /// Makes the known burn block `hash` the canonical tip (a reorg to another fork, possibly a
+    /// lower one): re-selects the Stacks tip and the miners' slots, then emits
+    /// `/new_burn_block` for it.
+    pub fn set_burn_tip(&mut self, hash: &BurnchainHeaderHash) -> Result<BurnBlock, String> {
+        if !self.burnchain.set_tip(hash) {
+            return Err(format!("unknown burn block {hash}"));
+        }
+        let block = self.burn_tip().clone();
+        let fork = self.burnchain.fork_of(&block);
+        self.stacks.reselect_tip(|ch| fork.contains(ch));
+        self.reconfigure_miners();
+        self.outbox
+            .push((EventPath::NewBurnBlock, payloads::new_burn_block(&block)));
+        Ok(block)
+    }
+
     /// Builds and miner-signs a block; `tenure_change` makes it a tenure-start (with a
     /// coinbase) or tenure-extend block, otherwise it carries one STX transfer.
     #[allow(clippy::too_many_arguments)]
