@@ -2,7 +2,7 @@
 //! `serde_json::Value` so every object's keys come out sorted, as the node's do.
 
 use libsigner::chain::hex::to_hex;
-use libsigner::chain::{QualifiedContractIdentifier, StacksBlockId};
+use libsigner::chain::QualifiedContractIdentifier;
 use serde_json::{json, Value};
 
 use super::burnchain::BurnBlock;
@@ -154,9 +154,4 @@ pub fn stackerdb_chunks(
 /// `/proposal_response`.
 pub fn proposal_response(response: &BlockValidateResponse) -> Value {
     serde_json::to_value(response).unwrap_or(Value::Null)
-}
-
-/// The zero block id, for parents the mock never stored.
-pub fn zero_block_id() -> StacksBlockId {
-    StacksBlockId::zero()
 }

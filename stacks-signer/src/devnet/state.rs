@@ -2,7 +2,7 @@
 //! miners, proposals awaiting signatures, validator knobs, and the events produced by the
 //! last operation (flushed to the dispatcher in order by the caller).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use libsigner::chain::{
     BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, Hash160, MessageSignature,
@@ -68,7 +68,7 @@ pub struct PendingBlock {
     /// Signatures collected so far, by signer id.
     pub signatures: BTreeMap<usize, MessageSignature>,
     /// Signer ids that sent a pre-commit.
-    pub pre_commits: BTreeMap<usize, ()>,
+    pub pre_commits: BTreeSet<usize>,
     /// Whether the block was processed.
     pub processed: bool,
 }
@@ -682,7 +682,7 @@ impl NodeState {
                     reward_cycle,
                     burn_height,
                     signatures: BTreeMap::new(),
-                    pre_commits: BTreeMap::new(),
+                    pre_commits: BTreeSet::new(),
                     processed: false,
                 });
                 self.signer_jobs.push(hash);
@@ -710,7 +710,7 @@ impl NodeState {
                     .and_then(|db| db.slots.get(chunk.slot_id as usize))
                     .and_then(|slot| set.index_of_hash(&slot.owner));
                 if let (Some(index), Some(pending)) = (index, self.pending.get_mut(&hash)) {
-                    pending.pre_commits.insert(index, ());
+                    pending.pre_commits.insert(index);
                 }
             }
             _ => {}

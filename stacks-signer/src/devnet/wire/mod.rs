@@ -2,9 +2,10 @@
 //! transaction kinds its miner builds, and the signer messages it exchanges through
 //! StackerDB.
 //!
-//! These are deliberately narrow (only what a mock miner/validator needs) and are meant to be
-//! replaced by libsigner's full types as they land; every other devnet module goes through
-//! this interface.
+//! Transactions are decoded with libsigner's `StacksTransaction`. Blocks and the signer
+//! messages are encoded here until libsigner's `NakamotoBlock` and `SignerMessage` land; the
+//! encodings are checked against the reference vectors. Every other devnet module goes
+//! through this interface.
 
 pub mod block;
 pub mod messages;
