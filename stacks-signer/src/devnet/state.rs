@@ -213,6 +213,11 @@ impl NodeState {
                 cause: TenureChangeCause::BlockFound,
                 pubkey_hash: self.miners[miner_index].pkh,
             };
+            let cycle = pox.cycle_of(height);
+            let signer_count = self
+                .reward_sets
+                .get(cycle)
+                .map(|s| s.signers.len().clamp(1, 4000) as u16);
             let block = self.build_block(
                 miner_index,
                 ch,
@@ -220,9 +225,8 @@ impl NodeState {
                 i as u64 + 1,
                 now.saturating_sub(15 - 10 * i as u64),
                 Some(tenure_change),
-                None,
+                signer_count,
             );
-            let cycle = pox.cycle_of(height);
             let id = self.process_block(block, cycle)?;
             parent_block = id;
             prev_blocks = 1;
