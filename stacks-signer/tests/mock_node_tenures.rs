@@ -362,3 +362,121 @@ fn a_block_uploaded_by_the_signers_is_processed_when_the_miner_does_not_broadcas
     assert!(node.wait_events_delivered(TIMEOUT));
     check_new_block_events(&observer, 1);
 }
+
+/// What a signer learns at startup through the reference's call sequence (§5): the cycle from
+/// `/v2/pox`, the reward set, `get-last-set-cycle`, and its slot id from the slot page.
+fn discover_slot(node: &RunningMockNode, key: &StacksPrivateKey) -> (u64, u32) {
+    use libsigner::chain::{PrincipalData, StacksAddress, Value};
+    use stacks_signer::client::api::{CallReadOnlyResponse, GetStackersResponse, RPCPoxInfoData};
+    let pox: RPCPoxInfoData = mock_node_common::get(node.addr(), "/v2/pox").parse();
+    let cycle = (pox.current_burnchain_block_height - pox.first_burnchain_block_height)
+        / (pox.reward_phase_block_length + pox.prepare_phase_block_length);
+    let set: GetStackersResponse =
+        mock_node_common::get(node.addr(), &format!("/v3/stacker_set/{cycle}")).parse();
+    let me = StacksPublicKey::from_private(key).to_bytes_compressed();
+    assert!(set
+        .stacker_set
+        .signers
+        .unwrap()
+        .iter()
+        .any(|s| s.signing_key.to_vec() == me));
+    let base = "/v2/contracts/call-read/ST000000000000000000002AMW42H/signers";
+    let my_address = StacksAddress::p2pkh(false, &StacksPublicKey::from_private(key));
+    let last: CallReadOnlyResponse = post_json(
+        node.addr(),
+        &format!("{base}/get-last-set-cycle"),
+        &json!({"sender": my_address.to_string(), "arguments": []}),
+    )
+    .parse();
+    let last = Value::try_deserialize_hex_untyped(&last.result.unwrap()[2..]).unwrap();
+    assert!(last.as_ok().unwrap().as_u128().unwrap() >= u128::from(cycle));
+    let page_arg = Value::UInt(u128::from(cycle % 2))
+        .serialize_to_hex()
+        .unwrap();
+    let page: CallReadOnlyResponse = post_json(
+        node.addr(),
+        &format!("{base}/stackerdb-get-signer-slots-page"),
+        &json!({"sender": my_address.to_string(), "arguments": [page_arg]}),
+    )
+    .parse();
+    let page = Value::try_deserialize_hex_untyped(&page.result.unwrap()[2..]).unwrap();
+    let slot = page
+        .as_ok()
+        .unwrap()
+        .as_list()
+        .unwrap()
+        .iter()
+        .position(|t| {
+            t.as_tuple().unwrap().get("signer").unwrap().as_principal()
+                == Some(&PrincipalData::from(my_address))
+        })
+        .expect("the signer is in the slot page");
+    (cycle, slot as u32)
+}
+
+#[test]
+fn signers_following_the_reference_call_sequence_check_and_sign_every_block() {
+    use libsigner::chain::Hash160;
+    use stacks_signer::client::api::{RPCPeerInfoData, SortitionInfo};
+    let observer = Observer::start();
+    let (specs, signers) = external_signers(3);
+    let mut config = MockNodeConfig {
+        signers: specs,
+        ..MockNodeConfig::default()
+    };
+    config
+        .observers
+        .push(ObserverSpec::signer(observer.endpoint()));
+    let node = MockNode::start(config).unwrap();
+    let mut signers: Vec<TestSigner> = signers
+        .into_iter()
+        .map(|mut s| {
+            let (cycle, slot) = discover_slot(&node, &s.key);
+            assert_eq!(cycle, 12);
+            s.slot = slot;
+            s
+        })
+        .collect();
+    for tenure in 0..2usize {
+        node.mine_burn_block(Some(tenure % 2)).unwrap();
+        for _ in 0..2 {
+            let proposal = node.propose_block(&ProposeOptions::default()).unwrap();
+            let hash = proposal.signer_signature_hash;
+            assert!(observer.wait_for(TIMEOUT, |_| latest_proposal(&observer)
+                .is_some_and(|(b, _)| b.header.signer_signature_hash() == hash)));
+            let (block, cycle) = latest_proposal(&observer).unwrap();
+            // The signer's sortition-view checks, against the node's answers.
+            let view: Vec<SortitionInfo> =
+                mock_node_common::get(node.addr(), "/v3/sortitions/latest_and_last").parse();
+            assert!(view[0].was_sortition);
+            assert_eq!(block.header.consensus_hash, view[0].consensus_hash);
+            let miner = StacksPublicKey::recover_to_pubkey(
+                &block.header.miner_signature_hash().0,
+                &block.header.miner_signature,
+            )
+            .unwrap();
+            assert_eq!(
+                Some(Hash160::from_node_public_key(&miner)),
+                view[0].miner_pk_hash160
+            );
+            assert!((0..block.header.pox_treatment.len).all(|i| block.header.pox_treatment.get(i)));
+            let info: RPCPeerInfoData = mock_node_common::get(node.addr(), "/v2/info").parse();
+            assert!(info.stacks_tip_height + 1 >= block.header.chain_length);
+            if let Some(tc) = block.txs[0].tenure_change_payload() {
+                assert_eq!(tc.previous_tenure_end, block.header.parent_block_id);
+                assert_eq!(
+                    Some(tc.prev_tenure_consensus_hash),
+                    view[0].stacks_parent_ch
+                );
+            }
+            assert!(matches!(
+                validate_through_the_node(&node, &observer, &block),
+                BlockValidateResponse::Ok(_)
+            ));
+            sign_block(&node, &mut signers, &hash, cycle);
+            assert!(node.wait_for_block(&hash, TIMEOUT).is_some());
+        }
+    }
+    assert!(node.wait_events_delivered(TIMEOUT));
+    check_new_block_events(&observer, 4);
+}
