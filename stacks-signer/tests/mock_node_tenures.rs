@@ -480,3 +480,43 @@ fn signers_following_the_reference_call_sequence_check_and_sign_every_block() {
     assert!(node.wait_events_delivered(TIMEOUT));
     check_new_block_events(&observer, 4);
 }
+
+#[test]
+fn a_mixed_set_needs_the_external_signers_weight_on_top_of_the_simulated_signers() {
+    let (mut specs, mut external) = external_signers(1);
+    specs[0].weight = 2;
+    specs.extend(SignerSpec::generated(2, 99));
+    let mut config = MockNodeConfig {
+        signers: specs,
+        ..MockNodeConfig::default()
+    };
+    let observer = Observer::start();
+    config
+        .observers
+        .push(ObserverSpec::signer(observer.endpoint()));
+    let node = MockNode::start(config).unwrap();
+    let set = node.with_state(|s| s.reward_sets.get(12).unwrap().clone());
+    // Weights 2 + 1 + 1: the two simulated signers (2) are below ceil(2.8) = 3.
+    assert_eq!(set.threshold_weight(), 3);
+    external[0].slot = set
+        .index_of_key(&StacksPublicKey::from_private(&external[0].key))
+        .unwrap() as u32;
+    node.mine_burn_block(Some(0)).unwrap();
+    let proposal = node.propose_block(&ProposeOptions::default()).unwrap();
+    let hash = proposal.signer_signature_hash;
+    assert!(node
+        .wait_for_block(&hash, Duration::from_millis(300))
+        .is_none());
+    let pending = node.with_state(|s| s.pending.get(&hash).unwrap().signatures.len());
+    assert_eq!(pending, 2);
+    sign_block(&node, &mut external, &hash, 12);
+    let stored = node.wait_for_block(&hash, TIMEOUT).unwrap();
+    assert_eq!(stored.block.header.signer_signature.len(), 3);
+    assert_eq!(
+        stored
+            .signer_bitvec
+            .as_ref()
+            .map(|b| (0..3).all(|i| b.get(i))),
+        Some(true)
+    );
+}
