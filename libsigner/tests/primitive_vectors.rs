@@ -76,7 +76,7 @@ fn check_key(case: &Json, what: &str) {
         ),
         None => assert!(public_keys_hash(AddressHashMode::SerializeP2WPKH, 1, &[pk]).is_none()),
     }
-    let json = serde_json::to_value(&pk).unwrap();
+    let json = serde_json::to_value(pk).unwrap();
     assert_eq!(json["key"], s(case, "public_key_compressed"), "{what}");
     assert_eq!(json["compressed"], case["compress_public"], "{what}");
 }

@@ -382,7 +382,7 @@ mod tests {
                 weight: 1,
             })
             .collect();
-        entries.sort_by(|a, b| a.signing_key.cmp(&b.signing_key));
+        entries.sort_by_key(|e| e.signing_key);
         let ordered: Vec<&StacksPrivateKey> = entries
             .iter()
             .map(|e| {
