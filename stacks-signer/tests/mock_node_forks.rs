@@ -63,7 +63,7 @@ fn a_burn_fork_moves_the_canonical_tips_and_old_tenures_become_non_canonical() {
 
     // A block of the abandoned tenure is refused as non-canonical.
     let old = &abandoned[1].block;
-    let body = json!({"block": to_hex(&old.to_bytes()), "chain_id": 0x8000_0000u32});
+    let body = json!({"block": to_hex(&libsigner::codec::StacksMessageCodec::serialize_to_vec(old)), "chain_id": 0x8000_0000u32});
     let resp = request(
         node.addr(),
         "POST",

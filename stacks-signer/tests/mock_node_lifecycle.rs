@@ -30,7 +30,7 @@ fn a_tenure_extend_after_a_burn_block_without_winner_moves_the_tenure_burn_view(
         .wait_for_block(&proposal.signer_signature_hash, TIMEOUT)
         .expect("the extend is signed and processed");
     assert_eq!(stored.tenure(), tenure);
-    let tc = stored.block.txs[0].tenure_change_payload().unwrap();
+    let tc = stored.block.get_tenure_change_tx_payload().unwrap();
     assert_eq!(tc.cause, TenureChangeCause::Extended);
     assert_eq!(tc.burn_view_consensus_hash, empty.consensus_hash);
     let meta: BlockHeaderWithMetadata =
@@ -94,8 +94,8 @@ fn a_node_stops_promptly_while_an_observer_is_unreachable() {
 
 #[test]
 fn simulated_signers_reject_an_invalid_proposal_with_the_validation_code() {
-    use stacks_signer::devnet::wire::messages::SignerMessageView;
-    use stacks_signer::devnet::wire::BlockResponseView;
+    use libsigner::v0::messages::{BlockResponse, RejectCode, ValidateRejectCode};
+    use stacks_signer::devnet::wire::{messages, SignerMessage};
     use stacks_signer::devnet::BlockOverrides;
     let node = MockNode::start(MockNodeConfig::with_simulated_signers(2)).unwrap();
     node.mine_burn_block(Some(0)).unwrap();
@@ -124,15 +124,20 @@ fn simulated_signers_reject_an_invalid_proposal_with_the_validation_code() {
     });
     assert_eq!(chunks.len(), 2);
     for data in chunks {
-        match SignerMessageView::decode(&data).unwrap() {
-            SignerMessageView::BlockResponse(BlockResponseView::Rejected {
-                signer_signature_hash,
-                reason,
-                reason_code,
-            }) => {
-                assert_eq!(signer_signature_hash, proposal.signer_signature_hash);
-                assert_eq!(reason, "Block timestamp is too far into the future");
-                assert_eq!(reason_code, vec![0, 9]);
+        match messages::decode(&data).unwrap() {
+            SignerMessage::BlockResponse(BlockResponse::Rejected(rejection)) => {
+                assert_eq!(
+                    rejection.signer_signature_hash,
+                    proposal.signer_signature_hash
+                );
+                assert_eq!(
+                    rejection.reason,
+                    "Block timestamp is too far into the future"
+                );
+                assert_eq!(
+                    rejection.reason_code,
+                    RejectCode::ValidationFailed(ValidateRejectCode::InvalidTimestamp)
+                );
             }
             other => panic!("expected a rejection, got {other:?}"),
         }

@@ -4,19 +4,17 @@
 mod mock_node_common;
 
 use libsigner::chain::hex::to_hex;
+use libsigner::codec::StacksMessageCodec;
 use mock_node_common::{get, request};
 use proptest::prelude::*;
-use stacks_signer::devnet::wire::messages::SignerMessageView;
-use stacks_signer::devnet::wire::{MockTransaction, NakamotoBlock};
+use stacks_signer::devnet::wire::{decode_block, messages};
 use stacks_signer::devnet::{MockNode, MockNodeConfig};
 
 proptest! {
     #[test]
     fn decoders_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-        let _ = SignerMessageView::decode(&bytes);
-        let _ = NakamotoBlock::from_bytes(&bytes);
-        let mut slice = bytes.as_slice();
-        let _ = MockTransaction::read(&mut slice);
+        let _ = messages::decode(&bytes);
+        let _ = decode_block(&bytes);
     }
 
     #[test]
@@ -25,10 +23,10 @@ proptest! {
             let state = stacks_signer::devnet::NodeState::new(MockNodeConfig::with_simulated_signers(1)).unwrap();
             state.stacks.tip().unwrap().block.clone()
         };
-        let bytes = node_block.to_bytes();
-        prop_assert_eq!(NakamotoBlock::from_bytes(&bytes).unwrap(), node_block);
+        let bytes = node_block.serialize_to_vec();
+        prop_assert_eq!(decode_block(&bytes).unwrap(), node_block);
         let cut = cut.min(bytes.len() - 1);
-        prop_assert!(NakamotoBlock::from_bytes(&bytes[..cut]).is_err());
+        prop_assert!(decode_block(&bytes[..cut]).is_err());
     }
 }
 

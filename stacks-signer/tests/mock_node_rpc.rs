@@ -12,7 +12,7 @@ use stacks_signer::client::api::{
     GetStackersResponse, NodeErrorResponse, RPCPeerInfoData, RPCPoxInfoData, SortitionInfo,
     StacksBlockHeaderTypes, StacksEpochId, TenureForkingInfo,
 };
-use stacks_signer::devnet::wire::{BitVecBytes, NakamotoBlock, NakamotoBlockHeader};
+use stacks_signer::devnet::wire::decode_block;
 use stacks_signer::devnet::{MockNode, MockNodeConfig, RunningMockNode, SignerSpec};
 
 const SIGNER_0: &str = "02f695543271f71ca1acf5d4f1234f01fd3c899b5033530edb67a99062a6c6bf63";
@@ -211,28 +211,6 @@ fn sortitions_answer_every_key_with_all_optional_fields_present() {
     assert_eq!(get(node.addr(), "/v3/sortitions/BAD").status, 404);
 }
 
-fn header_from_json(
-    h: &stacks_signer::client::api::NakamotoBlockHeaderJson,
-) -> NakamotoBlockHeader {
-    let bits = &h.pox_treatment;
-    NakamotoBlockHeader {
-        version: h.version,
-        chain_length: h.chain_length,
-        burn_spent: h.burn_spent,
-        consensus_hash: h.consensus_hash,
-        parent_block_id: h.parent_block_id,
-        tx_merkle_root: h.tx_merkle_root,
-        state_index_root: h.state_index_root,
-        timestamp: h.timestamp,
-        miner_signature: h.miner_signature,
-        signer_signature: h.signer_signature.clone(),
-        pox_treatment: BitVecBytes {
-            len: u16::from_be_bytes([bits[0], bits[1]]),
-            data: bits[6..].to_vec(),
-        },
-    }
-}
-
 #[test]
 fn tenure_tip_metadata_returns_the_real_stored_header() {
     let node = spec_node();
@@ -244,7 +222,7 @@ fn tenure_tip_metadata_returns_the_real_stored_header() {
         panic!("expected a Nakamoto header");
     };
     assert_eq!(meta.burn_view, Some(ch));
-    let rebuilt = header_from_json(&header);
+    let rebuilt = *header;
     // The signer recomputes the id from the header: it must be the stored block's id.
     assert_eq!(StacksBlockId::new(&ch, &rebuilt.block_hash()), tip.id);
     assert_eq!(
@@ -282,7 +260,7 @@ fn fork_info_walks_from_stop_back_to_start_through_winning_sortitions() {
     assert_eq!(list[0].first_block_mined, None);
     let blocks = list[1].nakamoto_blocks.clone().unwrap();
     assert_eq!(&blocks[..4], &[0, 0, 0, 1]);
-    let block = NakamotoBlock::from_bytes(&blocks[4..]).unwrap();
+    let block = decode_block(&blocks[4..]).unwrap();
     assert_eq!(Some(block.header.block_id()), list[1].first_block_mined);
     let raw = get(
         node.addr(),

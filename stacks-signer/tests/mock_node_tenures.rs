@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use libsigner::chain::hex::hex_bytes;
 use libsigner::chain::{Sha512Trunc256Sum, StacksPrivateKey, StacksPublicKey};
+use libsigner::codec::StacksMessageCodec;
 use mock_node_common::{post_json, request, Observer};
 use serde_json::json;
 use stacks_signer::client::api::{
     BlockValidateResponse, StackerDBChunkAckData, StacksBlockAcceptedData,
 };
 use stacks_signer::devnet::stackerdb::sign_chunk;
-use stacks_signer::devnet::wire::messages::{
-    encode_block_accepted, encode_block_pre_commit, SignerMessageView,
-};
+use stacks_signer::devnet::wire::messages::{self, block_accepted, block_pre_commit};
 use stacks_signer::devnet::wire::NakamotoBlock;
+use stacks_signer::devnet::wire::SignerMessage;
 use stacks_signer::devnet::{
     BlockKind, MockNode, MockNodeConfig, ObserverSpec, ProposeOptions, RunningMockNode, SignerSpec,
 };
@@ -179,12 +179,8 @@ fn latest_proposal(observer: &Observer) -> Option<(NakamotoBlock, u64)> {
         .filter(|e| e.body["contract_id"]["name"] == "miners")
         .filter_map(|e| {
             let data = hex_bytes(e.body["modified_slots"][0]["data"].as_str()?).ok()?;
-            match SignerMessageView::decode(&data).ok()? {
-                SignerMessageView::BlockProposal {
-                    block,
-                    reward_cycle,
-                    ..
-                } => Some((*block, reward_cycle)),
+            match messages::decode(&data).ok()? {
+                SignerMessage::BlockProposal(p) => Some((p.block, p.reward_cycle)),
                 _ => None,
             }
         })
@@ -198,7 +194,7 @@ fn validate_through_the_node(
 ) -> BlockValidateResponse {
     let hash = block.header.signer_signature_hash();
     let body = json!({
-        "block": libsigner::chain::hex::to_hex(&block.to_bytes()),
+        "block": libsigner::chain::hex::to_hex(&block.serialize_to_vec()),
         "chain_id": 0x8000_0000u32,
         "replay_txs": null,
     });
@@ -233,18 +229,14 @@ fn sign_block(
 ) {
     let parity = cycle % 2;
     for s in signers.iter_mut() {
-        s.write(
-            node,
-            &format!("signers-{parity}-3"),
-            encode_block_pre_commit(hash),
-        );
+        s.write(node, &format!("signers-{parity}-3"), block_pre_commit(hash));
     }
     for s in signers.iter_mut() {
         let sig = s.key.sign(&hash.0).unwrap();
         s.write(
             node,
             &format!("signers-{parity}-1"),
-            encode_block_accepted(hash, &sig, "test-signer", u64::MAX),
+            block_accepted(hash, &sig, "test-signer", u64::MAX),
         );
     }
 }
@@ -284,7 +276,7 @@ fn tenures_signed_by_external_keys_through_stackerdb_reach_the_threshold_and_are
             assert_eq!(cycle, 12);
             match validate_through_the_node(&node, &observer, &block) {
                 BlockValidateResponse::Ok(ok) => {
-                    assert_eq!(ok.size, block.to_bytes().len() as u64);
+                    assert_eq!(ok.size, block.serialize_to_vec().len() as u64);
                     assert!(!ok.replay_tx_exhausted);
                 }
                 other => panic!("validation failed: {other:?}"),
@@ -341,7 +333,7 @@ fn a_block_uploaded_by_the_signers_is_processed_when_the_miner_does_not_broadcas
                 ("Content-Type", "application/octet-stream"),
                 ("Authorization", auth),
             ],
-            &block.to_bytes(),
+            &block.serialize_to_vec(),
         )
     };
     assert_eq!(upload(&block, "12345").status, 400);
@@ -459,10 +451,10 @@ fn signers_following_the_reference_call_sequence_check_and_sign_every_block() {
                 Some(Hash160::from_node_public_key(&miner)),
                 view[0].miner_pk_hash160
             );
-            assert!((0..block.header.pox_treatment.len).all(|i| block.header.pox_treatment.get(i)));
+            assert!(block.header.pox_treatment.iter().all(|bit| bit));
             let info: RPCPeerInfoData = mock_node_common::get(node.addr(), "/v2/info").parse();
             assert!(info.stacks_tip_height + 1 >= block.header.chain_length);
-            if let Some(tc) = block.txs[0].tenure_change_payload() {
+            if let Some(tc) = block.get_tenure_change_tx_payload() {
                 assert_eq!(tc.previous_tenure_end, block.header.parent_block_id);
                 assert_eq!(
                     Some(tc.prev_tenure_consensus_hash),
@@ -516,7 +508,7 @@ fn a_mixed_set_needs_the_external_signers_weight_on_top_of_the_simulated_signers
         stored
             .signer_bitvec
             .as_ref()
-            .map(|b| (0..3).all(|i| b.get(i))),
+            .map(|b| (0..3).all(|i| b.get(i) == Some(true))),
         Some(true)
     );
 }

@@ -59,8 +59,7 @@ fn submit(
     chain_id: u32,
     auth: Option<&str>,
 ) -> HttpResponse {
-    let body =
-        json!({"block": to_hex(&block.to_bytes()), "chain_id": chain_id, "replay_txs": null});
+    let body = json!({"block": to_hex(&libsigner::codec::StacksMessageCodec::serialize_to_vec(block)), "chain_id": chain_id, "replay_txs": null});
     let mut headers = vec![("Content-Type", "application/json")];
     if let Some(a) = auth {
         headers.push(("Authorization", a));

@@ -5,7 +5,7 @@
 
 use libsigner::chain::hex::{serde_prefix_hex, serde_prefix_opt_hex};
 use libsigner::chain::{
-    BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, Hash160, MessageSignature, PoxAddress,
+    BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, Hash160, NakamotoBlockHeader, PoxAddress,
     Sha256Sum, Sha512Trunc256Sum, SortitionId, StacksBlockId, TrieHash, VRFSeed,
 };
 use serde::{Deserialize, Serialize};
@@ -445,36 +445,6 @@ pub mod serde_prefix_opt_bytes {
     }
 }
 
-/// A Nakamoto block header in the node's JSON (`{"Nakamoto": {...}}` inside
-/// [`StacksBlockHeaderTypes`]). Hashes and signatures are plain hex; `pox_treatment` is the hex
-/// of the bit vector's consensus bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NakamotoBlockHeaderJson {
-    /// Header version.
-    pub version: u8,
-    /// Stacks block height.
-    pub chain_length: u64,
-    /// Burn spent by the tenure's commit.
-    pub burn_spent: u64,
-    /// The tenure's consensus hash.
-    pub consensus_hash: ConsensusHash,
-    /// The parent block's id.
-    pub parent_block_id: StacksBlockId,
-    /// Merkle root of the txids.
-    pub tx_merkle_root: Sha512Trunc256Sum,
-    /// MARF root.
-    pub state_index_root: TrieHash,
-    /// Block time.
-    pub timestamp: u64,
-    /// The miner's signature.
-    pub miner_signature: MessageSignature,
-    /// The signers' signatures, reward-set order.
-    pub signer_signature: Vec<MessageSignature>,
-    /// Hex of the bit vector's consensus bytes.
-    #[serde(with = "libsigner::chain::hex::serde_hex_vec")]
-    pub pox_treatment: Vec<u8>,
-}
-
 /// A block header of either era (`StacksBlockHeaderTypes`, externally tagged). The mock only
 /// serves Nakamoto headers; Epoch 2 headers are kept as raw JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -482,7 +452,7 @@ pub enum StacksBlockHeaderTypes {
     /// An Epoch 2.x header.
     Epoch2(serde_json::Value),
     /// A Nakamoto header.
-    Nakamoto(Box<NakamotoBlockHeaderJson>),
+    Nakamoto(Box<NakamotoBlockHeader>),
 }
 
 /// `GET /v3/tenures/tip_metadata/{ch}`'s answer.
@@ -564,48 +534,7 @@ pub struct GetSignerResponse {
     pub blocks_signed: u64,
 }
 
-/// A StackerDB slot's metadata (`SlotMetadata`); hashes and signatures are plain hex.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SlotMetadata {
-    /// The slot.
-    pub slot_id: u32,
-    /// The stored version.
-    pub slot_version: u32,
-    /// `sha512_256(data)` (zeros for a never-written slot).
-    pub data_hash: Sha512Trunc256Sum,
-    /// The writer's signature (zeros for a never-written slot).
-    pub signature: MessageSignature,
-}
-
-/// `POST /v2/stackerdb/{addr}/{name}/chunks`'s request body (`StackerDBChunkData`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackerDBChunkData {
-    /// The slot.
-    pub slot_id: u32,
-    /// The new version.
-    pub slot_version: u32,
-    /// Signature over `sha512_256(slot_id || slot_version || sha512_256(data))`.
-    pub sig: MessageSignature,
-    /// The chunk (plain hex).
-    #[serde(with = "libsigner::chain::hex::serde_hex_vec")]
-    pub data: Vec<u8>,
-}
-
-/// The node's answer to a chunk write (`StackerDBChunkAckData`), always HTTP 200.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackerDBChunkAckData {
-    /// Whether the chunk was stored.
-    pub accepted: bool,
-    /// For a rejection: a JSON string `{"code":N,"message":"...","reason":"..."}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The stored slot's metadata (absent when the slot does not exist).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<SlotMetadata>,
-    /// For a rejection: 0 DataAlreadyExists, 1 NoSuchSlot, 2 BadSigner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<u32>,
-}
+pub use libsigner::stackerdb::{SlotMetadata, StackerDBChunkAckData, StackerDBChunkData};
 
 /// One element of `GET /v2/stackerdb/{addr}/{name}/replicas`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

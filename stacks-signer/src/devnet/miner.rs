@@ -7,9 +7,10 @@ use libsigner::chain::{ConsensusHash, Sha512Trunc256Sum, StacksBlockId, StacksPr
 use super::activity::Activity;
 use super::stackerdb::{MINERS_DB, MINER_SLOT_COUNT};
 use super::state::{sign_as_miner, NodeState};
-use super::wire::messages::encode_block_proposal;
-use super::wire::tx::TenureChange;
-use super::wire::{BitVecBytes, NakamotoBlock, TenureChangeCause};
+use super::wire::messages::block_proposal;
+use super::wire::{
+    NakamotoBlock, PoxTreatment, TenureChangeCause, TenureChangePayload as TenureChange,
+};
 
 /// Which kind of block to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub struct BlockOverrides {
     /// Sign the header with this key instead of the miner's.
     pub miner_key: Option<StacksPrivateKey>,
     /// The `pox_treatment` bit vector.
-    pub pox_treatment: Option<BitVecBytes>,
+    pub pox_treatment: Option<PoxTreatment>,
     /// A wrong `tx_merkle_root`.
     pub tx_merkle_root: Option<Sha512Trunc256Sum>,
     /// The tenure change's burn view.
@@ -127,12 +128,7 @@ impl NodeState {
                     }),
                     _ if ov.duplicate_tenure_change => {
                         let start = self.stacks.tenure_start(&tenure).ok_or("empty tenure")?;
-                        start
-                            .block
-                            .txs
-                            .first()
-                            .and_then(|t| t.tenure_change_payload())
-                            .cloned()
+                        start.block.get_tenure_change_tx_payload().cloned()
                     }
                     _ => None,
                 };
@@ -197,7 +193,7 @@ impl NodeState {
         let key = self
             .miner_key_for_slot(index)
             .ok_or("the current sortition winner is not a simulated miner")?;
-        let data = encode_block_proposal(
+        let data = block_proposal(
             &block,
             burn_height,
             reward_cycle,

@@ -3,6 +3,7 @@
 
 use libsigner::chain::hex::to_hex;
 use libsigner::chain::QualifiedContractIdentifier;
+use libsigner::codec::StacksMessageCodec;
 use serde_json::{json, Value};
 
 use super::burnchain::BurnBlock;
@@ -76,7 +77,7 @@ pub fn new_block(stored: &StoredBlock, ctx: &NewBlockContext<'_>) -> Value {
                 "tx_index": i,
                 "status": "success",
                 "raw_result": "0x0703",
-                "raw_tx": prefixed(tx.bytes()),
+                "raw_tx": prefixed(&tx.serialize_to_vec()),
                 "contract_interface": null,
                 "burnchain_op": null,
                 "execution_cost": ZERO_COST(),
@@ -129,7 +130,7 @@ pub fn new_block(stored: &StoredBlock, ctx: &NewBlockContext<'_>) -> Value {
         "pox_v1_unlock_height": 2,
         "pox_v2_unlock_height": 3,
         "pox_v3_unlock_height": 4,
-        "signer_bitvec": stored.signer_bitvec.as_ref().map(|b| to_hex(&b.to_bytes())),
+        "signer_bitvec": stored.signer_bitvec.as_ref().map(|b| to_hex(&b.serialize_to_vec())),
         "reward_set": ctx.computed_reward_set.map(reward_set_for_event),
         "cycle_number": ctx.computed_reward_set.map(|s| s.cycle),
         "tenure_height": stored.tenure_height,

@@ -11,10 +11,10 @@ use libsigner::chain::Sha512Trunc256Sum;
 use super::activity::now_secs;
 use super::state::NodeState;
 use super::validator::check_block;
-use super::wire::messages::encode_block_rejection;
 use super::wire::messages::{
-    encode_block_accepted, encode_block_pre_commit, encode_state_machine_update_v1, ActiveMinerView,
+    block_accepted, block_pre_commit, block_rejection, state_machine_update,
 };
+use libsigner::v0::messages::{StateMachineUpdateMinerState, ValidateRejectCode};
 
 /// Message id of block responses.
 pub const BLOCK_RESPONSE_MSG_ID: u32 = 1;
@@ -47,7 +47,7 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
     };
     let cycle = pending.reward_cycle;
     if let Err((code, reason)) = verdict {
-        reject_proposal(state, hash, cycle, code as u8, &reason);
+        reject_proposal(state, hash, cycle, code, &reason);
         return 0;
     }
     let Some(set) = state.reward_sets.get(cycle) else {
@@ -63,14 +63,14 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
     let pre_commit_db = NodeState::signers_contract(cycle, BLOCK_PRE_COMMIT_MSG_ID);
     let response_db = NodeState::signers_contract(cycle, BLOCK_RESPONSE_MSG_ID);
     for (slot, key) in &signers {
-        let _ = state.write_internal(&pre_commit_db, *slot, key, encode_block_pre_commit(hash));
+        let _ = state.write_internal(&pre_commit_db, *slot, key, block_pre_commit(hash));
     }
     let mut signed = 0;
     for (slot, key) in &signers {
         let Ok(signature) = key.sign(&hash.0) else {
             continue;
         };
-        let data = encode_block_accepted(
+        let data = block_accepted(
             hash,
             &signature,
             &version,
@@ -92,7 +92,7 @@ pub fn current_view(state: &NodeState) -> Vec<u8> {
     let miner = state.burnchain.latest_winning().and_then(|latest| {
         let winner = latest.winner.as_ref()?;
         let parent_tip = state.stacks.tenure_tip(&winner.stacks_parent_ch)?;
-        Some(ActiveMinerView {
+        Some(StateMachineUpdateMinerState::ActiveMiner {
             current_miner_pkh: winner.miner_pkh,
             tenure_id: latest.consensus_hash,
             parent_tenure_id: winner.stacks_parent_ch,
@@ -100,7 +100,11 @@ pub fn current_view(state: &NodeState) -> Vec<u8> {
             parent_tenure_last_block_height: parent_tip.height(),
         })
     });
-    encode_state_machine_update_v1(&tip.consensus_hash, tip.height, miner.as_ref())
+    state_machine_update(
+        &tip.consensus_hash,
+        tip.height,
+        miner.unwrap_or(StateMachineUpdateMinerState::NoValidMiner),
+    )
 }
 
 /// Has every simulated signer of the current (and, once computed, the next) cycle publish its
@@ -143,7 +147,7 @@ pub fn reject_proposal(
     state: &mut NodeState,
     hash: &Sha512Trunc256Sum,
     cycle: u64,
-    code: u8,
+    code: ValidateRejectCode,
     reason: &str,
 ) -> usize {
     let Some(set) = state.reward_sets.get(cycle) else {
@@ -155,12 +159,12 @@ pub fn reject_proposal(
         .enumerate()
         .filter_map(|(i, s)| s.private_key.clone().map(|k| (i as u32, k)))
         .collect();
-    let chain_id = state.config.chain_id;
+    let mainnet = state.config.mainnet;
     let version = state.config.server_version.clone();
     let contract = NodeState::signers_contract(cycle, BLOCK_RESPONSE_MSG_ID);
     let mut written = 0;
     for (slot, key) in &signers {
-        let data = encode_block_rejection(key, reason, &[0, code], hash, chain_id, &version);
+        let data = block_rejection(key, hash, reason, code, mainnet, &version);
         if state
             .write_internal(&contract, *slot, key, data)
             .is_ok_and(|ack| ack.accepted)

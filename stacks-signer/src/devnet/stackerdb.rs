@@ -3,16 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use libsigner::chain::{
-    Hash160, MessageSignature, Sha512Trunc256Sum, StacksPrivateKey, StacksPublicKey,
-};
+use libsigner::chain::{Hash160, MessageSignature, Sha512Trunc256Sum, StacksPrivateKey};
 
 use crate::client::api::{SlotMetadata, StackerDBChunkAckData, StackerDBChunkData};
 
 /// Message ids per signer (`SIGNER_SLOTS_PER_USER`): `signers-{p}-{0..13}`.
 pub const SIGNER_SLOTS_PER_USER: u32 = 13;
-/// Largest chunk the node stores (`STACKERDB_MAX_CHUNK_SIZE`).
-pub const STACKERDB_MAX_CHUNK_SIZE: usize = 16 * 1024 * 1024;
+pub use libsigner::stackerdb::STACKERDB_MAX_CHUNK_SIZE;
 /// The `miners` contract's name.
 pub const MINERS_DB: &str = "miners";
 /// Slots per miner in `miners` (`MINER_SLOT_COUNT`): proposal, pushed block.
@@ -23,16 +20,6 @@ pub fn signers_db_name(parity: u64, msg_id: u32) -> String {
     format!("signers-{parity}-{msg_id}")
 }
 
-/// The digest a chunk's writer signs: `sha512_256(slot_id || slot_version || sha512_256(data))`.
-pub fn chunk_auth_digest(slot_id: u32, slot_version: u32, data: &[u8]) -> Sha512Trunc256Sum {
-    let data_hash = Sha512Trunc256Sum::from_data(data);
-    Sha512Trunc256Sum::from_parts(&[
-        &slot_id.to_be_bytes(),
-        &slot_version.to_be_bytes(),
-        &data_hash.0,
-    ])
-}
-
 /// A chunk signed by `key`, ready to post.
 pub fn sign_chunk(
     key: &StacksPrivateKey,
@@ -40,16 +27,10 @@ pub fn sign_chunk(
     slot_version: u32,
     data: Vec<u8>,
 ) -> StackerDBChunkData {
-    let digest = chunk_auth_digest(slot_id, slot_version, &data);
-    StackerDBChunkData {
-        slot_id,
-        slot_version,
-        // Signing a 32-byte digest cannot fail.
-        sig: key
-            .sign(&digest.0)
-            .unwrap_or_else(|_| MessageSignature::empty()),
-        data,
-    }
+    let mut chunk = StackerDBChunkData::new(slot_id, slot_version, data);
+    // Signing a 32-byte digest with a valid key cannot fail; an unsigned chunk is refused.
+    let _ = chunk.sign(key);
+    chunk
 }
 
 /// One slot: its owner and what was last written to it.
@@ -117,21 +98,9 @@ impl ChunkRejection {
 
 /// The ack for a refused write.
 pub fn rejection_ack(code: u32, metadata: Option<SlotMetadata>) -> StackerDBChunkAckData {
-    let (message, text) = match code {
-        1 => ("NoSuchSlot", "No such StackerDB slot"),
-        2 => ("BadSigner", "Signature does not match slot signer"),
-        _ => (
-            "DataAlreadyExists",
-            "Data for this slot and version already exist",
-        ),
-    };
-    let reason = serde_json::json!({"code": code, "message": message, "reason": text});
-    StackerDBChunkAckData {
-        accepted: false,
-        reason: Some(reason.to_string()),
-        metadata,
-        code: Some(code),
-    }
+    libsigner::stackerdb::StackerDBErrorCodes::from_code(code)
+        .unwrap_or(libsigner::stackerdb::StackerDBErrorCodes::DataAlreadyExists)
+        .ack(metadata)
 }
 
 /// One StackerDB replica.
@@ -169,14 +138,13 @@ impl StackerDb {
                 .map(|s| s.metadata(chunk.slot_id));
             Box::new(rejection_ack(code, if exists { md } else { None }))
         };
-        if chunk.data.len() > STACKERDB_MAX_CHUNK_SIZE {
+        if chunk.data.len() > STACKERDB_MAX_CHUNK_SIZE as usize {
             return Err(refuse(&self.slots, ChunkRejection::TooBig));
         }
         let Some(slot) = self.slots.get(chunk.slot_id as usize) else {
             return Err(refuse(&self.slots, ChunkRejection::NoSuchSlot));
         };
-        let digest = chunk_auth_digest(chunk.slot_id, chunk.slot_version, &chunk.data);
-        let signer = match StacksPublicKey::recover_to_pubkey(&digest.0, &chunk.sig) {
+        let signer = match chunk.recover_pk() {
             Ok(pk) => Hash160::from_node_public_key(&pk),
             Err(_) => return Err(refuse(&self.slots, ChunkRejection::Unrecoverable)),
         };
@@ -259,6 +227,7 @@ impl StackerDbs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use libsigner::chain::StacksPublicKey;
 
     fn db_for(key: &StacksPrivateKey) -> StackerDb {
         let mut db = StackerDb::default();

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use libsigner::chain::{ConsensusHash, StacksBlockId};
 
-use super::wire::{BitVecBytes, NakamotoBlock};
+use super::wire::{NakamotoBlock, PoxTreatment};
 
 /// A processed block and what the node recorded when processing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub struct StoredBlock {
     /// Coinbase height (number of tenures) at this block.
     pub tenure_height: u64,
     /// Which reward-set signers signed it.
-    pub signer_bitvec: Option<BitVecBytes>,
+    pub signer_bitvec: Option<PoxTreatment>,
     /// The reward cycle whose set this block computed, if any.
     pub computed_reward_cycle: Option<u64>,
     /// The reward cycle whose signers signed it.

@@ -18,15 +18,15 @@ use super::dispatcher::EventPath;
 use super::entropy::Entropy;
 use super::payloads;
 use super::reward_sets::{RewardSet, RewardSets};
-use super::stackerdb::{
-    chunk_auth_digest, signers_db_name, StackerDbs, MINERS_DB, MINER_SLOT_COUNT,
-};
+use super::stackerdb::{signers_db_name, StackerDbs, MINERS_DB, MINER_SLOT_COUNT};
 use super::stacks_chain::{StacksChain, StoredBlock};
 use super::validator::ValidationControl;
-use super::wire::messages::SignerMessageView;
-use super::wire::tx::TenureChange;
-use super::wire::{BitVecBytes, BlockResponseView, NakamotoBlock, TenureChangeCause};
+use super::wire::{
+    messages, pox_treatment_ones, pox_treatment_zeros, tx, NakamotoBlock, NakamotoBlockHeader,
+    PoxTreatment, SignerMessage, TenureChangeCause, TenureChangePayload as TenureChange,
+};
 use crate::client::api::{SlotMetadata, StackerDBChunkAckData, StackerDBChunkData};
+use libsigner::v0::messages::BlockResponse;
 
 /// Burn amount of every simulated block commit.
 pub const MOCK_BURN_SPENT: u64 = 20_000;
@@ -419,7 +419,6 @@ impl NodeState {
         tenure_change: Option<TenureChange>,
         signer_count: Option<u16>,
     ) -> NakamotoBlock {
-        use super::wire::{MockTransaction, NakamotoBlockHeader};
         let mainnet = self.config.mainnet;
         let chain_id = self.config.chain_id;
         let tag = self.entropy.next32("coinbase");
@@ -429,7 +428,7 @@ impl NodeState {
         match tenure_change {
             Some(tc) => {
                 let is_start = tc.cause == TenureChangeCause::BlockFound;
-                txs.push(MockTransaction::tenure_change(
+                txs.push(tx::tenure_change(
                     &miner.key,
                     mainnet,
                     chain_id,
@@ -438,7 +437,7 @@ impl NodeState {
                 ));
                 miner.nonce += 1;
                 if is_start {
-                    txs.push(MockTransaction::nakamoto_coinbase(
+                    txs.push(tx::nakamoto_coinbase(
                         &miner.key,
                         mainnet,
                         chain_id,
@@ -449,7 +448,7 @@ impl NodeState {
                 }
             }
             None => {
-                txs.push(MockTransaction::token_transfer(
+                txs.push(tx::token_transfer(
                     &miner.key,
                     mainnet,
                     chain_id,
@@ -461,7 +460,6 @@ impl NodeState {
             }
         }
         let key = miner.key.clone();
-        let bits = signer_count.unwrap_or(1).max(1);
         let mut block = NakamotoBlock {
             header: NakamotoBlockHeader {
                 version: 0,
@@ -474,11 +472,11 @@ impl NodeState {
                 timestamp,
                 miner_signature: MessageSignature::empty(),
                 signer_signature: Vec::new(),
-                pox_treatment: BitVecBytes::ones(bits),
+                pox_treatment: pox_treatment_ones(usize::from(signer_count.unwrap_or(1))),
             },
             txs,
         };
-        block.header.tx_merkle_root = block.computed_tx_merkle_root();
+        block.header.tx_merkle_root = block.compute_tx_merkle_root();
         sign_as_miner(&mut block, &key);
         block
     }
@@ -495,13 +493,13 @@ impl NodeState {
         &self,
         block: &NakamotoBlock,
         cycle: u64,
-    ) -> Result<(u64, BitVecBytes), String> {
+    ) -> Result<(u64, PoxTreatment), String> {
         let set = self
             .reward_sets
             .get(cycle)
             .ok_or_else(|| format!("No reward set for cycle {cycle}"))?;
         let hash = block.header.signer_signature_hash();
-        let mut bits = BitVecBytes::zeros(set.signers.len().max(1) as u16);
+        let mut bits = pox_treatment_zeros(set.signers.len());
         let mut weight = 0u64;
         let mut last: Option<usize> = None;
         for sig in &block.header.signer_signature {
@@ -514,7 +512,7 @@ impl NodeState {
                 return Err("Signer signatures are not in reward-set order".into());
             }
             last = Some(index);
-            bits.set(index as u16, true);
+            let _ = bits.set(index as u16, true);
             weight += set
                 .signers
                 .get(index)
@@ -541,11 +539,7 @@ impl NodeState {
             return Err("Unknown parent block".into());
         }
         let tenure_ch = block.header.consensus_hash;
-        let tc = block
-            .txs
-            .first()
-            .and_then(|t| t.tenure_change_payload())
-            .cloned();
+        let tc = block.get_tenure_change_tx_payload().cloned();
         let burn_view = match &tc {
             Some(tc) => tc.burn_view_consensus_hash,
             None => self.tenure_burn_view(&tenure_ch).unwrap_or(tenure_ch),
@@ -608,7 +602,7 @@ impl NodeState {
                         set.signers
                             .iter()
                             .enumerate()
-                            .filter(|(i, _)| bits.get(*i as u16))
+                            .filter(|(i, _)| bits.get(*i as u16) == Some(true))
                             .map(|(_, s)| u64::from(s.weight))
                             .sum()
                     })
@@ -636,8 +630,8 @@ impl NodeState {
     ) -> Result<StackerDBChunkAckData, NoSuchStackerDb> {
         let db = self.stackerdbs.get_mut(contract).ok_or(NoSuchStackerDb)?;
         let result = db.put_chunk(chunk);
-        let digest = chunk_auth_digest(chunk.slot_id, chunk.slot_version, &chunk.data);
-        let writer = StacksPublicKey::recover_to_pubkey(&digest.0, &chunk.sig)
+        let writer = chunk
+            .recover_pk()
             .ok()
             .map(|pk| Hash160::from_node_public_key(&pk));
         let ack = match &result {
@@ -670,21 +664,16 @@ impl NodeState {
     }
 
     fn react_to_chunk(&mut self, contract: &str, chunk: &StackerDBChunkData) {
-        let Ok(message) = SignerMessageView::decode(&chunk.data) else {
+        let Ok(message) = messages::decode(&chunk.data) else {
             return;
         };
         if contract == MINERS_DB {
-            if let SignerMessageView::BlockProposal {
-                block,
-                burn_height,
-                reward_cycle,
-            } = message
-            {
-                let hash = block.header.signer_signature_hash();
+            if let SignerMessage::BlockProposal(proposal) = message {
+                let hash = proposal.block.header.signer_signature_hash();
                 self.pending.entry(hash).or_insert(PendingBlock {
-                    block: *block,
-                    reward_cycle,
-                    burn_height,
+                    block: proposal.block,
+                    reward_cycle: proposal.reward_cycle,
+                    burn_height: proposal.burn_height,
                     signatures: BTreeMap::new(),
                     pre_commits: BTreeSet::new(),
                     processed: false,
@@ -697,11 +686,10 @@ impl NodeState {
             return;
         };
         match message {
-            SignerMessageView::BlockResponse(BlockResponseView::Accepted {
-                signer_signature_hash,
-                signature,
-            }) => self.collect_signature(parity, &signer_signature_hash, &signature),
-            SignerMessageView::BlockPreCommit(hash) => {
+            SignerMessage::BlockResponse(BlockResponse::Accepted(accepted)) => {
+                self.collect_signature(parity, &accepted.signer_signature_hash, &accepted.signature)
+            }
+            SignerMessage::BlockPreCommit(hash) => {
                 let Some(pending) = self.pending.get(&hash) else {
                     return;
                 };
@@ -774,7 +762,7 @@ impl NodeState {
             return;
         };
         let slot_id = index * MINER_SLOT_COUNT + 1;
-        let data = super::wire::messages::encode_block_pushed(block);
+        let data = messages::block_pushed(block);
         let _ = self.write_internal(MINERS_DB, slot_id, &key, data);
     }
 

@@ -9,10 +9,12 @@ use libsigner::chain::{Hash160, Sha512Trunc256Sum, StacksPublicKey};
 
 use super::activity::now_secs;
 use super::state::NodeState;
-use super::wire::{NakamotoBlock, TenureChangeCause, TxPayloadKind};
+use super::wire::{NakamotoBlock, TenureChangeCause};
 use crate::client::api::{
     BlockValidateOk, BlockValidateReject, BlockValidateResponse, ExecutionCost, ValidateRejectCode,
 };
+use libsigner::chain::TransactionPayload;
+use libsigner::codec::StacksMessageCodec;
 
 /// How far in the future a block's timestamp may be.
 pub const MAX_FUTURE_TIMESTAMP_SECS: u64 = 15;
@@ -93,19 +95,19 @@ pub fn check_block(
             "Tenure consensus hash is not on the canonical Bitcoin fork",
         ));
     }
-    let tenure_change = block.txs.first().and_then(|tx| tx.tenure_change_payload());
+    let tenure_change = block.get_tenure_change_tx_payload();
     let is_tenure_start = tenure_change.is_some_and(|tc| tc.cause == TenureChangeCause::BlockFound);
     if is_tenure_start {
         let well_formed = block.txs.len() >= 2
             && matches!(
                 block.txs.get(1).map(|t| &t.payload),
-                Some(TxPayloadKind::Coinbase)
+                Some(TransactionPayload::Coinbase(..))
             )
             && block
                 .txs
                 .iter()
                 .skip(2)
-                .all(|t| t.tenure_change_payload().is_none())
+                .all(|t| t.try_as_tenure_change().is_none())
             && tenure_change.is_some_and(|tc| tc.tenure_consensus_hash == header.consensus_hash);
         if !well_formed {
             return Err(reject(InvalidBlock, "Block is not well-formed"));
@@ -122,7 +124,7 @@ pub fn check_block(
         if block
             .txs
             .iter()
-            .any(|t| matches!(t.payload, TxPayloadKind::Coinbase))
+            .any(|t| matches!(t.payload, TransactionPayload::Coinbase(..)))
         {
             return Err(reject(InvalidBlock, "Block is not well-formed"));
         }
@@ -176,7 +178,7 @@ pub fn check_block(
             "Block timestamp is too far into the future",
         ));
     }
-    if header.tx_merkle_root != block.computed_tx_merkle_root() {
+    if header.tx_merkle_root != block.compute_tx_merkle_root() {
         return Err(reject(BadBlockHash, "Block hash is not as expected"));
     }
     Ok(())
@@ -198,7 +200,7 @@ pub fn validate(
         Ok(()) => BlockValidateResponse::Ok(BlockValidateOk {
             signer_signature_hash: hash,
             cost: MOCK_BLOCK_COST,
-            size: block.to_bytes().len() as u64,
+            size: block.serialize_to_vec().len() as u64,
             validation_time_ms: elapsed_ms,
             replay_tx_hash: None,
             replay_tx_exhausted: false,

@@ -11,10 +11,11 @@ use super::stacks_chain::StoredBlock;
 use super::state::NodeState;
 use super::wire::NakamotoBlock;
 use crate::client::api::{
-    BlockHeaderWithMetadata, ExecutionCost, NakamotoBlockHeaderJson, RPCLastPoxAnchorData,
-    RPCPeerInfoData, RPCPoxContractVersion, RPCPoxCurrentCycleInfo, RPCPoxEpoch, RPCPoxInfoData,
+    BlockHeaderWithMetadata, ExecutionCost, RPCLastPoxAnchorData, RPCPeerInfoData,
+    RPCPoxContractVersion, RPCPoxCurrentCycleInfo, RPCPoxEpoch, RPCPoxInfoData,
     RPCPoxNextCycleInfo, SortitionInfo, StacksBlockHeaderTypes, StacksEpochId, TenureForkingInfo,
 };
+use libsigner::codec::StacksMessageCodec;
 
 /// The node's p2p protocol version.
 pub const PEER_VERSION: u32 = 4207599117;
@@ -172,24 +173,6 @@ pub fn latest_and_last(state: &NodeState) -> Vec<SortitionInfo> {
     out
 }
 
-/// A block's header in the node's JSON.
-pub fn header_json(block: &NakamotoBlock) -> NakamotoBlockHeaderJson {
-    let h = &block.header;
-    NakamotoBlockHeaderJson {
-        version: h.version,
-        chain_length: h.chain_length,
-        burn_spent: h.burn_spent,
-        consensus_hash: h.consensus_hash,
-        parent_block_id: h.parent_block_id,
-        tx_merkle_root: h.tx_merkle_root,
-        state_index_root: h.state_index_root,
-        timestamp: h.timestamp,
-        miner_signature: h.miner_signature,
-        signer_signature: h.signer_signature.clone(),
-        pox_treatment: h.pox_treatment.to_bytes(),
-    }
-}
-
 /// `/v3/tenures/tip_metadata/{ch}`, if the tenure has blocks.
 pub fn tenure_tip_metadata(
     state: &NodeState,
@@ -197,7 +180,7 @@ pub fn tenure_tip_metadata(
 ) -> Option<BlockHeaderWithMetadata> {
     let tip = state.stacks.tenure_tip(ch)?;
     Some(BlockHeaderWithMetadata {
-        anchored_header: StacksBlockHeaderTypes::Nakamoto(Box::new(header_json(&tip.block))),
+        anchored_header: StacksBlockHeaderTypes::Nakamoto(Box::new(tip.block.header.clone())),
         burn_view: Some(tip.burn_view),
     })
 }
@@ -214,7 +197,7 @@ fn fork_info_entry(state: &NodeState, block: &BurnBlock) -> TenureForkingInfo {
             .stacks
             .tenure_start(&block.consensus_hash)
             .map(|b| b.id);
-        (first, Some(NakamotoBlock::vec_to_bytes(&tenure)))
+        (first, Some(tenure.serialize_to_vec()))
     } else {
         (None, None)
     };

@@ -25,13 +25,9 @@ fn proposal_error(status: u16, message: &str) -> Reply {
     )
 }
 
-/// Decodes a block and checks its Merkle root, as the node's codec does.
+/// Decodes a block with the node's codec checks (unique txids, matching Merkle root).
 fn decode_block(bytes: &[u8]) -> Result<NakamotoBlock, String> {
-    let block = NakamotoBlock::from_bytes(bytes).map_err(|e| e.to_string())?;
-    if block.computed_tx_merkle_root() != block.header.tx_merkle_root {
-        return Err("Invalid block: tx Merkle root mismatch".into());
-    }
-    Ok(block)
+    super::super::wire::decode_block(bytes).map_err(|e| e.to_string())
 }
 
 fn check_auth(req: &Request, token: &Option<String>) -> Option<Reply> {

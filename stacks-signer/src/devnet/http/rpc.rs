@@ -256,7 +256,7 @@ pub(super) fn signer_blocks(shared: &Arc<Shared>, pk: &str, cycle: &str) -> Repl
             .filter(|b| {
                 b.signer_bitvec
                     .as_ref()
-                    .is_some_and(|bits| bits.get(index as u16))
+                    .is_some_and(|bits| bits.get(index as u16) == Some(true))
             })
             .count() as u64
     });
