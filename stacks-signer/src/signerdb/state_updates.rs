@@ -85,7 +85,7 @@ impl SignerDb {
     ) -> Result<Option<u64>, SignerDbError> {
         let mut entries = Vec::new();
         if let Some(local_time) = self.get_burn_block_receive_time_ch(consensus_hash)? {
-            entries.push((local_signer.clone(), local_time));
+            entries.push((*local_signer, local_time));
         }
         let mut stmt = self.conn.prepare_cached(
             "SELECT signer_addr, received_time FROM burn_block_updates_received_times \
