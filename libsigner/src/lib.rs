@@ -26,6 +26,7 @@ pub mod stackerdb;
 pub mod v0;
 mod version;
 
+pub use signer_set::{NakamotoSignerEntry, ParseSignerEntriesError, SignerEntries};
 pub use version::{version_string, STACKS_NODE_VERSION, STACKS_SIGNER_VERSION, VERSION_STRING};
 
 use std::fmt::Debug;

@@ -2,3 +2,4 @@
 
 pub mod messages;
 pub mod signer_state;
+mod validate_reject_code;
