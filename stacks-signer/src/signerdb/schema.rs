@@ -52,7 +52,7 @@ CREATE TABLE blocks (
     tenure_change_cause INTEGER,
     vote BLOB,
     ext INTEGER NOT NULL DEFAULT 0,
-    reject_reason BLOB
+    reject_reason TEXT
 ) STRICT;
 CREATE INDEX blocks_tenure_signed_height ON blocks (consensus_hash, signed_over, stacks_height);
 CREATE INDEX blocks_tenure_state_height ON blocks (consensus_hash, state, stacks_height DESC);

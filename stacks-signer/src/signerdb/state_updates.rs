@@ -6,16 +6,75 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use libsigner::chain::{ConsensusHash, StacksAddress};
+use libsigner::codec::StacksMessageCodec;
+use libsigner::v0::messages::StateMachineUpdate;
+use libsigner::v0::signer_state::GlobalStateEvaluator;
 use rusqlite::params;
 
 use super::sql::{system_time_secs, u64_to_sql, Cols};
 use super::{SignerDb, SignerDbError};
 
+const UPDATES: &str = "signer_state_machine_updates";
+
 impl SignerDb {
-    /// Stores `signer`'s latest state-machine update (its consensus encoding) for
-    /// `reward_cycle`, replacing the previous one, and records `received_time` as the time
-    /// `signer` reported burn block `burn_block` unless an earlier report is already kept.
-    pub fn insert_state_machine_update_bytes(
+    /// Stores `signer`'s latest state-machine update for `reward_cycle` (replacing the
+    /// previous one), and records `received_time` as the time `signer` reported the update's
+    /// burn block unless an earlier report of that burn block by `signer` is already kept.
+    pub fn insert_state_machine_update(
+        &mut self,
+        reward_cycle: u64,
+        signer: &StacksAddress,
+        update: &StateMachineUpdate,
+        received_time: &SystemTime,
+    ) -> Result<(), SignerDbError> {
+        let mut bytes = Vec::new();
+        update
+            .consensus_serialize(&mut bytes)
+            .map_err(|e| SignerDbError::corrupt(UPDATES, "state_update", e))?;
+        let burn_block = *update.content.burn_block_view().0;
+        self.insert_state_machine_update_bytes(
+            reward_cycle,
+            signer,
+            &bytes,
+            &burn_block,
+            received_time,
+        )
+    }
+
+    /// The latest state-machine update of every signer for `reward_cycle`.
+    pub fn get_signer_state_machine_updates(
+        &self,
+        reward_cycle: u64,
+    ) -> Result<HashMap<StacksAddress, StateMachineUpdate>, SignerDbError> {
+        self.get_signer_state_machine_update_bytes(reward_cycle)?
+            .into_iter()
+            .map(|(addr, bytes)| {
+                let update = StateMachineUpdate::consensus_deserialize(&mut bytes.as_slice())
+                    .map_err(|e| SignerDbError::corrupt(UPDATES, "state_update", e))?;
+                Ok((addr, update))
+            })
+            .collect()
+    }
+
+    /// [`SignerDb::get_burn_block_received_time_from_signers_weighted`] with the weights and
+    /// agreement threshold of `eval`.
+    pub fn get_burn_block_received_time_from_signers(
+        &self,
+        eval: &GlobalStateEvaluator,
+        consensus_hash: &ConsensusHash,
+        local_signer: &StacksAddress,
+    ) -> Result<Option<u64>, SignerDbError> {
+        self.get_burn_block_received_time_from_signers_weighted(
+            &eval.address_weights,
+            |weight| eval.reached_agreement(weight),
+            consensus_hash,
+            local_signer,
+        )
+    }
+
+    /// Stores an already encoded state-machine update (see
+    /// [`SignerDb::insert_state_machine_update`]); `burn_block` is the update's burn block.
+    pub(crate) fn insert_state_machine_update_bytes(
         &mut self,
         reward_cycle: u64,
         signer: &StacksAddress,
@@ -42,7 +101,7 @@ impl SignerDb {
     }
 
     /// The latest state-machine update (consensus bytes) of every signer for `reward_cycle`.
-    pub fn get_signer_state_machine_update_bytes(
+    fn get_signer_state_machine_update_bytes(
         &self,
         reward_cycle: u64,
     ) -> Result<HashMap<StacksAddress, Vec<u8>>, SignerDbError> {
@@ -54,7 +113,7 @@ impl SignerDb {
         let mut rows = stmt.query([cycle])?;
         let mut out = HashMap::new();
         while let Some(row) = rows.next()? {
-            let cols = Cols::new(row, "signer_state_machine_updates");
+            let cols = Cols::new(row, UPDATES);
             out.insert(
                 cols.address(0, "signer_addr")?,
                 cols.blob(1, "state_update")?.to_vec(),
@@ -76,7 +135,7 @@ impl SignerDb {
     ///
     /// Reports are taken in time order, accumulating `weights` (an address without a weight
     /// counts 0); the first time at which `reached_agreement(accumulated)` holds is returned.
-    pub fn get_burn_block_received_time_from_signers(
+    pub fn get_burn_block_received_time_from_signers_weighted(
         &self,
         weights: &HashMap<StacksAddress, u32>,
         reached_agreement: impl Fn(u32) -> bool,

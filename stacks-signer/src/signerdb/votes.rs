@@ -2,6 +2,7 @@
 //! code) and pre-commits. A signer's signature supersedes its rejection, never the reverse.
 
 use libsigner::chain::{MessageSignature, Sha512Trunc256Sum, StacksAddress};
+use libsigner::v0::messages::{RejectReason, RejectReasonPrefix};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::sql::Cols;
@@ -59,23 +60,26 @@ impl SignerDb {
         Ok(out)
     }
 
-    /// Records that `signer` rejected the block with reason code `reject_code` (the
-    /// `RejectReasonPrefix` byte). Refused (false) when the signer already signed the block
-    /// or already rejected it with the same code; a different code replaces the old one.
-    pub fn add_block_rejection_code(
+    /// Records that `signer` rejected the block for `reason` (stored as its
+    /// [`RejectReasonPrefix`]). Refused (false) when the signer already signed the block or
+    /// already rejected it with the same prefix; a different prefix replaces the old one.
+    pub fn add_block_rejection_signer_addr(
         &mut self,
         signer_signature_hash: &Sha512Trunc256Sum,
         signer: &StacksAddress,
-        reject_code: u8,
+        reason: &RejectReason,
     ) -> Result<bool, SignerDbError> {
-        self.write(|tx| add_rejection(tx, signer_signature_hash, signer, reject_code))
+        let code = RejectReasonPrefix::from(reason).to_u8();
+        self.write(|tx| add_rejection(tx, signer_signature_hash, signer, code))
     }
 
-    /// The signers that rejected the block and their reason codes, ordered by address text.
-    pub fn get_block_rejection_codes(
+    /// The signers that rejected the block and the prefixes of their reasons, ordered by
+    /// address text. A stored byte this version does not know reads as
+    /// [`RejectReasonPrefix::Unknown`].
+    pub fn get_block_rejection_signer_addrs(
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
-    ) -> Result<Vec<(StacksAddress, u8)>, SignerDbError> {
+    ) -> Result<Vec<(StacksAddress, RejectReasonPrefix)>, SignerDbError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT signer_addr, reject_code FROM block_rejection_signer_addrs \
              WHERE signer_signature_hash = ?1 ORDER BY signer_addr",
@@ -93,7 +97,7 @@ impl SignerDb {
                     format!("{code} is not a reason code"),
                 )
             })?;
-            out.push((addr, code));
+            out.push((addr, RejectReasonPrefix::from(code)));
         }
         Ok(out)
     }
