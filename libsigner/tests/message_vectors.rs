@@ -12,89 +12,6 @@ use libsigner::codec::StacksMessageCodec;
 use libsigner::v0::messages::*;
 use serde_json::Value;
 
-mod shim {
-    //! Until `NakamotoBlock` lands: the message enum without its block-carrying variants,
-    //! encoded exactly as `SignerMessage`.
-    use std::io::{Read, Write};
-
-    use libsigner::chain::Sha512Trunc256Sum;
-    use libsigner::codec::{read_next, write_next, Error, StacksMessageCodec};
-    use libsigner::v0::messages::*;
-    use serde::Serialize;
-
-    #[derive(Debug, Clone, PartialEq, Serialize)]
-    pub enum SignerMessage {
-        BlockResponse(BlockResponse),
-        MockSignature(MockSignature),
-        MockProposal(MockProposal),
-        MockBlock(MockBlock),
-        StateMachineUpdate(StateMachineUpdate),
-        BlockPreCommit(Sha512Trunc256Sum),
-    }
-
-    impl SignerMessage {
-        pub fn msg_id(&self) -> Option<MessageSlotID> {
-            match self {
-                Self::BlockResponse(_) | Self::MockSignature(_) => {
-                    Some(MessageSlotID::BlockResponse)
-                }
-                Self::StateMachineUpdate(_) => Some(MessageSlotID::StateMachineUpdate),
-                Self::BlockPreCommit(_) => Some(MessageSlotID::BlockPreCommit),
-                Self::MockProposal(_) | Self::MockBlock(_) => None,
-            }
-        }
-    }
-
-    impl StacksMessageCodec for SignerMessage {
-        fn consensus_serialize<W: Write>(&self, fd: &mut W) -> Result<(), Error> {
-            match self {
-                Self::BlockResponse(m) => {
-                    write_next(fd, &1u8)?;
-                    write_next(fd, m)
-                }
-                Self::MockProposal(m) => {
-                    write_next(fd, &3u8)?;
-                    write_next(fd, m)
-                }
-                Self::MockSignature(m) => {
-                    write_next(fd, &4u8)?;
-                    write_next(fd, m)
-                }
-                Self::MockBlock(m) => {
-                    write_next(fd, &5u8)?;
-                    write_next(fd, m)
-                }
-                Self::StateMachineUpdate(m) => {
-                    write_next(fd, &6u8)?;
-                    write_next(fd, m)
-                }
-                Self::BlockPreCommit(m) => {
-                    write_next(fd, &7u8)?;
-                    write_next(fd, m)
-                }
-            }
-        }
-
-        fn consensus_deserialize<R: Read>(fd: &mut R) -> Result<Self, Error> {
-            Ok(match read_next::<u8, _>(fd)? {
-                1 => Self::BlockResponse(read_next(fd)?),
-                3 => Self::MockProposal(read_next(fd)?),
-                4 => Self::MockSignature(read_next(fd)?),
-                5 => Self::MockBlock(read_next(fd)?),
-                6 => Self::StateMachineUpdate(read_next(fd)?),
-                7 => Self::BlockPreCommit(read_next(fd)?),
-                other => {
-                    return Err(Error::DeserializeError(format!(
-                        "Unknown signer message type prefix: {other}"
-                    )))
-                }
-            })
-        }
-    }
-}
-
-use shim::SignerMessage;
-
 /// Decodes `bytes`, returning the message and how many bytes it read.
 fn decode(bytes: &[u8]) -> Result<(SignerMessage, usize), libsigner::codec::Error> {
     let mut reader = bytes;
@@ -519,7 +436,58 @@ fn check_fields(message: &SignerMessage, case: &Value, what: &str) {
             fields["signer_signature_hash"].as_str().unwrap(),
             "{what}"
         ),
+        SignerMessage::BlockProposal(proposal) => {
+            check_block(&proposal.block, fields, what);
+            assert_eq!(
+                proposal.burn_height,
+                fields["burn_height"].as_u64().unwrap(),
+                "{what}"
+            );
+            assert_eq!(
+                proposal.reward_cycle,
+                fields["reward_cycle"].as_u64().unwrap(),
+                "{what}"
+            );
+            let data = &proposal.block_proposal_data;
+            assert_eq!(
+                u64::from(data.version),
+                fields["data_version"].as_u64().unwrap(),
+                "{what}"
+            );
+            assert_eq!(
+                data.server_version,
+                fields["server_version"].as_str().unwrap(),
+                "{what}"
+            );
+            assert_eq!(
+                hex_of(&data.unknown_bytes),
+                fields["unknown_bytes"].as_str().unwrap(),
+                "{what}"
+            );
+        }
+        SignerMessage::BlockPushed(block) => check_block(block, fields, what),
     }
+}
+
+fn check_block(block: &libsigner::chain::NakamotoBlock, fields: &Value, what: &str) {
+    assert_eq!(
+        hex_of(block.header.signer_signature_hash()),
+        fields["block_signer_signature_hash"].as_str().unwrap(),
+        "{what}"
+    );
+    assert_eq!(
+        hex_of(block.block_id()),
+        fields["block_id"].as_str().unwrap(),
+        "{what}"
+    );
+    let txids: Vec<String> = block.txids().iter().map(hex_of).collect();
+    let expected: Vec<String> = fields["block_txids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(txids, expected, "{what}");
 }
 
 fn variant_name(message: &SignerMessage) -> &'static str {
@@ -531,39 +499,24 @@ fn variant_name(message: &SignerMessage) -> &'static str {
         SignerMessage::MockBlock(_) => "MockBlock",
         SignerMessage::StateMachineUpdate(_) => "StateMachineUpdate",
         SignerMessage::BlockPreCommit(_) => "BlockPreCommit",
+        SignerMessage::BlockProposal(_) => "BlockProposal",
+        SignerMessage::BlockPushed(_) => "BlockPushed",
     }
-}
-
-fn carries_a_block(hex: &str) -> bool {
-    hex.starts_with("00") || hex.starts_with("02")
 }
 
 #[test]
 fn every_signer_message_vector_decodes_reencodes_and_matches_its_fields() {
     let mut checked: BTreeMap<String, usize> = BTreeMap::new();
-    let mut pending = 0;
     for case in load_cases("signer_messages.json") {
         let what = label(&case);
         let hex = case["hex"].as_str().unwrap();
-        if carries_a_block(hex) {
-            pending += 1;
-            continue;
-        }
         let bytes = hex_decode(hex);
         if is_error_case(&case) {
             assert!(decode(&bytes).is_err(), "{what}: must be rejected");
             *checked.entry("expected_error".into()).or_default() += 1;
             continue;
         }
-        let (message, consumed) = match decode(&bytes) {
-            Ok(decoded) => decoded,
-            // Clarity values inside transactions are not decodable yet (branch `clarity`).
-            Err(e) if e.to_string().contains("not decoded yet") => {
-                pending += 1;
-                continue;
-            }
-            Err(e) => panic!("{what}: {e}"),
-        };
+        let (message, consumed) = decode(&bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(
             consumed as u64,
             case["consumed"].as_u64().unwrap(),
@@ -597,10 +550,10 @@ fn every_signer_message_vector_decodes_reencodes_and_matches_its_fields() {
         check_fields(&message, &case, &what);
         *checked.entry(variant_name(&message).into()).or_default() += 1;
     }
-    eprintln!(
-        "checked per variant: {checked:?}; waiting for NakamotoBlock or Clarity values: {pending}"
-    );
-    assert_eq!(checked.values().sum::<usize>() + pending, 251);
+    eprintln!("checked per variant: {checked:?}");
+    assert_eq!(checked.values().sum::<usize>(), 251);
+    assert_eq!(checked["BlockProposal"], 35);
+    assert_eq!(checked["BlockPushed"], 10);
     let _ = hex_field;
 }
 

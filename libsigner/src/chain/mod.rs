@@ -25,7 +25,7 @@ pub use transaction::*;
 pub use vrf::*;
 
 pub use address::{
-    c32_address, c32_address_decode, AddressHashMode, C32Error, StacksAddress,
+    c32_address, c32_address_decode, public_keys_hash, AddressHashMode, C32Error, StacksAddress,
     C32_ADDRESS_VERSION_MAINNET_MULTISIG, C32_ADDRESS_VERSION_MAINNET_SINGLESIG,
     C32_ADDRESS_VERSION_TESTNET_MULTISIG, C32_ADDRESS_VERSION_TESTNET_SINGLESIG,
 };

@@ -6,10 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::chain::transaction::StacksString;
 use crate::chain::{
-    BlockHeaderHash, ConsensusHash, ContractName, Hash160, MessageSignature, PrincipalData,
-    Sha512Trunc256Sum, StacksBlockId, VRFProof,
+    BlockHeaderHash, ClarityName, ConsensusHash, ContractName, Hash160, MessageSignature,
+    PrincipalData, Sha512Trunc256Sum, StacksAddress, StacksBlockId, VRFProof, Value,
 };
-use crate::codec::{read_next, write_next, Error as CodecError, StacksMessageCodec};
+use crate::codec::{
+    read_next, read_next_at_most, write_next, BoundReader, Error as CodecError, StacksMessageCodec,
+    MAX_TRANSACTION_LEN,
+};
 use crate::define_u8_enum;
 
 crate::byte_array_newtype!(
@@ -263,11 +266,49 @@ impl StacksMessageCodec for StacksMicroblockHeader {
     }
 }
 
+/// A call of a public contract function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionContractCall {
+    /// The contract's deployer.
+    pub address: StacksAddress,
+    /// The contract's name.
+    pub contract_name: ContractName,
+    /// The function called.
+    pub function_name: ClarityName,
+    /// Its arguments.
+    pub function_args: Vec<Value>,
+}
+
+impl StacksMessageCodec for TransactionContractCall {
+    fn consensus_serialize<W: Write>(&self, fd: &mut W) -> Result<(), CodecError> {
+        write_next(fd, &self.address)?;
+        write_next(fd, &self.contract_name)?;
+        write_next(fd, &self.function_name)?;
+        write_next(fd, &self.function_args)
+    }
+
+    fn consensus_deserialize<R: Read>(fd: &mut R) -> Result<Self, CodecError> {
+        let address = read_next(fd)?;
+        let contract_name = read_next(fd)?;
+        let function_name = read_next(fd)?;
+        let mut bounded = BoundReader::from_reader(fd, u64::from(MAX_TRANSACTION_LEN));
+        let function_args = read_next_at_most(&mut bounded, u32::MAX)?;
+        Ok(TransactionContractCall {
+            address,
+            contract_name,
+            function_name,
+            function_args,
+        })
+    }
+}
+
 /// What a transaction does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TransactionPayload {
     /// Sends STX to a principal, with a memo.
     TokenTransfer(PrincipalData, u64, TokenTransferMemo),
+    /// Calls a public function of a contract.
+    ContractCall(TransactionContractCall),
     /// Deploys a contract, at a given Clarity version or (`None`) the current one.
     SmartContract(TransactionSmartContract, Option<ClarityVersion>),
     /// Proves that a miner forked its microblock stream.
@@ -284,6 +325,7 @@ impl TransactionPayload {
     pub fn name(&self) -> &'static str {
         match self {
             TransactionPayload::TokenTransfer(..) => "TokenTransfer",
+            TransactionPayload::ContractCall(..) => "ContractCall",
             TransactionPayload::SmartContract(_, Some(_)) => "SmartContract(Versioned)",
             TransactionPayload::SmartContract(_, None) => "SmartContract",
             TransactionPayload::PoisonMicroblock(..) => "PoisonMicroblock",
@@ -314,6 +356,10 @@ impl StacksMessageCodec for TransactionPayload {
                 write_next(fd, recipient)?;
                 write_next(fd, amount)?;
                 write_next(fd, memo)
+            }
+            TransactionPayload::ContractCall(call) => {
+                write_id(fd, TransactionPayloadID::ContractCall)?;
+                write_next(fd, call)
             }
             TransactionPayload::SmartContract(contract, None) => {
                 write_id(fd, TransactionPayloadID::SmartContract)?;
@@ -365,11 +411,7 @@ impl StacksMessageCodec for TransactionPayload {
                 let memo = read_next(fd)?;
                 TransactionPayload::TokenTransfer(recipient, amount, memo)
             }
-            TransactionPayloadID::ContractCall => {
-                return Err(CodecError::DeserializeError(
-                    "contract calls are not decoded yet".to_string(),
-                ))
-            }
+            TransactionPayloadID::ContractCall => TransactionPayload::ContractCall(read_next(fd)?),
             TransactionPayloadID::SmartContract => {
                 TransactionPayload::SmartContract(read_next(fd)?, None)
             }
@@ -421,32 +463,32 @@ impl StacksMessageCodec for TransactionPayload {
 mod coinbase_recipient {
     use std::io::{Read, Write};
 
-    use crate::chain::PrincipalData;
-    use crate::codec::{read_next, write_next, Error as CodecError};
+    use crate::chain::{PrincipalData, Value};
+    use crate::codec::{write_next, Error as CodecError, StacksMessageCodec};
 
     const NONE_PREFIX: u8 = 0x09;
     const SOME_PREFIX: u8 = 0x0a;
 
-    /// Reads a value that must be a principal.
+    /// Reads a Clarity value that must be a principal.
     pub(super) fn read_principal<R: Read>(fd: &mut R) -> Result<PrincipalData, CodecError> {
-        let prefix: u8 = read_next(fd)?;
-        PrincipalData::read_value_body(prefix, fd).map_err(|_| {
-            CodecError::DeserializeError(
+        match Value::consensus_deserialize(fd) {
+            Ok(Value::Principal(p)) => Ok(p),
+            Ok(_) => Err(CodecError::DeserializeError(
                 "Failed to parse coinbase transaction -- did not receive a recipient principal value"
                     .to_string(),
-            )
-        })
+            )),
+            Err(e) => Err(e),
+        }
     }
 
-    /// Reads a value that must be an optional; `Some` of anything but a principal is `None`.
+    /// Reads a Clarity value that must be an optional. As in the reference, `(some v)` of
+    /// anything but a principal silently becomes no recipient.
     pub(super) fn read_optional<R: Read>(fd: &mut R) -> Result<Option<PrincipalData>, CodecError> {
-        let prefix: u8 = read_next(fd)?;
-        match prefix {
-            NONE_PREFIX => Ok(None),
-            SOME_PREFIX => {
-                let inner: u8 = read_next(fd)?;
-                PrincipalData::read_value_body(inner, fd).map(Some)
-            }
+        match Value::consensus_deserialize(fd)? {
+            Value::Optional(o) => Ok(match o.data.map(|v| *v) {
+                Some(Value::Principal(p)) => Some(p),
+                _ => None,
+            }),
             _ => Err(CodecError::DeserializeError(
                 "Failed to parse nakamoto coinbase transaction -- did not receive an optional recipient principal value"
                     .to_string(),

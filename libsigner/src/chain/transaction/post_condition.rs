@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{ClarityName, ContractName, StacksAddress};
+use crate::chain::{ClarityName, ContractName, StacksAddress, Value};
 use crate::codec::{read_next, write_next, Error as CodecError, StacksMessageCodec};
 use crate::define_u8_enum;
 
@@ -145,6 +145,13 @@ pub enum TransactionPostCondition {
         FungibleConditionCode,
         u64,
     ),
+    /// A non-fungible token (identified by a Clarity value) sent or not by a principal.
+    Nonfungible(
+        PostConditionPrincipal,
+        AssetInfo,
+        Value,
+        NonfungibleConditionCode,
+    ),
 }
 
 fn fungible_code(byte: u8, what: &str) -> Result<FungibleConditionCode, CodecError> {
@@ -173,6 +180,13 @@ impl StacksMessageCodec for TransactionPostCondition {
                 write_next(fd, &code.to_u8())?;
                 write_next(fd, amount)
             }
+            TransactionPostCondition::Nonfungible(principal, asset, value, code) => {
+                write_next(fd, &AssetInfoID::NonfungibleAsset.to_u8())?;
+                write_next(fd, principal)?;
+                write_next(fd, asset)?;
+                write_next(fd, value)?;
+                write_next(fd, &code.to_u8())
+            }
         }
     }
 
@@ -196,9 +210,20 @@ impl StacksMessageCodec for TransactionPostCondition {
                     principal, asset, code, amount,
                 ))
             }
-            Some(AssetInfoID::NonfungibleAsset) => Err(CodecError::DeserializeError(
-                "non-fungible post-conditions are not decoded yet".to_string(),
-            )),
+            Some(AssetInfoID::NonfungibleAsset) => {
+                let principal = read_next(fd)?;
+                let asset = read_next(fd)?;
+                let value = read_next(fd)?;
+                let code: u8 = read_next(fd)?;
+                let code = NonfungibleConditionCode::from_u8(code).ok_or_else(|| {
+                    CodecError::DeserializeError(format!(
+                        "Failed to parse transaction: Failed to parse NonfungibleAsset condition code {code}"
+                    ))
+                })?;
+                Ok(TransactionPostCondition::Nonfungible(
+                    principal, asset, value, code,
+                ))
+            }
             None => Err(CodecError::DeserializeError(format!(
                 "Failed to parse transaction: unknown asset info ID {id}"
             ))),

@@ -9,25 +9,25 @@
 //! - signer state machine updates ([`StateMachineUpdate`]);
 //! - the StackerDB slots they live in ([`MessageSlotID`], [`MinerSlotID`]).
 
-// Waiting for `NakamotoBlock` (branch `block`); wire in with:
-//     mod proposal; mod signer_message;
-//     pub use proposal::{BlockProposal, BlockProposalData, BLOCK_PROPOSAL_DATA_VERSION};
-//     pub use signer_message::{SignerMessage, SignerMessageTypePrefix};
 mod mock;
+mod proposal;
 mod reject;
 mod response;
+mod signer_message;
 mod slots;
 mod state_update;
 mod structured;
 
 pub use super::validate_reject_code::ValidateRejectCode;
 pub use mock::{MockBlock, MockProposal, MockSignature, PeerInfo};
+pub use proposal::{BlockProposal, BlockProposalData, BLOCK_PROPOSAL_DATA_VERSION};
 pub use reject::{RejectCode, RejectCodeTypePrefix, RejectReason, RejectReasonPrefix};
 pub use response::{
     BlockAccepted, BlockRejection, BlockResponse, BlockResponseData, BlockResponseTypePrefix,
     SignerMessageMetadata, BLOCK_RESPONSE_DATA_VERSION,
     FIRST_RESPONSE_DATA_VERSION_WITH_READ_COUNT,
 };
+pub use signer_message::{SignerMessage, SignerMessageTypePrefix};
 pub use slots::{MessageSlotID, MinerSlotID};
 pub use state_update::{
     StateMachineUpdate, StateMachineUpdateContent, StateMachineUpdateMinerState,

@@ -139,9 +139,7 @@ impl StacksMessageCodec for SignerMessage {
             SignerMessageTypePrefix::MockProposal => Self::MockProposal(read_next(fd)?),
             SignerMessageTypePrefix::MockSignature => Self::MockSignature(read_next(fd)?),
             SignerMessageTypePrefix::MockBlock => Self::MockBlock(read_next(fd)?),
-            SignerMessageTypePrefix::StateMachineUpdate => {
-                Self::StateMachineUpdate(read_next(fd)?)
-            }
+            SignerMessageTypePrefix::StateMachineUpdate => Self::StateMachineUpdate(read_next(fd)?),
             SignerMessageTypePrefix::BlockPreCommit => Self::BlockPreCommit(read_next(fd)?),
         })
     }
