@@ -5,7 +5,7 @@ use libsigner::chain::{ConsensusHash, Sha512Trunc256Sum};
 use rusqlite::{params, Connection, Params};
 
 use super::sql::{opt_u64_to_sql, u64_to_sql, Cols};
-use super::{BlockState, ExtraBlockInfo, SignerDb, SignerDbError};
+use super::{BlockInfo, BlockState, ExtraBlockInfo, SignerDb, SignerDbError};
 
 const TABLE: &str = "blocks";
 
@@ -37,8 +37,8 @@ pub(crate) struct BlockRow {
     /// A `NakamotoBlockVote`'s consensus encoding.
     pub vote: Option<Vec<u8>>,
     pub ext: ExtraBlockInfo,
-    /// A `RejectReason`'s consensus encoding.
-    pub reject_reason: Option<Vec<u8>>,
+    /// A `RejectReason`'s JSON (its consensus encoding drops the text of some reasons).
+    pub reject_reason: Option<String>,
 }
 
 impl BlockRow {
@@ -86,7 +86,7 @@ impl BlockRow {
             tenure_change_cause: cause,
             vote: c.opt_blob(15, "vote")?.map(<[u8]>::to_vec),
             ext,
-            reject_reason: c.opt_blob(17, "reject_reason")?.map(<[u8]>::to_vec),
+            reject_reason: c.opt_text(17, "reject_reason")?.map(str::to_string),
         })
     }
 
@@ -263,5 +263,117 @@ impl SignerDb {
                 .filter(|t| *t != 0)),
             None => Ok(None),
         }
+    }
+}
+
+/// The queries that return whole block records.
+impl SignerDb {
+    /// The record of block `signer_signature_hash` (any reward cycle).
+    pub fn block_lookup(
+        &self,
+        signer_signature_hash: &Sha512Trunc256Sum,
+    ) -> Result<Option<BlockInfo>, SignerDbError> {
+        lookup_row(&self.conn, signer_signature_hash)?
+            .map(BlockInfo::from_row)
+            .transpose()
+    }
+
+    /// Stores `block_info` (replacing the previous record of the block but keeping its
+    /// broadcast time).
+    ///
+    /// This does not check the state machine against the stored record and is not durable
+    /// on power loss: record this signer's own votes with [`SignerDb::record_own_vote`].
+    pub fn insert_block(&mut self, block_info: &BlockInfo) -> Result<(), SignerDbError> {
+        block_info.to_row()?.upsert(&self.conn)
+    }
+
+    /// The lowest block of tenure `consensus_hash` that this signer signed over.
+    pub fn get_first_signed_block_in_tenure(
+        &self,
+        consensus_hash: &ConsensusHash,
+    ) -> Result<Option<BlockInfo>, SignerDbError> {
+        self.one_block(
+            &format!(
+                "SELECT {BLOCK_COLUMNS} FROM blocks WHERE consensus_hash = ?1 \
+                 AND signed_over = 1 ORDER BY stacks_height ASC LIMIT 1"
+            ),
+            consensus_hash,
+        )
+    }
+
+    /// The highest block of tenure `consensus_hash` that is pre-committed, locally accepted
+    /// or globally accepted.
+    pub fn get_last_accepted_block(
+        &self,
+        consensus_hash: &ConsensusHash,
+    ) -> Result<Option<BlockInfo>, SignerDbError> {
+        self.one_block(
+            &format!(
+                "SELECT {BLOCK_COLUMNS} FROM blocks WHERE consensus_hash = ?1 \
+                 AND state IN ('GloballyAccepted', 'LocallyAccepted', 'PreCommitted') \
+                 ORDER BY stacks_height DESC LIMIT 1"
+            ),
+            consensus_hash,
+        )
+    }
+
+    /// The highest globally accepted block of tenure `consensus_hash`.
+    pub fn get_last_globally_accepted_block(
+        &self,
+        consensus_hash: &ConsensusHash,
+    ) -> Result<Option<BlockInfo>, SignerDbError> {
+        self.one_block(
+            &format!(
+                "SELECT {BLOCK_COLUMNS} FROM blocks WHERE consensus_hash = ?1 \
+                 AND state = 'GloballyAccepted' ORDER BY stacks_height DESC LIMIT 1"
+            ),
+            consensus_hash,
+        )
+    }
+
+    /// The highest globally accepted block of any tenure (the latest `signed_group` first
+    /// among equal heights).
+    pub fn get_canonical_tip(&self) -> Result<Option<BlockInfo>, SignerDbError> {
+        query_block_row(
+            &self.conn,
+            &format!(
+                "SELECT {BLOCK_COLUMNS} FROM blocks WHERE state = 'GloballyAccepted' \
+                 ORDER BY stacks_height DESC, signed_group DESC LIMIT 1"
+            ),
+            [],
+        )?
+        .map(BlockInfo::from_row)
+        .transpose()
+    }
+
+    /// Marks the block globally accepted (see [`BlockInfo`]'s state machine) and drops it
+    /// from the validation queue. The record is not stored: call
+    /// [`SignerDb::insert_block`].
+    pub fn mark_block_globally_accepted(
+        &mut self,
+        block_info: &mut BlockInfo,
+    ) -> Result<(), SignerDbError> {
+        block_info.mark_globally_accepted()?;
+        self.remove_pending_block_validation(&block_info.signer_signature_hash())
+    }
+
+    /// Marks the block globally rejected and drops it from the validation queue. The record
+    /// is not stored: call [`SignerDb::insert_block`].
+    pub fn mark_block_globally_rejected(
+        &mut self,
+        block_info: &mut BlockInfo,
+    ) -> Result<(), SignerDbError> {
+        block_info.mark_globally_rejected()?;
+        self.remove_pending_block_validation(&block_info.signer_signature_hash())
+    }
+
+    fn one_block(
+        &self,
+        sql: &str,
+        consensus_hash: &ConsensusHash,
+    ) -> Result<Option<BlockInfo>, SignerDbError> {
+        query_block_row(&self.conn, sql, [consensus_hash.as_bytes()])?
+            .map(BlockInfo::from_row)
+            .transpose()
     }
 }

@@ -23,12 +23,14 @@
 //! Blocks are stored in their consensus encoding with the columns the queries need; old data
 //! is dropped by [`SignerDb::prune`], which the run loop calls as reward cycles pass.
 
+mod block_info;
 mod blocks;
 mod burn_blocks;
 mod error;
 mod legacy;
 mod legacy_json;
 mod lock;
+mod own_vote;
 mod pending;
 mod prune;
 mod schema;
@@ -44,7 +46,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use block_info::BlockInfo;
 pub use error::SignerDbError;
+pub use own_vote::{ConflictPolicy, OwnVote, VoteRecord, VoteRefusal};
 pub use prune::{PruneHorizon, PruneStats};
 pub use schema::{REFERENCE_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use state::BlockState;

@@ -150,17 +150,15 @@ impl<'r, 's> Cols<'r, 's> {
             .map_err(|_| self.corrupt(column, format!("expected {N} bytes, got {}", bytes.len())))
     }
 
-    /// A nullable BLOB of exactly `N` bytes.
-    pub(crate) fn opt_array<const N: usize>(
+    /// A nullable TEXT value.
+    pub(crate) fn opt_text(
         &self,
         idx: usize,
         column: &'static str,
-    ) -> Result<Option<[u8; N]>, SignerDbError> {
-        match self.opt_blob(idx, column)? {
-            None => Ok(None),
-            Some(bytes) => <[u8; N]>::try_from(bytes).map(Some).map_err(|_| {
-                self.corrupt(column, format!("expected {N} bytes, got {}", bytes.len()))
-            }),
+    ) -> Result<Option<&str>, SignerDbError> {
+        match self.value(idx, column)? {
+            ValueRef::Null => Ok(None),
+            _ => self.text(idx, column).map(Some),
         }
     }
 

@@ -2,9 +2,12 @@
 //! (full and read-count) last restarted, from which the tenure-extend timestamps sent to the
 //! miner are computed.
 
-use libsigner::chain::ConsensusHash;
+use std::time::Duration;
+
+use libsigner::chain::{ConsensusHash, NakamotoBlock};
 use rusqlite::params;
 
+use super::block_info::wellformed_tenure_start_payload;
 use super::sql::{now_secs, u64_to_sql, Cols};
 use super::{SignerDb, SignerDbError};
 
@@ -121,5 +124,62 @@ impl SignerDb {
         start
             .saturating_add(idle_timeout_secs)
             .saturating_add(processing_ms.div_ceil(1000))
+    }
+}
+
+/// The tenure-extend timestamps sent to the miner with each block response.
+impl SignerDb {
+    /// When the miner may extend the full tenure budget, for a response about `block`.
+    ///
+    /// With `check_tenure_extend` (acceptances) a well-formed tenure-start block restarts
+    /// the timer now: `now + idle_timeout`. Otherwise (and for rejections) the timestamp comes
+    /// from the tenure's globally accepted blocks, see
+    /// [`SignerDb::tenure_extend_timestamp_from_db`].
+    pub fn calculate_full_extend_timestamp(
+        &self,
+        idle_timeout: Duration,
+        block: &NakamotoBlock,
+        check_tenure_extend: bool,
+    ) -> u64 {
+        self.calculate_tenure_extend_timestamp(
+            TenureTimer::Full,
+            idle_timeout,
+            block,
+            check_tenure_extend,
+        )
+    }
+
+    /// When the miner may extend the read-count budget, for a response about `block` (as
+    /// [`SignerDb::calculate_full_extend_timestamp`], for the read-count timer).
+    pub fn calculate_read_count_extend_timestamp(
+        &self,
+        idle_timeout: Duration,
+        block: &NakamotoBlock,
+        check_tenure_extend: bool,
+    ) -> u64 {
+        self.calculate_tenure_extend_timestamp(
+            TenureTimer::ReadCount,
+            idle_timeout,
+            block,
+            check_tenure_extend,
+        )
+    }
+
+    fn calculate_tenure_extend_timestamp(
+        &self,
+        timer: TenureTimer,
+        idle_timeout: Duration,
+        block: &NakamotoBlock,
+        check_tenure_extend: bool,
+    ) -> u64 {
+        let idle_secs = idle_timeout.as_secs();
+        if check_tenure_extend {
+            if let Some(tc) = wellformed_tenure_start_payload(block) {
+                if timer.restarted_by(tc.cause.to_u8()) {
+                    return now_secs().wrapping_add(idle_secs);
+                }
+            }
+        }
+        self.tenure_extend_timestamp_from_db(&block.header.consensus_hash, timer, idle_secs)
     }
 }
