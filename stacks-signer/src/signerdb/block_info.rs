@@ -171,6 +171,14 @@ impl BlockInfo {
 
     /// The database row of this record.
     pub(crate) fn to_row(&self) -> Result<BlockRow, SignerDbError> {
+        // A block whose transactions do not match its header would not decode back.
+        if self.block.compute_tx_merkle_root() != self.block.header.tx_merkle_root {
+            return Err(SignerDbError::corrupt(
+                "blocks",
+                "block",
+                "Invalid block: tx Merkle root mismatch (refusing to store it)",
+            ));
+        }
         let mut block = Vec::new();
         self.block
             .consensus_serialize(&mut block)

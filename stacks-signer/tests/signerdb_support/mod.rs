@@ -96,3 +96,93 @@ pub fn announce_and_wait(marker: &str) {
     let mut buf = [0u8; 1];
     let _ = std::io::stdin().read(&mut buf);
 }
+
+use libsigner::chain::{
+    CoinbasePayload, ConsensusHash, MessageSignature, NakamotoBlock, NakamotoBlockHeader,
+    StacksBlockId, StacksPrivateKey, StacksPublicKey, StacksTransaction, TenureChangeCause,
+    TenureChangePayload, TransactionAuth, TransactionPayload, TransactionSpendingCondition,
+    TransactionVersion, VRFProof,
+};
+use stacks_signer::signerdb::{BlockInfo, BlockState, ExtraBlockInfo};
+
+/// A block of tenure `[tenure; 20]` at `height`; `variant` makes siblings distinct.
+pub fn block(tenure: u8, height: u64, variant: u8) -> NakamotoBlock {
+    block_with_txs(tenure, height, variant, Vec::new())
+}
+
+/// A block with these transactions (and the matching Merkle root).
+pub fn block_with_txs(
+    tenure: u8,
+    height: u64,
+    variant: u8,
+    txs: Vec<StacksTransaction>,
+) -> NakamotoBlock {
+    let mut header = NakamotoBlockHeader::empty();
+    header.consensus_hash = ConsensusHash::from([tenure; 20]);
+    header.chain_length = height;
+    header.parent_block_id = StacksBlockId::from([0x03; 32]);
+    header.miner_signature = MessageSignature([variant; 65]);
+    let mut block = NakamotoBlock { header, txs };
+    block.header.tx_merkle_root = block.compute_tx_merkle_root();
+    block
+}
+
+fn auth() -> TransactionAuth {
+    let key = StacksPublicKey::from_private(&StacksPrivateKey::from_seed(b"miner"));
+    TransactionAuth::Standard(TransactionSpendingCondition::new_singlesig_p2pkh(key).unwrap())
+}
+
+/// A tenure change of `tenure` with `cause`, continuing block `[0x03; 32]`.
+pub fn tenure_change_tx(tenure: u8, cause: TenureChangeCause) -> StacksTransaction {
+    StacksTransaction::new(
+        TransactionVersion::Testnet,
+        auth(),
+        TransactionPayload::TenureChange(TenureChangePayload {
+            tenure_consensus_hash: ConsensusHash::from([tenure; 20]),
+            prev_tenure_consensus_hash: ConsensusHash::from([0x01; 20]),
+            burn_view_consensus_hash: ConsensusHash::from([tenure; 20]),
+            previous_tenure_end: StacksBlockId::from([0x03; 32]),
+            previous_tenure_blocks: 1,
+            cause,
+            pubkey_hash: libsigner::chain::Hash160::from([0x99; 20]),
+        }),
+    )
+}
+
+/// A Nakamoto coinbase (with a VRF proof).
+pub fn coinbase_tx() -> StacksTransaction {
+    // The ed25519 base point as Gamma, zero c and s: a well-formed proof.
+    let mut proof = [0u8; 80];
+    proof[0] = 0x58;
+    for b in proof.iter_mut().take(32).skip(1) {
+        *b = 0x66;
+    }
+    StacksTransaction::new(
+        TransactionVersion::Testnet,
+        auth(),
+        TransactionPayload::Coinbase(
+            CoinbasePayload::from([0; 32]),
+            None,
+            Some(VRFProof::from_slice(&proof).unwrap()),
+        ),
+    )
+}
+
+/// An `Unprocessed` record of `block` in reward cycle 42 at burn height 7.
+pub fn info(block: NakamotoBlock) -> BlockInfo {
+    BlockInfo {
+        block,
+        burn_block_height: 7,
+        reward_cycle: 42,
+        vote: None,
+        valid: None,
+        signed_over: false,
+        proposed_time: now(),
+        signed_self: None,
+        signed_group: None,
+        state: BlockState::Unprocessed,
+        validation_time_ms: None,
+        ext: ExtraBlockInfo::None,
+        reject_reason: None,
+    }
+}
