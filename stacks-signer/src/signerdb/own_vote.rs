@@ -84,7 +84,11 @@ impl SignerDb {
     /// Checks that this signer may cast `vote` on `block` and, if so, records it (the block's
     /// new state with its stamps, and for a rejection its reason) durably, in one
     /// transaction. On [`VoteRecord::Recorded`] `block` holds the stored record; on a refusal
-    /// neither `block` nor the database changed. See the [module docs](self) for the rules.
+    /// neither `block` nor the database changed. The rules: a vote never flips (no pre-commit or
+    /// signature after a rejection, no rejection after either), and the first favourable vote
+    /// on a block is refused while another block of its tenure at the same height is accepted
+    /// by the network or was voted for by this signer within
+    /// [`ConflictPolicy::reconsider_after`].
     ///
     /// The stored record is authoritative for the vote fields: an in-memory copy that is
     /// behind (or ahead, in a way the state machine allows) is merged with it first.

@@ -43,8 +43,9 @@ pub struct PruneStats {
 }
 
 impl SignerDb {
-    /// Deletes the data older than `horizon` (see the [module docs](self)), in one
-    /// transaction.
+    /// Deletes the data older than `horizon`, in one transaction: blocks of earlier reward
+    /// cycles (except the canonical tip) with their votes and queue entries, peers' updates of
+    /// earlier cycles, burn blocks below the height with their tenures' activity and reports.
     pub fn prune(&mut self, horizon: PruneHorizon) -> Result<PruneStats, SignerDbError> {
         let min_cycle = u64_to_sql("min_reward_cycle", horizon.min_reward_cycle)?;
         let min_height = u64_to_sql("min_burn_height", horizon.min_burn_height)?;
