@@ -11,3 +11,4 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod devnet;
+pub mod signerdb;
