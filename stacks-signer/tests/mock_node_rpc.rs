@@ -93,6 +93,9 @@ fn stacker_set_serves_computed_cycles_and_a_json_400_before() {
     let err: NodeErrorResponse = resp.parse();
     assert_eq!(err.err_type, "not_available_try_again");
     assert!(err.err_msg.starts_with("Could not read reward set."));
+    // Cycles before genesis have their configured set.
+    let past: GetStackersResponse = get(node.addr(), "/v3/stacker_set/3").parse();
+    assert_eq!(past.stacker_set.signers.unwrap().len(), 2);
     assert_eq!(get(node.addr(), "/v3/stacker_set/abc").status, 404);
     assert_eq!(get(node.addr(), "/v3/stacker_set/12345678901").status, 404);
 }

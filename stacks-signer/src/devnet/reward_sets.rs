@@ -156,6 +156,11 @@ impl RewardSets {
         self.sets.contains_key(&cycle)
     }
 
+    /// The earliest computed cycle.
+    pub fn first_cycle(&self) -> Option<u64> {
+        self.sets.keys().next().copied()
+    }
+
     /// `.signers`' `get-last-set-cycle`: the latest computed cycle.
     pub fn last_set_cycle(&self) -> Option<u64> {
         self.sets.keys().next_back().copied()

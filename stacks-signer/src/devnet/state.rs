@@ -279,6 +279,24 @@ impl NodeState {
         true
     }
 
+    /// The reward set `/v3/stacker_set/{cycle}` reports: the computed set, or for a past cycle
+    /// older than every computed one (before genesis) the configured set; `None` for a cycle
+    /// not computed yet.
+    pub fn reward_set_json(&self, cycle: u64) -> Option<crate::client::api::RewardSet> {
+        if let Some(set) = self.reward_sets.get(cycle) {
+            return Some(set.to_json());
+        }
+        let oldest = self.reward_sets.first_cycle()?;
+        (cycle < oldest).then(|| {
+            RewardSet::compute(
+                cycle,
+                self.config.signers_for_cycle(cycle),
+                self.config.pox_ustx_threshold,
+            )
+            .to_json()
+        })
+    }
+
     /// The owners of the `miners` slots at the burn tip (§4.2): the last two winners,
     /// ordered by the parity of the last one's sortition count.
     pub fn miner_slot_owners(&self) -> Vec<Hash160> {

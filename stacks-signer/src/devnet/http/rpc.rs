@@ -35,7 +35,7 @@ pub(super) fn stacker_set(req: &Request, shared: &Arc<Shared>, cycle: &str) -> R
     if !req.body.is_empty() {
         return Reply::text(400, "Invalid Http request: expected 0-length body");
     }
-    let set = shared.with_state(|s| s.reward_sets.get(cycle).map(|set| set.to_json()));
+    let set = shared.with_state(|s| s.reward_set_json(cycle));
     match set {
         Some(stacker_set) => Reply::json(200, &GetStackersResponse { stacker_set }),
         None => Reply::json(
