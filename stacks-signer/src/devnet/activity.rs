@@ -6,11 +6,13 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use libsigner::chain::{ConsensusHash, Hash160, Sha512Trunc256Sum, StacksBlockId};
+use serde::Serialize;
 
 use crate::client::api::BlockValidateResponse;
 
 /// Who wrote a chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChunkSource {
     /// Through `POST /v2/stackerdb/.../chunks`.
     Rpc,
@@ -18,8 +20,9 @@ pub enum ChunkSource {
     Internal,
 }
 
-/// One thing the node saw or did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One thing the node saw or did. Its JSON form is `{"<Kind>": {...}}` with hashes as hex
+/// and chunk data as hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Activity {
     /// A burn block was added.
     BurnBlock {
@@ -46,6 +49,7 @@ pub enum Activity {
         /// The recovered writer, if its signature recovers.
         writer: Option<Hash160>,
         /// The chunk.
+        #[serde(with = "libsigner::chain::hex::serde_hex_vec")]
         data: Vec<u8>,
         /// Whether it was stored.
         accepted: bool,
@@ -97,7 +101,7 @@ pub enum Activity {
 }
 
 /// An [`Activity`] with the time it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActivityEntry {
     /// Milliseconds since the Unix epoch.
     pub at_ms: u64,
@@ -143,4 +147,30 @@ pub fn now_ms() -> u64 {
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
     now_ms() / 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activities_serialize_with_hex_fields() {
+        let entry = ActivityEntry {
+            at_ms: 5,
+            activity: Activity::ChunkWrite {
+                contract: "signers-0-1".into(),
+                slot_id: 1,
+                slot_version: 2,
+                writer: Some(Hash160([0xab; 20])),
+                data: vec![7, 8],
+                accepted: true,
+                code: None,
+                source: ChunkSource::Rpc,
+            },
+        };
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json["activity"]["ChunkWrite"]["data"], "0708");
+        assert_eq!(json["activity"]["ChunkWrite"]["writer"], "ab".repeat(20));
+        assert_eq!(json["activity"]["ChunkWrite"]["source"], "rpc");
+    }
 }
