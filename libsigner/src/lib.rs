@@ -33,6 +33,7 @@ pub use events::{
     SignerStopSignaler, StacksBlockEvent, MAX_EVENT_BODY_LEN,
 };
 pub use runloop::{set_runloop_signal_handler, RunningSigner, Signer, SignerRunLoop};
+pub use session::{SignerSession, StackerDBSession};
 
 pub use signer_set::{NakamotoSignerEntry, ParseSignerEntriesError, SignerEntries};
 pub use v0::messages::{BlockProposal, BlockProposalData};
