@@ -11,8 +11,8 @@ use crate::chain::QualifiedContractIdentifier;
 use crate::codec::StacksMessageCodec;
 use crate::error::RPCError;
 use crate::stackerdb::{
-    stackerdb_get_chunk_path, stackerdb_get_metadata_path, stackerdb_post_chunk_path,
-    SlotMetadata, StackerDBChunkAckData, StackerDBChunkData, SIGNERS_STACKERDB_CHUNK_SIZE,
+    stackerdb_get_chunk_path, stackerdb_get_metadata_path, stackerdb_post_chunk_path, SlotMetadata,
+    StackerDBChunkAckData, StackerDBChunkData, SIGNERS_STACKERDB_CHUNK_SIZE,
     STACKERDB_MAX_CHUNK_SIZE,
 };
 
@@ -92,7 +92,11 @@ pub struct StackerDBSession {
 
 impl StackerDBSession {
     /// A session with `contract` on the node at `host` (`ip:port`); nothing is dialled yet.
-    pub fn new(host: &str, contract: QualifiedContractIdentifier, socket_timeout: Duration) -> Self {
+    pub fn new(
+        host: &str,
+        contract: QualifiedContractIdentifier,
+        socket_timeout: Duration,
+    ) -> Self {
         Self {
             host: host.to_string(),
             stackerdb_contract_id: contract,
@@ -103,7 +107,12 @@ impl StackerDBSession {
 
     /// The size limit of this contract's chunks: 2 MiB for signer contracts, else 16 MiB.
     fn chunk_size_limit(&self) -> usize {
-        if self.stackerdb_contract_id.name.as_str().starts_with("signer") {
+        if self
+            .stackerdb_contract_id
+            .name
+            .as_str()
+            .starts_with("signer")
+        {
             SIGNERS_STACKERDB_CHUNK_SIZE
         } else {
             STACKERDB_MAX_CHUNK_SIZE as usize
@@ -150,9 +159,9 @@ fn rpc_error(e: ureq::Error) -> RPCError {
             format!("timed out ({which})"),
         )),
         ureq::Error::StatusCode(code) => RPCError::HttpError(u32::from(code)),
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => RPCError::IO(
-            io::Error::new(io::ErrorKind::NotConnected, e.to_string()),
-        ),
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
+            RPCError::IO(io::Error::new(io::ErrorKind::NotConnected, e.to_string()))
+        }
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => RPCError::MalformedRequest(e.to_string()),
         other => RPCError::MalformedResponse(other.to_string()),
     }
@@ -230,7 +239,12 @@ impl SignerSession for StackerDBSession {
                     Err(e) => return Err(e),
                 };
                 // Over the limit, the chunk is treated as absent (as the reference).
-                match response.body_mut().with_config().limit(limit as u64).read_to_vec() {
+                match response
+                    .body_mut()
+                    .with_config()
+                    .limit(limit as u64)
+                    .read_to_vec()
+                {
                     Ok(chunk) => Ok(Some(chunk)),
                     Err(ureq::Error::BodyExceedsLimit(_)) => Ok(None),
                     Err(e) => Err(rpc_error(e)),
@@ -240,8 +254,8 @@ impl SignerSession for StackerDBSession {
     }
 
     fn put_chunk(&mut self, chunk: &StackerDBChunkData) -> Result<StackerDBChunkAckData, RPCError> {
-        let body = serde_json::to_vec(chunk)
-            .map_err(|e| RPCError::MalformedRequest(format!("{e:?}")))?;
+        let body =
+            serde_json::to_vec(chunk).map_err(|e| RPCError::MalformedRequest(format!("{e:?}")))?;
         let path = stackerdb_post_chunk_path(&self.stackerdb_contract_id);
         let response = self
             .agent

@@ -176,8 +176,9 @@ impl<T: SignerEventTrait> SignerEventReceiver<T> {
         let body = read_body(&mut request);
         respond_empty(&self.logger, request, 200);
         let body = body?;
-        let payload: B = serde_json::from_slice(&body)
-            .map_err(|e| EventError::Deserialize(format!("Could not decode body to JSON: {e:?}")))?;
+        let payload: B = serde_json::from_slice(&body).map_err(|e| {
+            EventError::Deserialize(format!("Could not decode body to JSON: {e:?}"))
+        })?;
         convert(payload)
     }
 }
@@ -221,9 +222,10 @@ impl<T: SignerEventTrait> EventReceiver<T> for SignerEventReceiver<T> {
 
     fn bind(&mut self, addr: SocketAddr) -> Result<SocketAddr, EventError> {
         let server = Server::http(addr).map_err(|e| EventError::IO(std::io::Error::other(e)))?;
-        let local_addr = server.server_addr().to_ip().ok_or_else(|| {
-            EventError::IO(std::io::Error::other("bound to a non-IP address"))
-        })?;
+        let local_addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| EventError::IO(std::io::Error::other("bound to a non-IP address")))?;
         self.http_server = Some(server);
         self.local_addr = Some(local_addr);
         info!(self.logger, "event receiver listening"; "addr" => %local_addr);
