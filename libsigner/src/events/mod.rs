@@ -3,6 +3,7 @@
 //! The node POSTs JSON bodies to the signer's observer endpoints; [`SignerEventReceiver`]
 //! acknowledges each one, decodes it ([`payloads`]) and turns it into a [`SignerEvent`].
 
+mod http;
 mod payloads;
 mod receiver;
 mod stop;
@@ -22,7 +23,8 @@ pub use payloads::{
     BlockValidateOk, BlockValidateReject, BlockValidateResponse, BurnBlockEvent, ExecutionCost,
     StacksBlockEvent,
 };
-pub use receiver::{EventReceiver, SignerEventReceiver, MAX_EVENT_BODY_LEN};
+pub use http::MAX_EVENT_BODY_LEN;
+pub use receiver::{EventReceiver, SignerEventReceiver};
 pub use stop::{EventStopSignaler, SignerStopSignaler};
 
 /// A message type that can travel in StackerDB chunks events (blanket-implemented for every

@@ -1,6 +1,5 @@
 //! The HTTP endpoint the node's event dispatcher POSTs to.
 
-use std::io::Read;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,19 +8,14 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use slog::{debug, error, info, o, warn, Logger};
-use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::error::EventError;
 use crate::stackerdb::StackerDBChunksEvent;
 
+use super::http::{HttpRequest, HttpServer};
 use super::payloads::{BlockValidateResponse, BurnBlockEvent, StacksBlockEvent};
 use super::stop::{EventStopSignaler, SignerStopSignaler};
 use super::{SignerEvent, SignerEventTrait};
-
-/// The largest event body accepted (64 MiB: a full 16 MiB StackerDB chunk hex-encodes to
-/// 32 MiB, and `/new_block` bodies carry every transaction's events). Larger bodies are
-/// acknowledged and dropped with [`EventError::MalformedRequest`].
-pub const MAX_EVENT_BODY_LEN: usize = 64 * 1024 * 1024;
 
 /// A source of [`SignerEvent`]s that forwards them to consumers until stopped.
 pub trait EventReceiver<T: SignerEventTrait> {
@@ -64,18 +58,19 @@ pub trait EventReceiver<T: SignerEventTrait> {
     }
 }
 
-/// The event receiver of a signer: an HTTP server (tiny_http) for the node's event dispatcher.
+/// The event receiver of a signer: an HTTP server for the node's event dispatcher (see
+/// [`super::http`] for its limits).
 ///
 /// Endpoints (exact paths; a query string makes a path unknown):
 /// - `/status`, any method: answers `200 OK` and yields [`SignerEvent::StatusCheck`];
-/// - any other non-POST request: no answer is written, which makes tiny_http send 500;
+/// - any other non-POST request: dropped unanswered, which sends `500` (as tiny_http);
 /// - POST `/stackerdb_chunks`, `/proposal_response`, `/new_burn_block`, `/new_block`: answered
 ///   `200` (empty) **before** the body is decoded, so the node never retries an event that
 ///   does not decode; the body then becomes an event or an error;
 /// - POST `/shutdown`: stops the receiver;
 /// - POST to any other path: `200`, yielding [`EventError::UnrecognizedEvent`].
 pub struct SignerEventReceiver<T: SignerEventTrait> {
-    http_server: Option<Server>,
+    http_server: Option<HttpServer>,
     local_addr: Option<SocketAddr>,
     out_channels: Vec<Sender<SignerEvent<T>>>,
     stop_flag: Arc<AtomicBool>,
@@ -114,34 +109,21 @@ impl<T: SignerEventTrait> SignerEventReceiver<T> {
         self.local_addr
     }
 
-    /// Runs `f` on the bound HTTP server.
-    pub fn with_server<F, R>(&mut self, f: F) -> Result<R, EventError>
-    where
-        F: FnOnce(&mut Self, &Server) -> R,
-    {
-        let server = self.http_server.take().ok_or(EventError::NotBound)?;
-        let result = f(self, &server);
-        self.http_server = Some(server);
-        Ok(result)
-    }
-
-    fn handle_request(&mut self, request: Request) -> Result<SignerEvent<T>, EventError> {
-        let url = request.url().to_string();
-        debug!(self.logger, "event request"; "method" => %request.method(), "url" => &url);
+    fn handle_request(&mut self, request: HttpRequest) -> Result<SignerEvent<T>, EventError> {
+        let url = request.url.clone();
+        debug!(self.logger, "event request"; "method" => &request.method, "url" => &url);
         if url == "/status" {
-            let header = Header::from_bytes("Content-Type", "text/plain; charset=UTF-8")
-                .map_err(|()| EventError::MalformedRequest("bad header".into()))?;
-            let response = Response::from_string("OK").with_header(header);
-            if let Err(e) = request.respond(response) {
+            let content_type = Some("text/plain; charset=UTF-8");
+            if let Err(e) = request.respond(200, content_type, b"OK") {
                 warn!(self.logger, "failed to answer /status"; "error" => %e);
             }
             return Ok(SignerEvent::StatusCheck);
         }
-        if *request.method() != Method::Post {
-            // Dropping the request makes tiny_http answer 500.
+        if request.method != "POST" {
+            // Dropped unanswered: the client gets 500.
             return Err(EventError::MalformedRequest(format!(
                 "Unrecognized method '{}'",
-                request.method()
+                request.method
             )));
         }
         match url.as_str() {
@@ -170,12 +152,15 @@ impl<T: SignerEventTrait> SignerEventReceiver<T> {
     /// Reads the body, acknowledges it, then decodes it as `B` and converts it.
     fn process_event<B: DeserializeOwned>(
         &mut self,
-        mut request: Request,
+        mut request: HttpRequest,
         convert: impl FnOnce(B) -> Result<SignerEvent<T>, EventError>,
     ) -> Result<SignerEvent<T>, EventError> {
-        let body = read_body(&mut request);
+        let body = std::mem::replace(&mut request.body, Ok(Vec::new()));
         respond_empty(&self.logger, request, 200);
-        let body = body?;
+        let body = body.map_err(EventError::MalformedRequest)?;
+        if std::str::from_utf8(&body).is_err() {
+            return Err(EventError::MalformedRequest("Body is not UTF-8".into()));
+        }
         let payload: B = serde_json::from_slice(&body).map_err(|e| {
             EventError::Deserialize(format!("Could not decode body to JSON: {e:?}"))
         })?;
@@ -183,36 +168,8 @@ impl<T: SignerEventTrait> SignerEventReceiver<T> {
     }
 }
 
-/// The request body as UTF-8 bytes, refusing bodies over [`MAX_EVENT_BODY_LEN`].
-fn read_body(request: &mut Request) -> Result<Vec<u8>, EventError> {
-    if request
-        .body_length()
-        .is_some_and(|len| len > MAX_EVENT_BODY_LEN)
-    {
-        return Err(EventError::MalformedRequest(format!(
-            "Body of {} bytes exceeds the limit of {MAX_EVENT_BODY_LEN}",
-            request.body_length().unwrap_or_default()
-        )));
-    }
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(MAX_EVENT_BODY_LEN as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| EventError::MalformedRequest(format!("Failed to read body: {e}")))?;
-    if body.len() > MAX_EVENT_BODY_LEN {
-        return Err(EventError::MalformedRequest(format!(
-            "Body exceeds the limit of {MAX_EVENT_BODY_LEN} bytes"
-        )));
-    }
-    if std::str::from_utf8(&body).is_err() {
-        return Err(EventError::MalformedRequest("Body is not UTF-8".into()));
-    }
-    Ok(body)
-}
-
-fn respond_empty(logger: &Logger, request: Request, status: u16) {
-    if let Err(e) = request.respond(Response::empty(status)) {
+fn respond_empty(logger: &Logger, request: HttpRequest, status: u16) {
+    if let Err(e) = request.respond(status, None, b"") {
         warn!(logger, "failed to acknowledge event"; "error" => %e);
     }
 }
@@ -221,11 +178,8 @@ impl<T: SignerEventTrait> EventReceiver<T> for SignerEventReceiver<T> {
     type ST = SignerStopSignaler;
 
     fn bind(&mut self, addr: SocketAddr) -> Result<SocketAddr, EventError> {
-        let server = Server::http(addr).map_err(|e| EventError::IO(std::io::Error::other(e)))?;
-        let local_addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| EventError::IO(std::io::Error::other("bound to a non-IP address")))?;
+        let server = HttpServer::bind(addr)?;
+        let local_addr = server.local_addr();
         self.http_server = Some(server);
         self.local_addr = Some(local_addr);
         info!(self.logger, "event receiver listening"; "addr" => %local_addr);
