@@ -246,3 +246,223 @@ fn a_huge_content_length_with_a_small_body_is_dropped_and_serving_continues() {
     assert_eq!(saw_status, 4);
     stop.send();
 }
+
+#[test]
+fn an_idle_connection_does_not_block_other_requests() {
+    let (addr, outcomes, mut stop) = start_receiver();
+    let _idle = std::net::TcpStream::connect(addr).unwrap();
+    let _half = {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        std::io::Write::write_all(&mut s, b"POST /new_block HTTP/1.1\r\nContent-Len").unwrap();
+        s
+    };
+    let reply = request(addr, "GET", "/status", b"").unwrap();
+    assert_eq!(reply.body, b"OK");
+    assert!(matches!(
+        outcomes.recv_timeout(WAIT).unwrap(),
+        Ok(SignerEvent::StatusCheck)
+    ));
+    stop.send();
+}
+
+#[test]
+fn chunked_bodies_are_decoded() {
+    let (addr, outcomes, mut stop) = start_receiver();
+    let raw = b"POST /new_block HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{not\r\n5\r\n json\r\n0\r\n\r\n";
+    let reply = send_raw(addr, raw).unwrap();
+    assert_eq!(reply.status, 200);
+    match outcomes.recv_timeout(WAIT).unwrap() {
+        Err(EventError::Deserialize(text)) => assert!(text.contains("JSON"), "{text}"),
+        other => panic!("{other:?}"),
+    }
+    stop.send();
+}
+
+/// A deterministic xorshift generator, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// One random or malformed request.
+fn malformed_request(rng: &mut Rng, vectors: &[(String, String)]) -> Vec<u8> {
+    let paths = [
+        "/stackerdb_chunks",
+        "/proposal_response",
+        "/new_burn_block",
+        "/new_block",
+        "/status",
+        "/nope",
+    ];
+    let path = paths[rng.below(paths.len() as u64) as usize];
+    match rng.below(8) {
+        // Pure garbage on the wire.
+        0 => {
+            let len = rng.below(600) as usize;
+            rng.bytes(len)
+        }
+        // A valid head with a random body.
+        1 => {
+            let len = rng.below(2000) as usize;
+            let body = rng.bytes(len);
+            let mut raw = format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            raw.extend(body);
+            raw
+        }
+        // A real event body, truncated (the declared length is the full one).
+        2 => {
+            let (path, body) = &vectors[rng.below(vectors.len() as u64) as usize];
+            let cut = rng.below(body.len() as u64 + 1) as usize;
+            let mut raw = format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            raw.extend_from_slice(&body.as_bytes()[..cut]);
+            raw
+        }
+        // A huge declared length with a small body.
+        3 => {
+            let length = match rng.below(3) {
+                0 => u64::MAX,
+                1 => 1 << (20 + rng.below(43)),
+                _ => rng.next(),
+            };
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}")
+                .into_bytes()
+        }
+        // A real event body sent to the wrong endpoint.
+        4 => {
+            let (_, body) = &vectors[rng.below(vectors.len() as u64) as usize];
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        }
+        // A real event body with some bytes flipped.
+        5 => {
+            let (path, body) = &vectors[rng.below(vectors.len() as u64) as usize];
+            let mut body = body.clone().into_bytes();
+            for _ in 0..=rng.below(4) {
+                if !body.is_empty() {
+                    let at = rng.below(body.len() as u64) as usize;
+                    body[at] = rng.next() as u8;
+                }
+            }
+            let mut raw = format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            raw.extend(body);
+            raw
+        }
+        // Broken heads: bad lengths, bad chunking, odd methods, endless headers.
+        6 => match rng.below(5) {
+            0 => format!("POST {path} HTTP/1.1\r\nContent-Length: -5\r\n\r\n").into_bytes(),
+            1 => format!(
+                "POST {path} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\nab"
+            )
+            .into_bytes(),
+            2 => format!("BREW {path} HTTP/1.1\r\n\r\n").into_bytes(),
+            3 => {
+                let mut raw = format!("POST {path} HTTP/1.1\r\n").into_bytes();
+                raw.extend(b"X: y\r\n".repeat(12_000));
+                raw
+            }
+            _ => format!(
+                "POST {path} HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
+            )
+            .into_bytes(),
+        },
+        // Valid JSON of the wrong shape.
+        _ => {
+            let body = ["{}", "[]", "null", "{\"result\":\"Ok\"}", "\"x\"", "1e999"]
+                [rng.below(6) as usize];
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        }
+    }
+}
+
+#[test]
+fn ten_thousand_malformed_requests_leave_it_serving_with_flat_memory() {
+    let (mut receiver, addr) = bound_receiver();
+    let (tx, rx) = channel();
+    receiver.add_consumer(tx);
+    let mut stop = receiver.get_stop_signaler().unwrap();
+    let handle = thread::spawn(move || receiver.main_loop());
+    let drain = thread::spawn(move || rx.iter().count());
+
+    let vectors: Vec<(String, String)> = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/vectors/events.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                c["body"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut rss_after_warmup = 0;
+    let started = Instant::now();
+    for i in 0..10_000 {
+        let raw = malformed_request(&mut rng, &vectors);
+        // Replies (or resets) do not matter here; staying up does.
+        let _ = send_raw(addr, &raw);
+        if i == 1_000 {
+            rss_after_warmup = rss_kib();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "too slow at request {i}"
+        );
+    }
+    let reply = request(addr, "GET", "/status", b"").unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, b"OK");
+    let rss_end = rss_kib();
+    eprintln!("RSS after 1,000 requests: {rss_after_warmup} KiB; after 10,000: {rss_end} KiB");
+    assert!(
+        rss_end < rss_after_warmup + 64 * 1024,
+        "RSS grew from {rss_after_warmup} KiB to {rss_end} KiB"
+    );
+    stop.send();
+    handle.join().unwrap();
+    assert!(
+        drain.join().unwrap() >= 1,
+        "the final /status was forwarded"
+    );
+}

@@ -53,7 +53,12 @@ pub(crate) struct HttpRequest {
 
 impl HttpRequest {
     /// Answers with `status`, an optional content type and `body`, then closes.
-    pub fn respond(mut self, status: u16, content_type: Option<&str>, body: &[u8]) -> io::Result<()> {
+    pub fn respond(
+        mut self,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> io::Result<()> {
         match self.stream.take() {
             Some(stream) => write_response(stream, status, content_type, body),
             None => Ok(()),

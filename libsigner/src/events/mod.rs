@@ -19,11 +19,11 @@ use crate::chain::{
 };
 use crate::codec::StacksMessageCodec;
 
+pub use http::MAX_EVENT_BODY_LEN;
 pub use payloads::{
     BlockValidateOk, BlockValidateReject, BlockValidateResponse, BurnBlockEvent, ExecutionCost,
     StacksBlockEvent,
 };
-pub use http::MAX_EVENT_BODY_LEN;
 pub use receiver::{EventReceiver, SignerEventReceiver};
 pub use stop::{EventStopSignaler, SignerStopSignaler};
 
