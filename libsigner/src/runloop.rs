@@ -58,6 +58,7 @@ pub struct Signer<R, SL, EV, T> {
 
 /// A started signer: stop it, or wait for it to finish.
 pub struct RunningSigner<EV: EventReceiver<T>, R, T: SignerEventTrait> {
+    local_addr: SocketAddr,
     stop_signal: EV::ST,
     event_join: JoinHandle<()>,
     runloop_join: JoinHandle<Option<R>>,
@@ -114,6 +115,7 @@ where
             }
         };
         Ok(RunningSigner {
+            local_addr: bound,
             stop_signal: handle_stop,
             event_join,
             runloop_join,
@@ -122,6 +124,11 @@ where
 }
 
 impl<EV: EventReceiver<T>, R, T: SignerEventTrait> RunningSigner<EV, R, T> {
+    /// The address the event receiver is bound to (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
     /// Stops the event receiver, then waits for both threads; the run loop's result, if any.
     pub fn stop(mut self) -> Option<R> {
         self.stop_signal.send();
