@@ -58,8 +58,11 @@ pub trait EventReceiver<T: SignerEventTrait> {
     }
 }
 
-/// The event receiver of a signer: an HTTP server for the node's event dispatcher (see
-/// [`super::http`] for its limits).
+/// The event receiver of a signer: an HTTP server for the node's event dispatcher.
+///
+/// Everything read from a client is bounded: bodies of at most [`crate::MAX_EVENT_BODY_LEN`]
+/// bytes, request heads of at most 64 KiB, 64 requests in flight, a 60 s deadline per
+/// request; each connection is read on its own thread, so a slow client delays no one.
 ///
 /// Endpoints (exact paths; a query string makes a path unknown):
 /// - `/status`, any method: answers `200 OK` and yields [`SignerEvent::StatusCheck`];
