@@ -390,3 +390,61 @@ fn read_chunked<R: BufRead>(reader: &mut R) -> Result<Vec<u8>, String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &str) -> io::Result<RequestHead> {
+        read_head(&mut raw.as_bytes())
+    }
+
+    #[test]
+    fn request_heads_parse_method_target_and_body_framing() {
+        let parsed =
+            head("POST /new_block HTTP/1.1\r\nHost: x\r\ncontent-length: 12\r\n\r\n").unwrap();
+        assert_eq!(parsed.method, "POST");
+        assert_eq!(parsed.url, "/new_block");
+        assert_eq!(parsed.content_length, Some(12));
+        assert!(!parsed.chunked);
+        let parsed =
+            head("GET /status HTTP/1.0\nTransfer-Encoding: Chunked\nExpect: 100-continue\n\n")
+                .unwrap();
+        assert!(parsed.chunked);
+        assert!(parsed.expects_continue);
+        assert_eq!(parsed.content_length, None);
+    }
+
+    #[test]
+    fn malformed_heads_are_refused() {
+        for raw in [
+            "",
+            "POST /x HTTP/1.1\r\n",                           // no end of head
+            "POST /x\r\n\r\n",                                // no version
+            "POST x HTTP/1.1\r\n\r\n",                        // target not a path
+            "POST /x HTTP/2\r\n\r\n",                         // not HTTP/1.x
+            "POST /x HTTP/1.1 extra\r\n\r\n",                 // too many parts
+            "POST /x HTTP/1.1\r\nno colon\r\n\r\n",           // bad header
+            "POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", // bad length
+            "POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        ] {
+            assert!(head(raw).is_err(), "{raw:?}");
+        }
+        let endless = format!("POST /x HTTP/1.1\r\n{}", "A: b\r\n".repeat(20_000));
+        assert!(head(&endless).is_err());
+        let bad_utf8 = b"POST /\xff HTTP/1.1\r\n\r\n";
+        assert!(read_head(&mut &bad_utf8[..]).is_err());
+    }
+
+    #[test]
+    fn chunked_bodies_decode_and_are_bounded() {
+        let body = read_chunked(&mut &b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n"[..]);
+        assert_eq!(body.unwrap(), b"abcde");
+        assert!(read_chunked(&mut &b"zz\r\n"[..]).is_err());
+        assert!(read_chunked(&mut &b"5\r\nab"[..]).is_err());
+        assert!(read_chunked(&mut &b"2\r\nabXX0\r\n\r\n"[..]).is_err());
+        assert!(read_chunked(&mut &b"ffffffffffffffff\r\nab"[..])
+            .unwrap_err()
+            .contains("limit"));
+    }
+}

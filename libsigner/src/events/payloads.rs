@@ -268,3 +268,69 @@ mod tests {
         assert!(short.decode().is_err());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn validate_code() -> impl Strategy<Value = ValidateRejectCode> {
+        (0u8..=10).prop_map(|n| ValidateRejectCode::from_u8(n).unwrap())
+    }
+
+    fn response() -> impl Strategy<Value = BlockValidateResponse> {
+        let hash = any::<[u8; 32]>().prop_map(Sha512Trunc256Sum);
+        let ok = (
+            hash.clone(),
+            any::<[u64; 5]>(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<Option<u64>>(),
+            any::<bool>(),
+        )
+            .prop_map(|(hash, c, size, ms, replay, exhausted)| {
+                BlockValidateResponse::Ok(BlockValidateOk {
+                    signer_signature_hash: hash,
+                    cost: ExecutionCost {
+                        write_length: c[0],
+                        write_count: c[1],
+                        read_length: c[2],
+                        read_count: c[3],
+                        runtime: c[4],
+                    },
+                    size,
+                    validation_time_ms: ms,
+                    replay_tx_hash: replay,
+                    replay_tx_exhausted: exhausted,
+                })
+            });
+        let reject = (hash, ".*", validate_code()).prop_map(|(hash, reason, code)| {
+            BlockValidateResponse::Reject(BlockValidateReject {
+                signer_signature_hash: hash,
+                reason,
+                reason_code: code,
+            })
+        });
+        prop_oneof![ok, reject]
+    }
+
+    proptest! {
+        #[test]
+        fn validation_responses_round_trip_through_json(response in response()) {
+            let json = serde_json::to_vec(&response).unwrap();
+            let back: BlockValidateResponse = serde_json::from_slice(&json).unwrap();
+            prop_assert_eq!(back, response);
+        }
+
+        #[test]
+        fn arbitrary_event_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = serde_json::from_slice::<BlockValidateResponse>(&body);
+            let _ = serde_json::from_slice::<BurnBlockEvent>(&body);
+            let _ = serde_json::from_slice::<StacksBlockEvent>(&body);
+            if let Ok(event) = serde_json::from_slice::<StackerDBChunksEvent>(&body) {
+                let _ = SignerEvent::<crate::v0::messages::SignerMessage>::try_from(event);
+            }
+        }
+    }
+}
