@@ -181,6 +181,47 @@ fn principal() -> impl Strategy<Value = PrincipalData> {
     ]
 }
 
+fn leaf_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<i128>().prop_map(Value::Int),
+        any::<u128>().prop_map(Value::UInt),
+        any::<bool>().prop_map(Value::Bool),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(|b| Value::buff_from(b).unwrap()),
+        "[ -~]{0,30}".prop_map(|s| Value::string_ascii_from_bytes(s.into_bytes()).unwrap()),
+        principal().prop_map(Value::Principal),
+        Just(Value::none()),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    leaf_value().prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|v| Value::some(v).unwrap()),
+            inner.clone().prop_map(|v| Value::okay(v).unwrap()),
+            (inner.clone(), 0usize..4).prop_map(|(v, n)| Value::cons_list(vec![v; n]).unwrap()),
+            prop::collection::btree_map(clarity_name(), inner, 1..4)
+                .prop_map(|fields| Value::tuple(fields.into_iter().collect()).unwrap()),
+        ]
+    })
+}
+
+fn contract_call() -> impl Strategy<Value = TransactionContractCall> {
+    (
+        address(),
+        contract_name(),
+        clarity_name(),
+        prop::collection::vec(value(), 0..4),
+    )
+        .prop_map(|(address, contract_name, function_name, function_args)| {
+            TransactionContractCall {
+                address,
+                contract_name,
+                function_name,
+                function_args,
+            }
+        })
+}
+
 fn vrf_proof() -> impl Strategy<Value = VRFProof> {
     (1u64.., any::<[u8; 16]>(), bytes32()).prop_map(|(k, c, s)| {
         let gamma = ED25519_BASEPOINT_POINT * Scalar::from(k);
@@ -268,6 +309,7 @@ fn payload() -> impl Strategy<Value = TransactionPayload> {
         )
             .prop_map(|(p, r, v)| TransactionPayload::Coinbase(CoinbasePayload(p), r, v)),
         tenure_change().prop_map(TransactionPayload::TenureChange),
+        contract_call().prop_map(TransactionPayload::ContractCall),
         (microblock_header(), bytes32()).prop_map(|(h1, root)| {
             let mut h2 = h1.clone();
             h2.tx_merkle_root = Sha512Trunc256Sum(root);

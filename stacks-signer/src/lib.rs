@@ -10,3 +10,4 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod signerdb;

@@ -35,8 +35,8 @@ pub use auth::{
 };
 pub use payload::{
     ClarityVersion, CoinbasePayload, StacksMicroblockHeader, TenureChangeCause,
-    TenureChangePayload, TokenTransferMemo, TransactionPayload, TransactionPayloadID,
-    TransactionSmartContract,
+    TenureChangePayload, TokenTransferMemo, TransactionContractCall, TransactionPayload,
+    TransactionPayloadID, TransactionSmartContract,
 };
 pub use post_condition::{
     AssetInfo, AssetInfoID, FungibleConditionCode, NonfungibleConditionCode,

@@ -1,0 +1,197 @@
+//! The signer's database: the blocks it has seen and how it voted on them, the burn blocks,
+//! its peers' votes and state-machine updates, and its StackerDB slot versions.
+//!
+//! SQLite (bundled) through `rusqlite`, one file per signer key (`db_path`).
+//!
+//! # One handle per database
+//! [`SignerDb::open`] takes an exclusive lock on the file for the life of the handle (see
+//! [`SignerDbError::AlreadyLocked`]); a second opener, in this process or another, is refused.
+//! Open it once and share the handle (e.g. `Arc<Mutex<SignerDb>>`) between the parts of the
+//! signer that need it (StackerDB client, the signers of both reward cycles). `":memory:"`
+//! opens a private in-memory database, unlocked.
+//!
+//! # Durability of votes
+//! Ordinary writes are committed with `synchronous=NORMAL` (they survive a crash of the
+//! process, and at worst are lost on power failure, which only costs re-work). The writes that
+//! record this signer's own vote — [`SignerDb::record_own_vote`] — are committed with
+//! `synchronous=FULL`: when they return, the vote is on disk. **Publish a vote (StackerDB
+//! chunk, block upload) only after the call that records it has returned `Ok`.** A signer that
+//! crashes after publishing but before recording would otherwise forget its vote and could
+//! vote differently on restart.
+//!
+//! # Storage
+//! Blocks are stored in their consensus encoding with the columns the queries need; old data
+//! is dropped by [`SignerDb::prune`], which the run loop calls as reward cycles pass.
+
+mod block_info;
+mod blocks;
+mod burn_blocks;
+mod error;
+mod legacy;
+mod legacy_json;
+mod lock;
+mod own_vote;
+mod pending;
+mod prune;
+mod schema;
+mod sql;
+mod stackerdb_tracking;
+mod state;
+mod state_updates;
+mod tenure;
+mod types;
+mod votes;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+pub use block_info::BlockInfo;
+pub use error::SignerDbError;
+pub use own_vote::{ConflictPolicy, OwnVote, VoteRecord, VoteRefusal};
+pub use prune::{PruneHorizon, PruneStats};
+pub use schema::{REFERENCE_SCHEMA_VERSION, SCHEMA_VERSION};
+pub use state::BlockState;
+pub use tenure::TenureTimer;
+pub use types::{
+    BlockValidatedByReplaySet, BurnBlockInfo, ExtraBlockInfo, NakamotoBlockVote,
+    PendingBlockValidation,
+};
+
+/// The path that opens a private in-memory database.
+pub const IN_MEMORY_PATH: &str = ":memory:";
+
+/// The signer's database handle. See the [module documentation](self).
+#[derive(Debug)]
+pub struct SignerDb {
+    conn: Connection,
+    path: PathBuf,
+    _lock: Option<lock::DbLock>,
+}
+
+impl SignerDb {
+    /// Opens (creating it if needed) and migrates the database at `path`, and locks it for
+    /// the life of the returned handle.
+    ///
+    /// `":memory:"` opens a private in-memory database. Errors:
+    /// [`SignerDbError::AlreadyLocked`] when another handle holds it,
+    /// [`SignerDbError::SchemaTooNew`] / [`SignerDbError::SchemaUnsupported`] when its schema
+    /// cannot be brought to [`SCHEMA_VERSION`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, SignerDbError> {
+        let path = path.as_ref();
+        if path.as_os_str() == IN_MEMORY_PATH {
+            let mut conn = Connection::open_in_memory()?;
+            schema::migrate(&mut conn, path)?;
+            return Ok(Self {
+                conn,
+                path: path.to_path_buf(),
+                _lock: None,
+            });
+        }
+        let lock = lock::DbLock::acquire(path)?;
+        let existed = path.exists();
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::ZERO)?;
+        // Exclusive locking mode must be set before the first access; with it SQLite keeps
+        // the WAL index in process memory and holds its file lock until the handle closes.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(SignerDbError::Migration {
+                to: SCHEMA_VERSION,
+                reason: format!("cannot switch {} to WAL mode (got {mode})", path.display()),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        schema::migrate(&mut conn, path)?;
+        if !existed {
+            sync_parent_dir(path)?;
+        }
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+            _lock: Some(lock),
+        })
+    }
+
+    /// Same as [`SignerDb::open`], under the reference's name.
+    pub fn new(path: impl AsRef<Path>) -> Result<Self, SignerDbError> {
+        Self::open(path)
+    }
+
+    /// The path this database was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The lock file held next to the database (None for an in-memory database).
+    pub fn lock_path(&self) -> Option<&Path> {
+        self._lock.as_ref().map(|l| l.path())
+    }
+
+    /// The schema version of the open database (always [`SCHEMA_VERSION`] after open).
+    pub fn schema_version(&self) -> Result<u32, SignerDbError> {
+        schema::schema_version(&self.conn)
+    }
+
+    /// The bundled SQLite library's version string.
+    pub fn sqlite_version() -> &'static str {
+        rusqlite::version()
+    }
+
+    /// Runs `f` in one `IMMEDIATE` transaction committed with the connection's normal
+    /// durability.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, SignerDbError>,
+    ) -> Result<T, SignerDbError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in one `IMMEDIATE` transaction committed with `synchronous=FULL`: when this
+    /// returns `Ok`, the write is on stable storage.
+    fn durable_write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, SignerDbError>,
+    ) -> Result<T, SignerDbError> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let result = self.write(f);
+        let restored = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        let out = result?;
+        restored?;
+        Ok(out)
+    }
+}
+
+/// Makes the creation of a new database file durable (its directory entry).
+fn sync_parent_dir(path: &Path) -> Result<(), SignerDbError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    {
+        let handle = std::fs::File::open(dir).map_err(|source| SignerDbError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        handle.sync_all().map_err(|source| SignerDbError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}

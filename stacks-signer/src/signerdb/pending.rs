@@ -1,0 +1,152 @@
+//! Blocks waiting for a validation slot at the node (oldest first), and the record of blocks
+//! validated against a transaction replay set.
+
+use libsigner::chain::Sha512Trunc256Sum;
+use rusqlite::{params, ErrorCode, OptionalExtension};
+
+use super::sql::{u64_to_sql, Cols};
+use super::{BlockValidatedByReplaySet, PendingBlockValidation, SignerDb, SignerDbError};
+
+const PENDING: &str = "block_validations_pending";
+
+impl SignerDb {
+    /// Queues the block for validation. Queuing the same block twice is
+    /// [`SignerDbError::DuplicatePendingValidation`] (the reference's plain INSERT fails the
+    /// same way; callers log it).
+    pub fn insert_pending_block_validation(
+        &mut self,
+        signer_signature_hash: &Sha512Trunc256Sum,
+        added_time: u64,
+    ) -> Result<(), SignerDbError> {
+        let added = u64_to_sql("added_time", added_time)?;
+        match self.conn.execute(
+            "INSERT INTO block_validations_pending (signer_signature_hash, added_time) \
+             VALUES (?1, ?2)",
+            params![signer_signature_hash.as_bytes(), added],
+        ) {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::ConstraintViolation =>
+            {
+                Err(SignerDbError::DuplicatePendingValidation(
+                    signer_signature_hash.to_string(),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes and returns the oldest queued block (by `added_time`).
+    pub fn get_and_remove_pending_block_validation(
+        &mut self,
+    ) -> Result<Option<PendingBlockValidation>, SignerDbError> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM block_validations_pending WHERE signer_signature_hash = \
+                 (SELECT signer_signature_hash FROM block_validations_pending \
+                  ORDER BY added_time ASC LIMIT 1) \
+                 RETURNING signer_signature_hash, added_time",
+            )?;
+            let mut rows = stmt.query([])?;
+            match rows.next()? {
+                Some(row) => read_pending(&Cols::new(row, PENDING)).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Removes the block from the validation queue (no-op if absent).
+    pub fn remove_pending_block_validation(
+        &mut self,
+        signer_signature_hash: &Sha512Trunc256Sum,
+    ) -> Result<(), SignerDbError> {
+        self.conn.execute(
+            "DELETE FROM block_validations_pending WHERE signer_signature_hash = ?1",
+            [signer_signature_hash.as_bytes()],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the block is queued for validation.
+    pub fn has_pending_block_validation(
+        &self,
+        signer_signature_hash: &Sha512Trunc256Sum,
+    ) -> Result<bool, SignerDbError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 1 FROM block_validations_pending WHERE signer_signature_hash = ?1",
+        )?;
+        Ok(stmt.exists([signer_signature_hash.as_bytes()])?)
+    }
+
+    /// Every queued block, oldest first.
+    pub fn get_all_pending_block_validations(
+        &self,
+    ) -> Result<Vec<PendingBlockValidation>, SignerDbError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT signer_signature_hash, added_time FROM block_validations_pending \
+             ORDER BY added_time ASC",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(read_pending(&Cols::new(row, PENDING))?);
+        }
+        Ok(out)
+    }
+
+    /// Records that the block was validated against replay set `replay_tx_hash`. A second
+    /// record of the same pair is an error, as in the reference.
+    pub fn insert_block_validated_by_replay_tx(
+        &mut self,
+        signer_signature_hash: &Sha512Trunc256Sum,
+        replay_tx_hash: u64,
+        replay_tx_exhausted: bool,
+    ) -> Result<(), SignerDbError> {
+        self.conn.execute(
+            "INSERT INTO block_validated_by_replay_txs \
+             (signer_signature_hash, replay_tx_hash, replay_tx_exhausted) VALUES (?1, ?2, ?3)",
+            params![
+                signer_signature_hash.as_bytes(),
+                replay_tx_hash.to_string(),
+                replay_tx_exhausted
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the block was validated against replay set `replay_tx_hash`, and how.
+    pub fn get_was_block_validated_by_replay_tx(
+        &self,
+        signer_signature_hash: &Sha512Trunc256Sum,
+        replay_tx_hash: u64,
+    ) -> Result<Option<BlockValidatedByReplaySet>, SignerDbError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT replay_tx_hash, replay_tx_exhausted FROM block_validated_by_replay_txs \
+             WHERE signer_signature_hash = ?1 AND replay_tx_hash = ?2",
+        )?;
+        let found = stmt
+            .query_row(
+                params![signer_signature_hash.as_bytes(), replay_tx_hash.to_string()],
+                |row| {
+                    let cols = Cols::new(row, "block_validated_by_replay_txs");
+                    Ok((|| {
+                        Ok(BlockValidatedByReplaySet {
+                            replay_tx_hash: cols.text(0, "replay_tx_hash")?.to_string(),
+                            replay_tx_exhausted: cols.bool(1, "replay_tx_exhausted")?,
+                        })
+                    })())
+                },
+            )
+            .optional()?;
+        found.transpose()
+    }
+}
+
+fn read_pending(cols: &Cols<'_, '_>) -> Result<PendingBlockValidation, SignerDbError> {
+    Ok(PendingBlockValidation {
+        signer_signature_hash: Sha512Trunc256Sum::from(
+            cols.array::<32>(0, "signer_signature_hash")?,
+        ),
+        added_time: cols.u64(1, "added_time")?,
+    })
+}

@@ -1,0 +1,137 @@
+//! Bounded storage: dropping what no decision can need any more.
+//!
+//! The reference keeps everything forever. Here the run loop calls [`SignerDb::prune`] when a
+//! reward cycle begins, with a horizon a few reward cycles back. What goes:
+//! * blocks of reward cycles before `min_reward_cycle` — except the canonical tip, which
+//!   anchors later parent checks — and every vote, pre-commit, pending validation and replay
+//!   record of those blocks;
+//! * peers' state-machine updates of reward cycles before `min_reward_cycle`;
+//! * burn blocks below `min_burn_height`, with the tenure activity and the peers' burn block
+//!   reports of their sortitions; reports and activity older than the oldest burn block kept
+//!   (which no kept burn block can match) go too.
+//!
+//! StackerDB slot versions are never pruned (one row per slot, and a lost version would make
+//! the next write look stale).
+
+use rusqlite::params;
+
+use super::sql::u64_to_sql;
+use super::{SignerDb, SignerDbError};
+
+/// What to keep: everything at or after these points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneHorizon {
+    /// The oldest reward cycle whose blocks and updates are kept.
+    pub min_reward_cycle: u64,
+    /// The lowest burn block height kept.
+    pub min_burn_height: u64,
+}
+
+/// How many rows a prune removed, per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneStats {
+    /// Block rows.
+    pub blocks: usize,
+    /// Signature, rejection and pre-commit rows.
+    pub votes: usize,
+    /// Pending-validation and replay-validation rows.
+    pub validations: usize,
+    /// Burn block rows.
+    pub burn_blocks: usize,
+    /// Tenure activity, state-machine update and burn block report rows.
+    pub peer_state: usize,
+}
+
+impl SignerDb {
+    /// Deletes the data older than `horizon`, in one transaction: blocks of earlier reward
+    /// cycles (except the canonical tip) with their votes and queue entries, peers' updates of
+    /// earlier cycles, burn blocks below the height with their tenures' activity and reports.
+    pub fn prune(&mut self, horizon: PruneHorizon) -> Result<PruneStats, SignerDbError> {
+        let min_cycle = u64_to_sql("min_reward_cycle", horizon.min_reward_cycle)?;
+        let min_height = u64_to_sql("min_burn_height", horizon.min_burn_height)?;
+        self.write(|tx| {
+            let mut stats = PruneStats::default();
+            tx.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS prune_blocks (h BLOB PRIMARY KEY)",
+                [],
+            )?;
+            tx.execute("DELETE FROM temp.prune_blocks", [])?;
+            tx.execute(
+                "INSERT INTO temp.prune_blocks (h) SELECT signer_signature_hash FROM blocks \
+                 WHERE reward_cycle < ?1 AND signer_signature_hash IS NOT ( \
+                   SELECT signer_signature_hash FROM blocks WHERE state = 'GloballyAccepted' \
+                   ORDER BY stacks_height DESC, signed_group DESC LIMIT 1)",
+                [min_cycle],
+            )?;
+            for table in [
+                "block_signatures",
+                "block_rejection_signer_addrs",
+                "block_pre_commits",
+            ] {
+                stats.votes += tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE signer_signature_hash IN \
+                         (SELECT h FROM temp.prune_blocks)"
+                    ),
+                    [],
+                )?;
+            }
+            for table in ["block_validations_pending", "block_validated_by_replay_txs"] {
+                stats.validations += tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE signer_signature_hash IN \
+                         (SELECT h FROM temp.prune_blocks)"
+                    ),
+                    [],
+                )?;
+            }
+            stats.blocks = tx.execute(
+                "DELETE FROM blocks WHERE signer_signature_hash IN \
+                 (SELECT h FROM temp.prune_blocks)",
+                [],
+            )?;
+            tx.execute("DELETE FROM temp.prune_blocks", [])?;
+
+            stats.peer_state += tx.execute(
+                "DELETE FROM signer_state_machine_updates WHERE reward_cycle < ?1",
+                [min_cycle],
+            )?;
+            for (table, column) in [
+                ("tenure_activity", "consensus_hash"),
+                (
+                    "burn_block_updates_received_times",
+                    "burn_block_consensus_hash",
+                ),
+            ] {
+                stats.peer_state += tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE {column} IN \
+                         (SELECT consensus_hash FROM burn_blocks WHERE block_height < ?1)"
+                    ),
+                    [min_height],
+                )?;
+            }
+            stats.burn_blocks = tx.execute(
+                "DELETE FROM burn_blocks WHERE block_height < ?1",
+                [min_height],
+            )?;
+            let oldest_kept: Option<i64> =
+                tx.query_row("SELECT MIN(received_time) FROM burn_blocks", [], |row| {
+                    row.get(0)
+                })?;
+            if let Some(oldest) = oldest_kept {
+                stats.peer_state += tx.execute(
+                    "DELETE FROM burn_block_updates_received_times WHERE received_time < ?1 \
+                     AND burn_block_consensus_hash NOT IN (SELECT consensus_hash FROM burn_blocks)",
+                    params![oldest],
+                )?;
+                stats.peer_state += tx.execute(
+                    "DELETE FROM tenure_activity WHERE last_activity_time < ?1 \
+                     AND consensus_hash NOT IN (SELECT consensus_hash FROM burn_blocks)",
+                    params![oldest],
+                )?;
+            }
+            Ok(stats)
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! The database schema and the migrations that bring any supported file up to it.
+//!
+//! Version numbers continue the reference signer's (whose last schema is 18), so a database
+//! written by this signer reads as "newer than supported" to the reference, which then
+//! refuses to open it instead of misreading it. Every migration of one open runs in a single
+//! `BEGIN IMMEDIATE` transaction: a failure anywhere leaves the file exactly as it was.
+//!
+//! Starting points:
+//! * an empty file (version 0): the current schema is created directly;
+//! * a database of the reference signer at its schema 18: converted in place (see
+//!   [`super::legacy`]), keeping burn blocks, tenure activity, votes and slot versions.
+//!
+//! The schema version lives in `db_config`; like the reference it may hold several rows and
+//! the version is their maximum.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::error::SignerDbError;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = 19;
+
+/// The last schema version of the reference signer (tag signer-3.3.0.0.4.0).
+pub const REFERENCE_SCHEMA_VERSION: u32 = 18;
+
+/// The current schema. Hashes are BLOBs of their exact size, addresses c32 TEXT, times
+/// seconds since the Unix epoch; blocks are kept in their consensus encoding.
+pub(crate) const CURRENT_SCHEMA: &str = r#"
+CREATE TABLE db_config (
+    version INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE blocks (
+    signer_signature_hash BLOB NOT NULL PRIMARY KEY,
+    reward_cycle INTEGER NOT NULL,
+    burn_block_height INTEGER NOT NULL,
+    consensus_hash BLOB NOT NULL,
+    stacks_height INTEGER NOT NULL,
+    block BLOB NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('Unprocessed', 'LocallyAccepted', 'LocallyRejected',
+                                         'GloballyAccepted', 'GloballyRejected', 'PreCommitted')),
+    valid INTEGER CHECK (valid IN (0, 1)),
+    signed_over INTEGER NOT NULL CHECK (signed_over IN (0, 1)),
+    proposed_time INTEGER NOT NULL,
+    signed_self INTEGER,
+    signed_group INTEGER,
+    validation_time_ms INTEGER,
+    broadcasted INTEGER,
+    tenure_change INTEGER NOT NULL CHECK (tenure_change IN (0, 1)),
+    tenure_change_cause INTEGER,
+    vote BLOB,
+    ext INTEGER NOT NULL DEFAULT 0,
+    reject_reason TEXT
+) STRICT;
+CREATE INDEX blocks_tenure_signed_height ON blocks (consensus_hash, signed_over, stacks_height);
+CREATE INDEX blocks_tenure_state_height ON blocks (consensus_hash, state, stacks_height DESC);
+CREATE INDEX blocks_tenure_height ON blocks (consensus_hash, stacks_height);
+CREATE INDEX blocks_state_height_signed_group ON blocks (state, stacks_height DESC, signed_group DESC);
+CREATE INDEX blocks_reward_cycle_state ON blocks (reward_cycle, state);
+
+CREATE TABLE burn_blocks (
+    consensus_hash BLOB NOT NULL PRIMARY KEY,
+    block_hash BLOB NOT NULL,
+    block_height INTEGER NOT NULL,
+    received_time INTEGER NOT NULL,
+    parent_burn_block_hash BLOB
+) STRICT;
+CREATE INDEX burn_blocks_block_hash ON burn_blocks (block_hash);
+CREATE INDEX burn_blocks_block_height ON burn_blocks (block_height);
+
+CREATE TABLE block_signatures (
+    signer_signature_hash BLOB NOT NULL,
+    signer_addr TEXT NOT NULL,
+    signature BLOB NOT NULL,
+    PRIMARY KEY (signer_signature_hash, signer_addr)
+) STRICT;
+
+CREATE TABLE block_rejection_signer_addrs (
+    signer_signature_hash BLOB NOT NULL,
+    signer_addr TEXT NOT NULL,
+    reject_code INTEGER NOT NULL,
+    PRIMARY KEY (signer_signature_hash, signer_addr)
+) STRICT;
+
+CREATE TABLE block_pre_commits (
+    signer_signature_hash BLOB NOT NULL,
+    signer_addr TEXT NOT NULL,
+    PRIMARY KEY (signer_signature_hash, signer_addr)
+) STRICT;
+
+CREATE TABLE block_validations_pending (
+    signer_signature_hash BLOB NOT NULL PRIMARY KEY,
+    added_time INTEGER NOT NULL
+) STRICT;
+CREATE INDEX block_validations_pending_added_time ON block_validations_pending (added_time ASC);
+
+CREATE TABLE block_validated_by_replay_txs (
+    signer_signature_hash BLOB NOT NULL,
+    replay_tx_hash TEXT NOT NULL,
+    replay_tx_exhausted INTEGER NOT NULL CHECK (replay_tx_exhausted IN (0, 1)),
+    PRIMARY KEY (signer_signature_hash, replay_tx_hash)
+) STRICT;
+
+CREATE TABLE tenure_activity (
+    consensus_hash BLOB NOT NULL PRIMARY KEY,
+    last_activity_time INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE signer_state_machine_updates (
+    signer_addr TEXT NOT NULL,
+    reward_cycle INTEGER NOT NULL,
+    state_update BLOB NOT NULL,
+    received_time INTEGER NOT NULL,
+    PRIMARY KEY (signer_addr, reward_cycle)
+) STRICT;
+CREATE INDEX signer_state_machine_updates_reward_cycle ON signer_state_machine_updates (reward_cycle, received_time ASC);
+
+CREATE TABLE burn_block_updates_received_times (
+    signer_addr TEXT NOT NULL,
+    burn_block_consensus_hash BLOB NOT NULL,
+    received_time INTEGER NOT NULL,
+    PRIMARY KEY (signer_addr, burn_block_consensus_hash)
+) STRICT;
+CREATE INDEX burn_block_updates_received_times_consensus_hash ON burn_block_updates_received_times (burn_block_consensus_hash, received_time ASC);
+
+CREATE TABLE stackerdb_tracking (
+    public_key TEXT NOT NULL,
+    slot_id INTEGER NOT NULL,
+    slot_version INTEGER NOT NULL,
+    PRIMARY KEY (public_key, slot_id)
+) STRICT;
+"#;
+
+/// One step of the migration chain.
+struct Migration {
+    /// The version the step starts from.
+    from: u32,
+    /// The version the step produces.
+    to: u32,
+    /// What the step does.
+    apply: fn(&Transaction<'_>) -> Result<(), SignerDbError>,
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        from: 0,
+        to: SCHEMA_VERSION,
+        apply: create_current_schema,
+    },
+    Migration {
+        from: REFERENCE_SCHEMA_VERSION,
+        to: SCHEMA_VERSION,
+        apply: super::legacy::convert_reference_v18,
+    },
+];
+
+fn create_current_schema(tx: &Transaction<'_>) -> Result<(), SignerDbError> {
+    tx.execute_batch(CURRENT_SCHEMA)?;
+    Ok(())
+}
+
+/// The schema version of the database behind `conn` (0 for an empty file).
+pub(crate) fn schema_version(conn: &Connection) -> Result<u32, SignerDbError> {
+    let has_config: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'db_config')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_config {
+        return Ok(0);
+    }
+    let version: Option<i64> = conn
+        .query_row("SELECT MAX(version) FROM db_config", [], |row| row.get(0))
+        .optional()?
+        .flatten();
+    let version = version.unwrap_or(0);
+    u32::try_from(version).map_err(|_| {
+        SignerDbError::corrupt(
+            "db_config",
+            "version",
+            format!("impossible version {version}"),
+        )
+    })
+}
+
+/// Brings the database up to [`SCHEMA_VERSION`] in one transaction.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SignerDbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut version = schema_version(&tx)?;
+    if version > SCHEMA_VERSION {
+        return Err(SignerDbError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    while version < SCHEMA_VERSION {
+        let step = MIGRATIONS
+            .iter()
+            .find(|m| m.from == version)
+            .ok_or_else(|| SignerDbError::SchemaUnsupported {
+                path: path.to_path_buf(),
+                found: version,
+                reason: unsupported_reason(version),
+            })?;
+        (step.apply)(&tx).map_err(|e| SignerDbError::Migration {
+            to: step.to,
+            reason: e.to_string(),
+        })?;
+        tx.execute(
+            "INSERT INTO db_config (version) VALUES (?1)",
+            [i64::from(step.to)],
+        )?;
+        let reached = schema_version(&tx)?;
+        if reached != step.to {
+            return Err(SignerDbError::Migration {
+                to: step.to,
+                reason: format!("the database reports version {reached} afterwards"),
+            });
+        }
+        version = reached;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn unsupported_reason(version: u32) -> String {
+    if version < REFERENCE_SCHEMA_VERSION {
+        format!(
+            "it looks like a database of an older reference stacks-signer (schema {version}); \
+             run the reference signer signer-3.3.0.0.4.0 on it once to bring it to schema \
+             {REFERENCE_SCHEMA_VERSION}, or move it away to start afresh"
+        )
+    } else {
+        format!("no migration starts from schema {version}")
+    }
+}

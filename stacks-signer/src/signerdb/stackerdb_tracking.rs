@@ -1,0 +1,46 @@
+//! The last StackerDB slot version this signer wrote, per signer key and slot, so a restarted
+//! signer writes the next version instead of a stale one.
+
+use libsigner::chain::StacksPublicKey;
+use rusqlite::params;
+
+use super::sql::Cols;
+use super::{SignerDb, SignerDbError};
+
+impl SignerDb {
+    /// The last version written to `slot_id` with key `public_key`, if any.
+    ///
+    /// The key is identified by its hex form, which (as in the reference) depends on its
+    /// compression flag.
+    pub fn get_latest_chunk_version(
+        &self,
+        public_key: &StacksPublicKey,
+        slot_id: u32,
+    ) -> Result<Option<u32>, SignerDbError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT slot_version FROM stackerdb_tracking WHERE public_key = ?1 AND slot_id = ?2",
+        )?;
+        let mut rows = stmt.query(params![public_key.to_hex(), slot_id])?;
+        match rows.next()? {
+            Some(row) => Cols::new(row, "stackerdb_tracking")
+                .u32(0, "slot_version")
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Records `slot_version` as the last version written to `slot_id` with `public_key`.
+    pub fn set_latest_chunk_version(
+        &mut self,
+        public_key: &StacksPublicKey,
+        slot_id: u32,
+        slot_version: u32,
+    ) -> Result<(), SignerDbError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO stackerdb_tracking (public_key, slot_id, slot_version) \
+             VALUES (?1, ?2, ?3)",
+            params![public_key.to_hex(), slot_id, slot_version],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,263 @@
+//! Taking over a database the reference signer wrote at its schema 18.
+
+mod signerdb_support;
+
+use libsigner::chain::{
+    BurnchainHeaderHash, ConsensusHash, MessageSignature, StacksPrivateKey, StacksPublicKey,
+};
+use libsigner::v0::messages::{
+    RejectReasonPrefix, StateMachineUpdate, StateMachineUpdateContent, StateMachineUpdateMinerState,
+};
+use rusqlite::{params, Connection};
+use signerdb_support::*;
+use stacks_signer::signerdb::{BlockState, SignerDb, SCHEMA_VERSION};
+
+/// The reference's final schema (stacks-signer.md §5.2), as its migrations leave it.
+const REFERENCE_V18: &str = r#"
+CREATE TABLE db_config( version INTEGER NOT NULL ) STRICT;
+CREATE TABLE "blocks" (
+    signer_signature_hash TEXT NOT NULL PRIMARY KEY, reward_cycle INTEGER NOT NULL,
+    block_info TEXT NOT NULL, consensus_hash TEXT NOT NULL, signed_over INTEGER NOT NULL,
+    broadcasted INTEGER, stacks_height INTEGER NOT NULL, burn_block_height INTEGER NOT NULL,
+    valid INTEGER, state TEXT NOT NULL, signed_group INTEGER, signed_self INTEGER,
+    proposed_time INTEGER NOT NULL, validation_time_ms INTEGER, tenure_change INTEGER NOT NULL
+, tenure_change_cause INTEGER) STRICT;
+CREATE INDEX blocks_signed_over ON blocks (consensus_hash, signed_over);
+CREATE INDEX blocks_consensus_hash_state ON blocks (consensus_hash, state);
+CREATE INDEX blocks_state ON blocks (state);
+CREATE INDEX blocks_signed_group ON blocks (signed_group);
+CREATE INDEX blocks_consensus_hash_state_height ON blocks (consensus_hash, state, stacks_height DESC);
+CREATE INDEX blocks_state_height_signed_group ON blocks (state, stacks_height DESC, signed_group DESC);
+CREATE INDEX blocks_consensus_hash_status_height ON blocks (consensus_hash, signed_over, stacks_height ASC);
+CREATE INDEX blocks_reward_cycle_state on blocks (reward_cycle, state);
+CREATE INDEX idx_blocks_query_opt ON blocks (consensus_hash, state, signed_self, burn_block_height DESC);
+CREATE TABLE "burn_blocks" ( block_hash TEXT NOT NULL, block_height INTEGER NOT NULL,
+    received_time INTEGER NOT NULL, consensus_hash TEXT PRIMARY KEY NOT NULL
+, parent_burn_block_hash TEXT) STRICT;
+CREATE INDEX idx_burn_blocks_block_hash ON burn_blocks(block_hash);
+CREATE INDEX burn_blocks_parent_burn_block_hash_idx on burn_blocks (parent_burn_block_hash);
+CREATE TABLE signer_states ( reward_cycle INTEGER PRIMARY KEY, encrypted_state BLOB NOT NULL ) STRICT;
+CREATE TABLE block_signatures ( signer_signature_hash TEXT NOT NULL, signer_addr TEXT NOT NULL,
+    signature TEXT NOT NULL, PRIMARY KEY (signer_signature_hash, signer_addr) ) STRICT;
+CREATE TABLE block_rejection_signer_addrs ( signer_signature_hash TEXT NOT NULL,
+    signer_addr TEXT NOT NULL, reject_code INTEGER NOT NULL,
+    PRIMARY KEY (signer_signature_hash, signer_addr) ) STRICT;
+CREATE TABLE block_validations_pending ( signer_signature_hash TEXT NOT NULL,
+    added_time INTEGER NOT NULL, PRIMARY KEY (signer_signature_hash) ) STRICT;
+CREATE INDEX block_validations_pending_on_added_time ON block_validations_pending(added_time ASC);
+CREATE TABLE tenure_activity ( consensus_hash TEXT NOT NULL PRIMARY KEY, last_activity_time INTEGER NOT NULL ) STRICT;
+CREATE TABLE signer_state_machine_updates ( signer_addr TEXT NOT NULL, reward_cycle INTEGER NOT NULL,
+    state_update TEXT NOT NULL, received_time INTEGER NOT NULL, PRIMARY KEY (signer_addr, reward_cycle) ) STRICT;
+CREATE INDEX signer_state_machine_updates_reward_cycle_received_time ON signer_state_machine_updates (reward_cycle, received_time ASC);
+CREATE TABLE stackerdb_tracking( public_key TEXT NOT NULL, slot_id INTEGER NOT NULL,
+   slot_version INTEGER NOT NULL, PRIMARY KEY (public_key, slot_id) ) STRICT;
+CREATE TABLE block_validated_by_replay_txs ( signer_signature_hash TEXT NOT NULL,
+    replay_tx_hash TEXT NOT NULL, replay_tx_exhausted INTEGER NOT NULL,
+    PRIMARY KEY (signer_signature_hash, replay_tx_hash) ) STRICT;
+CREATE TABLE burn_block_updates_received_times ( signer_addr TEXT NOT NULL,
+    burn_block_consensus_hash TEXT NOT NULL, received_time INTEGER NOT NULL,
+    PRIMARY KEY (signer_addr, burn_block_consensus_hash) ) STRICT;
+CREATE INDEX burn_block_updates_received_times_consensus_hash ON burn_block_updates_received_times(burn_block_consensus_hash, received_time ASC);
+CREATE TABLE block_pre_commits ( signer_signature_hash TEXT NOT NULL, signer_addr TEXT NOT NULL,
+    PRIMARY KEY (signer_signature_hash, signer_addr) ) STRICT;
+"#;
+
+#[test]
+fn a_reference_schema_18_database_is_taken_over_with_its_votes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reference.sqlite");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(REFERENCE_V18).unwrap();
+    for v in 5..=18 {
+        conn.execute("INSERT INTO db_config VALUES (?1)", [v])
+            .unwrap();
+    }
+    let mut b = info(block(1, 5, 1));
+    b.mark_pre_committed().unwrap();
+    let h = b.signer_signature_hash();
+    let hex = h.to_hex();
+    conn.execute(
+        "INSERT INTO blocks (signer_signature_hash, reward_cycle, block_info, consensus_hash, \
+         signed_over, broadcasted, stacks_height, burn_block_height, valid, state, signed_group, \
+         signed_self, proposed_time, validation_time_ms, tenure_change) \
+         VALUES (?1, 42, ?2, ?3, 1, 777, 5, 7, 1, 'PreCommitted', NULL, ?4, ?5, NULL, 0)",
+        params![
+            hex,
+            serde_json::to_string(&b).unwrap(),
+            "01".repeat(20),
+            b.signed_self.unwrap() as i64,
+            b.proposed_time as i64
+        ],
+    )
+    .unwrap();
+    let signer = addr(1);
+    let sig = MessageSignature([0x11; 65]);
+    conn.execute(
+        "INSERT INTO block_signatures VALUES (?1, ?2, ?3)",
+        params![
+            hex,
+            signer.to_string(),
+            serde_json::to_string(&sig).unwrap()
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO block_rejection_signer_addrs VALUES (?1, ?2, 6)",
+        params![hex, addr(2).to_string()],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO block_pre_commits VALUES (?1, ?2)",
+        params![hex, addr(3).to_string()],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO block_validations_pending VALUES (?1, 55)",
+        [&hex],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO block_validated_by_replay_txs VALUES (?1, '15559610262907183370', 1)",
+        [&hex],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO burn_blocks VALUES (?1, 812345, 1700000000, ?2, ?3)",
+        params!["0a".repeat(32), "01".repeat(20), "0b".repeat(32)],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO tenure_activity VALUES (?1, 99)",
+        ["01".repeat(20)],
+    )
+    .unwrap();
+    let key = StacksPublicKey::from_private(&StacksPrivateKey::from_seed(b"k"));
+    conn.execute(
+        "INSERT INTO stackerdb_tracking VALUES (?1, 1, 41)",
+        [key.to_hex()],
+    )
+    .unwrap();
+    let update = StateMachineUpdate::new(
+        0,
+        3,
+        StateMachineUpdateContent::V0 {
+            burn_block: ConsensusHash::from([1; 20]),
+            burn_block_height: 812345,
+            current_miner: StateMachineUpdateMinerState::NoValidMiner,
+        },
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO signer_state_machine_updates VALUES (?1, 42, ?2, 1700000001)",
+        params![addr(4).to_string(), serde_json::to_string(&update).unwrap()],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO burn_block_updates_received_times VALUES (?1, ?2, 1700000001)",
+        params![addr(4).to_string(), "01".repeat(20)],
+    )
+    .unwrap();
+    conn.execute("INSERT INTO signer_states VALUES (1, x'00')", [])
+        .unwrap();
+    drop(conn);
+
+    let mut db = SignerDb::open(&path).unwrap();
+    assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(db.block_lookup(&h).unwrap(), Some(b.clone()));
+    assert_eq!(db.get_block_broadcasted(&h).unwrap(), Some(777));
+    assert_eq!(db.get_block_signatures(&h).unwrap(), vec![sig]);
+    assert_eq!(
+        db.get_block_rejection_signer_addrs(&h).unwrap(),
+        vec![(addr(2), RejectReasonPrefix::ReorgNotAllowed)]
+    );
+    assert_eq!(db.get_block_pre_committers(&h).unwrap(), vec![addr(3)]);
+    assert!(db.has_pending_block_validation(&h).unwrap());
+    assert!(
+        db.get_was_block_validated_by_replay_tx(&h, 15559610262907183370)
+            .unwrap()
+            .unwrap()
+            .replay_tx_exhausted
+    );
+    let ch = ConsensusHash::from([1; 20]);
+    let burn = db.get_burn_block_by_ch(&ch).unwrap();
+    assert_eq!(burn.block_hash, BurnchainHeaderHash::from([0x0a; 32]));
+    assert_eq!(
+        burn.parent_burn_block_hash,
+        BurnchainHeaderHash::from([0x0b; 32])
+    );
+    assert_eq!(db.get_last_activity_time(&ch).unwrap(), Some(99));
+    assert_eq!(db.get_latest_chunk_version(&key, 1).unwrap(), Some(41));
+    assert_eq!(
+        db.get_signer_state_machine_updates(42)
+            .unwrap()
+            .get(&addr(4)),
+        Some(&update)
+    );
+    assert_eq!(
+        db.get_burn_block_received_time_from_signers_weighted(
+            &std::collections::HashMap::from([(addr(4), 1)]),
+            |w| w >= 1,
+            &ch,
+            &addr(9)
+        )
+        .unwrap(),
+        // The local signer (weightless here) saw it at ...000; the peer's report counts.
+        Some(1700000001)
+    );
+    // The migrated signer still refuses a sibling of the block it pre-committed to.
+    let mut sibling = info(block(1, 5, 2));
+    assert!(matches!(
+        db.record_own_vote(
+            &mut sibling,
+            stacks_signer::signerdb::OwnVote::PreCommit,
+            &stacks_signer::signerdb::ConflictPolicy {
+                reconsider_after: std::time::Duration::from_secs(3600)
+            }
+        )
+        .unwrap(),
+        stacks_signer::signerdb::VoteRecord::Refused(_)
+    ));
+    assert_eq!(
+        db.block_lookup(&h).unwrap().unwrap().state,
+        BlockState::PreCommitted
+    );
+    drop(db);
+    let conn = Connection::open(&path).unwrap();
+    let legacy: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'legacy_%' OR name = 'signer_states'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(legacy, 0);
+}
+
+#[test]
+fn an_unreadable_reference_row_fails_the_takeover_and_leaves_the_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reference.sqlite");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(REFERENCE_V18).unwrap();
+    conn.execute("INSERT INTO db_config VALUES (18)", [])
+        .unwrap();
+    conn.execute(
+        "INSERT INTO blocks (signer_signature_hash, reward_cycle, block_info, consensus_hash, \
+         signed_over, stacks_height, burn_block_height, state, proposed_time, tenure_change) \
+         VALUES ('00', 1, '{not json', '00', 0, 1, 1, 'Unprocessed', 1, 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = SignerDb::open(&path).unwrap_err();
+    assert!(err.to_string().contains("blocks.block_info"), "{err}");
+    let conn = Connection::open(&path).unwrap();
+    let (max, blocks): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT MAX(version) FROM db_config), (SELECT COUNT(*) FROM blocks)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((max, blocks), (18, 1));
+}
