@@ -466,3 +466,39 @@ fn ten_thousand_malformed_requests_leave_it_serving_with_flat_memory() {
         "the final /status was forwarded"
     );
 }
+
+#[test]
+fn a_receiver_bound_to_the_wildcard_address_can_be_stopped() {
+    let mut receiver = SignerEventReceiver::<SignerMessage>::new(false);
+    let addr = receiver.bind("0.0.0.0:0".parse().unwrap()).unwrap();
+    assert!(addr.ip().is_unspecified());
+    let (tx, _rx) = channel();
+    receiver.add_consumer(tx);
+    let mut stop = receiver.get_stop_signaler().unwrap();
+    let (done_tx, done_rx) = channel();
+    thread::spawn(move || {
+        receiver.main_loop();
+        done_tx.send(()).unwrap();
+    });
+    stop.send();
+    done_rx.recv_timeout(WAIT).unwrap();
+}
+
+#[test]
+fn expect_100_continue_gets_an_interim_answer_then_the_acknowledgement() {
+    let (addr, outcomes, mut stop) = start_receiver();
+    let raw = b"POST /new_block HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}";
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut stream, raw).unwrap();
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut reply).unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
+        "{reply}"
+    );
+    assert!(matches!(
+        outcomes.recv_timeout(WAIT).unwrap(),
+        Err(EventError::Deserialize(_))
+    ));
+    stop.send();
+}

@@ -166,8 +166,22 @@ impl Drop for HttpServer {
     fn drop(&mut self) {
         self.closed.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag and releases the port.
-        let _ = TcpStream::connect_timeout(&self.local_addr, Duration::from_secs(1));
+        let _ = TcpStream::connect_timeout(&dialable(self.local_addr), Duration::from_secs(1));
     }
+}
+
+/// The address to dial to reach a server bound to `addr`: a wildcard address (`0.0.0.0`,
+/// `[::]`) becomes the loopback address of its family.
+pub(crate) fn dialable(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        let loopback: std::net::IpAddr = match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        };
+        addr.set_ip(loopback);
+    }
+    addr
 }
 
 fn accept_loop(listener: TcpListener, sender: SyncSender<HttpRequest>, closed: Arc<AtomicBool>) {

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::http::dialable;
+
 /// Something that tells a running event receiver to stop.
 pub trait EventStopSignaler {
     /// Asks the receiver to stop; it returns from its loop soon after.
@@ -33,7 +35,7 @@ impl SignerStopSignaler {
     }
 
     fn wake_receiver(&self) -> std::io::Result<()> {
-        let mut stream = TcpStream::connect_timeout(&self.local_addr, WAKE_TIMEOUT)?;
+        let mut stream = TcpStream::connect_timeout(&dialable(self.local_addr), WAKE_TIMEOUT)?;
         stream.set_write_timeout(Some(WAKE_TIMEOUT))?;
         let body = "stop";
         let request = format!(
