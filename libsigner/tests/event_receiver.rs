@@ -502,3 +502,31 @@ fn expect_100_continue_gets_an_interim_answer_then_the_acknowledgement() {
     ));
     stop.send();
 }
+
+#[test]
+fn connections_beyond_the_limit_are_closed_and_serving_resumes_when_clients_leave() {
+    let (addr, outcomes, mut stop) = start_receiver();
+    let idle: Vec<_> = (0..64)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    // Over the limit: closed without an answer.
+    assert!(request(addr, "GET", "/status", b"").is_err());
+    drop(idle);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match request(addr, "GET", "/status", b"") {
+            Ok(reply) => {
+                assert_eq!(reply.body, b"OK");
+                break;
+            }
+            Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("still refused: {e}"),
+        }
+    }
+    assert!(matches!(
+        outcomes.recv_timeout(WAIT).unwrap(),
+        Ok(SignerEvent::StatusCheck)
+    ));
+    stop.send();
+}
