@@ -377,7 +377,12 @@ fn malformed_request(rng: &mut Rng, vectors: &[(String, String)]) -> Vec<u8> {
             raw
         }
         // Broken heads: bad lengths, bad chunking, odd methods, endless headers.
-        6 => match rng.below(5) {
+        6 => match rng.below(6) {
+            5 => format!(
+                "POST {path} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n{:x}\r\nab",
+                rng.next() >> rng.below(64)
+            )
+            .into_bytes(),
             0 => format!("POST {path} HTTP/1.1\r\nContent-Length: -5\r\n\r\n").into_bytes(),
             1 => format!(
                 "POST {path} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\nab"

@@ -383,7 +383,7 @@ fn read_chunked<R: BufRead>(reader: &mut R) -> Result<Vec<u8>, String> {
             {}
             return Ok(body);
         }
-        if body.len() as u64 + size > MAX_EVENT_BODY_LEN as u64 {
+        if (body.len() as u64).saturating_add(size) > MAX_EVENT_BODY_LEN as u64 {
             discard(reader, MAX_DISCARD_LEN);
             return Err(too_large());
         }
@@ -458,6 +458,9 @@ mod tests {
         assert!(read_chunked(&mut &b"5\r\nab"[..]).is_err());
         assert!(read_chunked(&mut &b"2\r\nabXX0\r\n\r\n"[..]).is_err());
         assert!(read_chunked(&mut &b"ffffffffffffffff\r\nab"[..])
+            .unwrap_err()
+            .contains("limit"));
+        assert!(read_chunked(&mut &b"1\r\na\r\nffffffffffffffff\r\nab"[..])
             .unwrap_err()
             .contains("limit"));
     }
