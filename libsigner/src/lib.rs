@@ -26,7 +26,17 @@ pub mod stackerdb;
 pub mod v0;
 mod version;
 
+pub use error::{EventError, RPCError};
+pub use events::{
+    BlockValidateOk, BlockValidateReject, BlockValidateResponse, BurnBlockEvent, EventReceiver,
+    EventStopSignaler, ExecutionCost, SignerEvent, SignerEventReceiver, SignerEventTrait,
+    SignerStopSignaler, StacksBlockEvent, MAX_EVENT_BODY_LEN,
+};
+pub use runloop::{set_runloop_signal_handler, RunningSigner, Signer, SignerRunLoop};
+pub use session::{SignerSession, StackerDBSession};
+
 pub use signer_set::{NakamotoSignerEntry, ParseSignerEntriesError, SignerEntries};
+pub use v0::messages::{BlockProposal, BlockProposalData};
 pub use version::{version_string, STACKS_NODE_VERSION, STACKS_SIGNER_VERSION, VERSION_STRING};
 
 use std::fmt::Debug;
