@@ -7,7 +7,12 @@
 //! - [`chain`]: every Stacks primitive a signer touches (hashes, keys, addresses, Clarity
 //!   values, transactions, Nakamoto blocks, SIP-018 structured data);
 //! - [`stackerdb`]: StackerDB chunks, slot metadata and acks;
-//! - [`v0`]: the v0 signer messages and the global state evaluator.
+//! - [`v0`]: the v0 signer messages and the global state evaluator;
+//! - the network layer, re-exported here: [`SignerEventReceiver`] (the HTTP endpoint the
+//!   node POSTs events to, turning them into [`SignerEvent`]s), [`SignerRunLoop`] and
+//!   [`Signer`] (a signer's logic and the threads running it), and [`StackerDBSession`]
+//!   (reading and writing StackerDB chunks through the node's RPC interface). The example
+//!   `examples/print_events.rs` puts them together.
 //!
 //! Decoders never panic and never trust a length prefix for an allocation; they return
 //! [`codec::Error`] on any malformed input.
@@ -26,7 +31,16 @@ pub mod stackerdb;
 pub mod v0;
 mod version;
 
+pub use error::{EventError, RPCError};
+pub use events::{
+    BlockValidateOk, BlockValidateReject, BlockValidateResponse, BurnBlockEvent, EventReceiver,
+    EventStopSignaler, ExecutionCost, SignerEvent, SignerEventReceiver, SignerEventTrait,
+    SignerStopSignaler, StacksBlockEvent, MAX_EVENT_BODY_LEN,
+};
+pub use runloop::{set_runloop_signal_handler, RunningSigner, Signer, SignerRunLoop};
+pub use session::{SignerSession, StackerDBSession};
 pub use signer_set::{NakamotoSignerEntry, ParseSignerEntriesError, SignerEntries};
+pub use v0::messages::{BlockProposal, BlockProposalData};
 pub use version::{version_string, STACKS_NODE_VERSION, STACKS_SIGNER_VERSION, VERSION_STRING};
 
 use std::fmt::Debug;

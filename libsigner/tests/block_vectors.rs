@@ -6,8 +6,11 @@
 mod common;
 
 use common::{hex_encode, hex_field, is_error_case, label, load_cases};
-use libsigner::chain::{NakamotoBlock, NakamotoBlockHeader, StacksPrivateKey, StacksPublicKey};
-use libsigner::codec::StacksMessageCodec;
+use libsigner::chain::{
+    NakamotoBlock, NakamotoBlockHeader, SignerSignatureError, StacksPrivateKey, StacksPublicKey,
+};
+use libsigner::codec::{Error as CodecError, StacksMessageCodec};
+use libsigner::NakamotoSignerEntry;
 use serde_json::Value as Json;
 
 fn check_header(header: &NakamotoBlockHeader, case: &Json, what: &str) {
@@ -93,6 +96,50 @@ fn check_header(header: &NakamotoBlockHeader, case: &Json, what: &str) {
     }
 }
 
+/// The recorded signer keys reproduce the signer signatures exactly, and a reward set of those
+/// keys (in signing order, weight 1 each) accepts the block with their full weight, but not
+/// once one signature is dropped below the 70% threshold.
+fn check_signer_keys(header: &NakamotoBlockHeader, keys: &[Json], what: &str) {
+    let keys: Vec<StacksPrivateKey> = keys
+        .iter()
+        .map(|k| StacksPrivateKey::from_hex(k.as_str().unwrap()).unwrap())
+        .collect();
+    let digest = header.signer_signature_hash();
+    let resigned: Vec<_> = keys.iter().map(|k| k.sign(&digest.0).unwrap()).collect();
+    assert_eq!(resigned, header.signer_signature, "{what}");
+    let set: Vec<NakamotoSignerEntry> = keys
+        .iter()
+        .map(|k| NakamotoSignerEntry {
+            signing_key: StacksPublicKey::from_private(k)
+                .to_bytes_compressed()
+                .try_into()
+                .unwrap(),
+            stacked_amt: 1,
+            weight: 1,
+        })
+        .collect();
+    let n = keys.len() as u32;
+    if header.is_shadow_block() {
+        assert_eq!(header.verify_signer_signatures(&set), Ok(n), "{what}");
+        return;
+    }
+    assert_eq!(header.verify_signer_signatures(&set), Ok(n), "{what}");
+    let mut short = header.clone();
+    short.signer_signature.pop();
+    let expected = if n == 0 {
+        Ok(0)
+    } else if (n - 1) * 10 >= n * 7 {
+        Ok(n - 1)
+    } else {
+        Err(SignerSignatureError::BelowThreshold {
+            signed: n - 1,
+            threshold: (n * 7).div_ceil(10),
+            total: n,
+        })
+    };
+    assert_eq!(short.verify_signer_signatures(&set), expected, "{what}");
+}
+
 #[test]
 fn valid_blocks_decode_reencode_and_derive_reference_values() {
     let mut blocks = 0;
@@ -155,6 +202,9 @@ fn valid_blocks_decode_reencode_and_derive_reference_values() {
                 "{what}"
             );
         }
+        if let Some(keys) = case["signer_private_keys"].as_array() {
+            check_signer_keys(&block.header, keys, &what);
+        }
         blocks += 1;
     }
     assert_eq!((blocks, headers), (62, 1));
@@ -168,13 +218,24 @@ fn blocks_the_reference_rejects_are_rejected() {
             continue;
         }
         let bytes = hex_field(&case, "hex");
-        assert!(
-            NakamotoBlock::consensus_deserialize(&mut &bytes[..]).is_err(),
-            "{} should fail ({})",
-            label(&case),
-            case["error"]
-        );
+        let what = label(&case);
+        let err = NakamotoBlock::consensus_deserialize(&mut &bytes[..])
+            .expect_err(&format!("{what} should fail ({})", case["error"]));
+        assert_eq!(reference_debug(&err), case["error"], "{what}");
         rejected += 1;
     }
     assert_eq!(rejected, 17);
+}
+
+/// Our error written the way the reference's `Debug` prints the same error, so each rejection
+/// is pinned to the reference's reason (and so to its order of checks).
+fn reference_debug(err: &CodecError) -> String {
+    match err {
+        CodecError::DeserializeError(text) => format!("DeserializeError({text:?})"),
+        CodecError::ReadError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "ReadError(Error { kind: UnexpectedEof, message: \"failed to fill whole buffer\" })"
+                .to_string()
+        }
+        other => format!("{other:?}"),
+    }
 }

@@ -10,10 +10,10 @@ use common::{hex_decode, hex_encode, hex_field, is_error_case, label, load_cases
 use libsigner::chain::{
     c32_address, c32_address_decode, make_structured_data_domain, public_keys_hash,
     structured_data_hash, structured_data_message_hash, txid_merkle_root, AddressHashMode, BitVec,
-    Hash160, Sha256Sum, Sha512Trunc256Sum, StacksAddress, StacksPrivateKey, StacksPublicKey, Txid,
-    Value,
+    C32Error, Hash160, Sha256Sum, Sha512Trunc256Sum, StacksAddress, StacksPrivateKey,
+    StacksPublicKey, Txid, Value,
 };
-use libsigner::codec::StacksMessageCodec;
+use libsigner::codec::{Error as CodecError, StacksMessageCodec};
 use serde_json::Value as Json;
 
 fn s<'a>(case: &'a Json, key: &str) -> &'a str {
@@ -66,6 +66,16 @@ fn check_key(case: &Json, what: &str) {
         StacksAddress::from_string(s(case, "address_mainnet")),
         Some(main)
     );
+    assert_eq!(
+        StacksAddress::from_string(s(case, "address_testnet")),
+        Some(test)
+    );
+    let main_bytes = hex_field(case, "address_mainnet_bytes");
+    assert_eq!(
+        StacksAddress::consensus_deserialize(&mut &main_bytes[..]).unwrap(),
+        main,
+        "{what}"
+    );
     match case["p2wpkh_hash160"].as_str() {
         Some(expected) => assert_eq!(
             public_keys_hash(AddressHashMode::SerializeP2WPKH, 1, &[pk])
@@ -103,10 +113,12 @@ fn check_multisig(case: &Json, what: &str) {
 
 fn check_c32(case: &Json, what: &str) {
     if is_error_case(case) {
+        let input = s(case, "input");
         assert!(
-            StacksAddress::from_string(s(case, "input")).is_none(),
+            StacksAddress::from_string(input).is_none(),
             "{what} must be refused"
         );
+        check_c32_failure(input, s(case, "error"), what);
         return;
     }
     let version = case["version"].as_u64().unwrap() as u8;
@@ -129,6 +141,24 @@ fn check_c32(case: &Json, what: &str) {
         "{what}"
     );
     assert_eq!(addr.to_string(), s(case, "address"), "{what}");
+}
+
+/// The invalid address fails where the reference says: in the c32check decoding (bad
+/// character or length, or bad checksum), or only at the 20-byte payload check.
+fn check_c32_failure(input: &str, error: &str, what: &str) {
+    let decoded = c32_address_decode(input);
+    if let Some(detail) = error.strip_prefix("c32_address_decode succeeds (version ") {
+        let (version, rest) = detail.split_once(", ").unwrap();
+        let len: usize = rest.split(' ').next().unwrap().parse().unwrap();
+        let (got_version, data) = decoded.unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(got_version.to_string(), version, "{what}");
+        assert_eq!(data.len(), len, "{what}");
+    } else if error.starts_with("BadChecksum") {
+        assert_eq!(decoded, Err(C32Error::BadChecksum), "{what}");
+    } else {
+        assert_eq!(error, "InvalidCrockford32", "{what}");
+        assert_eq!(decoded, Err(C32Error::InvalidCrockford32), "{what}");
+    }
 }
 
 fn check_sign(case: &Json, what: &str) {
@@ -254,7 +284,8 @@ fn check_bitvec(case: &Json, what: &str) {
     let bytes = hex_field(case, "hex");
     let decoded = BitVec::<4000>::consensus_deserialize(&mut &bytes[..]);
     if is_error_case(case) {
-        assert!(decoded.is_err(), "{what} must be refused");
+        let err = decoded.expect_err(&format!("{what} must be refused"));
+        assert_eq!(reference_debug(&err), s(case, "error"), "{what}");
         return;
     }
     let bits = decoded.unwrap();
@@ -263,6 +294,12 @@ fn check_bitvec(case: &Json, what: &str) {
     let expected = case["reencoded_hex"].as_str().unwrap_or(s(case, "hex"));
     assert_eq!(hex_encode(&bits.serialize_to_vec()), expected, "{what}");
     assert_eq!(serde_json::to_value(&bits).unwrap(), case["json"], "{what}");
+    let from_json: BitVec<4000> = serde_json::from_value(case["json"].clone()).unwrap();
+    assert_eq!(from_json, bits, "{what}");
+    for (i, c) in s(case, "bits").chars().enumerate() {
+        assert_eq!(bits.get(i as u16), Some(c == '1'), "{what} bit {i}");
+    }
+    assert_eq!(bits.get(bits.len()), None, "{what}");
     if case.get("reencoded_hex").is_none() {
         let pattern: Vec<bool> = s(case, "bits").chars().map(|c| c == '1').collect();
         let built = BitVec::<4000>::try_from(pattern.as_slice()).unwrap();
@@ -292,6 +329,36 @@ fn every_primitive_vector_matches_the_reference() {
         *counts.entry(format!("{kind}{suffix}")).or_default() += 1;
     }
     eprintln!("primitive cases checked: {counts:?}");
+    let expected: BTreeMap<String, usize> = [
+        ("bitvec", 24),
+        ("bitvec/error", 6),
+        ("c32", 127),
+        ("c32/error", 11),
+        ("hash", 31),
+        ("key", 45),
+        ("merkle", 18),
+        ("multisig_address", 10),
+        ("sign", 30),
+        ("sip018", 21),
+        ("verify", 17),
+        ("verify/error", 24),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    assert_eq!(counts, expected);
     assert_eq!(counts.values().sum::<usize>(), 364);
     let _ = hex_decode;
+}
+
+/// Our error written the way the reference's `Debug` prints the same error.
+fn reference_debug(err: &CodecError) -> String {
+    match err {
+        CodecError::DeserializeError(text) => format!("DeserializeError({text:?})"),
+        CodecError::ReadError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "ReadError(Error { kind: UnexpectedEof, message: \"failed to fill whole buffer\" })"
+                .to_string()
+        }
+        other => format!("{other:?}"),
+    }
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use libsigner::chain::{ConsensusHash, NakamotoBlock};
 use rusqlite::params;
 
-use super::block_info::wellformed_tenure_start_payload;
 use super::sql::{now_secs, u64_to_sql, Cols};
 use super::{SignerDb, SignerDbError};
 
@@ -174,7 +173,7 @@ impl SignerDb {
     ) -> u64 {
         let idle_secs = idle_timeout.as_secs();
         if check_tenure_extend {
-            if let Some(tc) = wellformed_tenure_start_payload(block) {
+            if let Some(tc) = block.get_tenure_change_tx_payload() {
                 if timer.restarted_by(tc.cause.to_u8()) {
                     return now_secs().wrapping_add(idle_secs);
                 }

@@ -7,9 +7,10 @@
 
 use std::io::{Read, Write};
 
-use crate::chain::clarity::names::ClarityName;
+use crate::chain::clarity::names::{ClarityName, ContractName, NameError, MAX_STRING_LEN};
 use crate::chain::clarity::principal::{
-    PrincipalData, PRINCIPAL_CONTRACT_PREFIX, PRINCIPAL_STANDARD_PREFIX,
+    PrincipalData, QualifiedContractIdentifier, StandardPrincipalData, PRINCIPAL_CONTRACT_PREFIX,
+    PRINCIPAL_STANDARD_PREFIX,
 };
 use crate::chain::clarity::types::{BufferLength, TypeError, MAX_VALUE_SIZE};
 use crate::chain::clarity::value::{CharType, SequenceData, Value};
@@ -82,12 +83,32 @@ fn typed<T>(result: Result<T, TypeError>) -> Result<T, CodecError> {
     result.map_err(invalid)
 }
 
-/// Passes read errors through; wraps any other error as a Clarity decoding failure.
-fn nested(e: CodecError) -> CodecError {
-    match e {
-        CodecError::ReadError(_) => e,
-        other => invalid(other),
+/// A construction failure reported with the reference's fixed reason for that site (e.g.
+/// every list-typing failure is "Illegal list type").
+fn refused<T>(result: Result<T, TypeError>, reason: &str) -> Result<T, CodecError> {
+    result.map_err(|_| invalid(reason))
+}
+
+/// Reads a tuple key or contract name as a value carries it (`u8 len`, at most 128, then
+/// the name), failing with the reference's reasons for this path.
+fn read_value_name<R: Read, T>(
+    fd: &mut R,
+    parse: impl FnOnce(String) -> Result<T, NameError>,
+) -> Result<T, CodecError> {
+    let len = u8::consensus_deserialize(fd)?;
+    if len > MAX_STRING_LEN {
+        return Err(invalid("String too long"));
     }
+    let bytes = read_bytes(fd, usize::from(len))?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid("Non-UTF8 string data"))?;
+    parse(text).map_err(|_| invalid("Illegal Clarity string"))
+}
+
+/// Reads `version || 20 bytes`; the version is checked only once all 21 bytes are read.
+fn read_value_issuer<R: Read>(fd: &mut R) -> Result<StandardPrincipalData, CodecError> {
+    let version = u8::consensus_deserialize(fd)?;
+    let bytes = read_array::<20, R>(fd)?;
+    StandardPrincipalData::new(version, bytes).map_err(|_| invalid("UnexpectedSerialization"))
 }
 
 fn read_len<R: Read>(fd: &mut R) -> Result<u32, CodecError> {
@@ -105,11 +126,18 @@ fn read_item<R: Read>(fd: &mut R, stack: &mut Vec<Frame>) -> Result<Option<Value
     let value = match tag {
         prefix::INT => Value::Int(i128::from_be_bytes(read_array(fd)?)),
         prefix::UINT => Value::UInt(u128::from_be_bytes(read_array(fd)?)),
-        prefix::BUFFER => typed(Value::buff_from(read_bounded_bytes(fd)?))?,
+        prefix::BUFFER => refused(Value::buff_from(read_bounded_bytes(fd)?), "Bad buffer")?,
         prefix::BOOL_TRUE => Value::Bool(true),
         prefix::BOOL_FALSE => Value::Bool(false),
-        PRINCIPAL_STANDARD_PREFIX | PRINCIPAL_CONTRACT_PREFIX => {
-            Value::Principal(PrincipalData::read_value_body(tag, fd).map_err(nested)?)
+        PRINCIPAL_STANDARD_PREFIX => {
+            Value::Principal(PrincipalData::Standard(read_value_issuer(fd)?))
+        }
+        PRINCIPAL_CONTRACT_PREFIX => {
+            let issuer = read_value_issuer(fd)?;
+            let name = read_value_name(fd, ContractName::try_from)?;
+            Value::Principal(PrincipalData::Contract(QualifiedContractIdentifier::new(
+                issuer, name,
+            )))
         }
         prefix::RESPONSE_OK => {
             stack.push(Frame::Ok);
@@ -130,7 +158,7 @@ fn read_item<R: Read>(fd: &mut R, stack: &mut Vec<Frame>) -> Result<Option<Value
                 return Err(invalid("Illegal list type"));
             }
             if len == 0 {
-                typed(Value::cons_list(Vec::new()))?
+                refused(Value::cons_list(Vec::new()), "Illegal list type")?
             } else {
                 stack.push(Frame::List {
                     items: Vec::with_capacity((len as usize).min(MAX_PREALLOCATED_ITEMS)),
@@ -147,7 +175,7 @@ fn read_item<R: Read>(fd: &mut R, stack: &mut Vec<Frame>) -> Result<Option<Value
             if len == 0 {
                 return Err(invalid("Illegal tuple type"));
             }
-            let next_name = ClarityName::consensus_deserialize(fd).map_err(nested)?;
+            let next_name = read_value_name(fd, ClarityName::try_from)?;
             stack.push(Frame::Tuple {
                 fields: Vec::with_capacity((len as usize).min(MAX_PREALLOCATED_ITEMS)),
                 expected: len,
@@ -155,9 +183,15 @@ fn read_item<R: Read>(fd: &mut R, stack: &mut Vec<Frame>) -> Result<Option<Value
             });
             return Ok(None);
         }
-        prefix::STRING_ASCII => typed(Value::string_ascii_from_bytes(read_bounded_bytes(fd)?))?,
-        prefix::STRING_UTF8 => typed(Value::string_utf8_from_bytes(read_bounded_bytes(fd)?))?,
-        other => return Err(invalid(format!("Bad type prefix {other}"))),
+        prefix::STRING_ASCII => refused(
+            Value::string_ascii_from_bytes(read_bounded_bytes(fd)?),
+            "Bad string",
+        )?,
+        prefix::STRING_UTF8 => refused(
+            Value::string_utf8_from_bytes(read_bounded_bytes(fd)?),
+            "Illegal string_utf8 type",
+        )?,
+        _ => return Err(invalid("Bad type prefix")),
     };
     Ok(Some(value))
 }
@@ -173,16 +207,16 @@ fn complete<R: Read>(
         match stack.pop() {
             None => return Err(invalid("value with no open container")),
             Some(Frame::TopLevel) => return Ok(Some(finished)),
-            Some(Frame::Some) => finished = typed(Value::some(finished))?,
-            Some(Frame::Ok) => finished = typed(Value::okay(finished))?,
-            Some(Frame::Err) => finished = typed(Value::error(finished))?,
+            Some(Frame::Some) => finished = refused(Value::some(finished), "Value too large")?,
+            Some(Frame::Ok) => finished = refused(Value::okay(finished), "Value too large")?,
+            Some(Frame::Err) => finished = refused(Value::error(finished), "Value too large")?,
             Some(Frame::List {
                 mut items,
                 expected,
             }) => {
                 items.push(finished);
                 if items.len() as u64 >= u64::from(expected) {
-                    finished = typed(Value::cons_list(items))?;
+                    finished = refused(Value::cons_list(items), "Illegal list type")?;
                 } else {
                     stack.push(Frame::List { items, expected });
                     return Ok(None);
@@ -195,9 +229,9 @@ fn complete<R: Read>(
             }) => {
                 fields.push((next_name, finished));
                 if fields.len() as u64 >= u64::from(expected) {
-                    finished = typed(Value::tuple(fields))?;
+                    finished = refused(Value::tuple(fields), "Illegal tuple type")?;
                 } else {
-                    let next_name = ClarityName::consensus_deserialize(fd).map_err(nested)?;
+                    let next_name = read_value_name(fd, ClarityName::try_from)?;
                     stack.push(Frame::Tuple {
                         fields,
                         expected,
@@ -207,6 +241,17 @@ fn complete<R: Read>(
                 }
             }
         }
+    }
+}
+
+/// The reference refuses to write a buffer or ASCII string longer than 1 MiB (a value only
+/// public fields, not the constructors, can build).
+fn check_writable_len(len: usize) -> Result<(), CodecError> {
+    match u32::try_from(len) {
+        Ok(len) if len <= MAX_VALUE_SIZE => Ok(()),
+        _ => Err(CodecError::SerializeError(format!(
+            "sequence of {len} bytes exceeds {MAX_VALUE_SIZE}"
+        ))),
     }
 }
 
@@ -278,10 +323,12 @@ impl Value {
                 r.data.write_value(fd)
             }
             Value::Sequence(SequenceData::Buffer(b)) => {
+                check_writable_len(b.data.len())?;
                 write(fd, &[prefix::BUFFER])?;
                 crate::codec::write_length_prefixed(fd, &b.data)
             }
             Value::Sequence(SequenceData::String(CharType::ASCII(s))) => {
+                check_writable_len(s.data.len())?;
                 write(fd, &[prefix::STRING_ASCII])?;
                 crate::codec::write_length_prefixed(fd, &s.data)
             }
@@ -378,5 +425,116 @@ mod tests {
     fn bad_prefix_is_refused() {
         assert!(decode_hex("0f").is_err());
         assert!(decode_hex("").is_err());
+    }
+
+    /// `n` wrappers cycling through ok, one-item list, one-field tuple, err and some,
+    /// around `leaf`.
+    fn mixed_wrappers(n: usize, leaf: &str) -> String {
+        let openers = ["07", "0b00000001", "0c000000010161", "08", "0a"];
+        let mut hex: String = (0..n).map(|i| openers[i % openers.len()]).collect();
+        hex.push_str(leaf);
+        hex
+    }
+
+    #[test]
+    fn depth_limit_counts_every_kind_of_container() {
+        let int = "0000000000000000000000000000000005";
+        let value = decode_hex(&mixed_wrappers(15, int)).unwrap();
+        assert_eq!(to_hex(&value.serialize_to_vec()), mixed_wrappers(15, int));
+        let err = decode_hex(&mixed_wrappers(16, int)).unwrap_err();
+        assert!(err.to_string().contains("TypeSignatureTooDeep"), "{err:?}");
+    }
+
+    #[test]
+    fn empty_list_and_tuple_leaves_do_not_count_toward_depth() {
+        assert!(decode_hex(&mixed_wrappers(15, "0b00000000")).is_ok());
+        // A non-empty list at the 16th level is one container too many.
+        assert!(decode_hex(&mixed_wrappers(15, "0b0000000103")).is_err());
+    }
+
+    #[test]
+    fn utf8_strings_are_limited_in_characters_not_only_bytes() {
+        let ok = format!("0e{:08x}{}", 262_144, "61".repeat(262_144));
+        let value = decode_hex(&ok).unwrap();
+        assert_eq!(to_hex(&value.serialize_to_vec()), ok);
+        let too_many = format!("0e{:08x}{}", 262_145, "61".repeat(262_145));
+        let err = decode_hex(&too_many).unwrap_err();
+        assert!(matches!(err, CodecError::DeserializeError(_)), "{err:?}");
+        // Four-byte characters: 262,144 of them fill exactly 1 MiB.
+        let wide = format!("0e{:08x}{}", 1_048_576, "f09f9880".repeat(262_144));
+        assert!(decode_hex(&wide).is_ok());
+    }
+
+    #[test]
+    fn wrapper_size_limit_is_type_based() {
+        // A bare 1 MiB buffer is fine; wrapping needs size(buff L) + 1 = L + 5 <= 1 MiB.
+        let buffer = |len: usize| format!("02{len:08x}{}", "ab".repeat(len));
+        assert!(decode_hex(&buffer(1_048_576)).is_ok());
+        assert!(decode_hex(&format!("0a{}", buffer(1_048_571))).is_ok());
+        assert!(decode_hex(&format!("0a{}", buffer(1_048_572))).is_err());
+        assert!(decode_hex(&format!("07{}", buffer(1_048_572))).is_err());
+    }
+
+    #[test]
+    fn list_size_uses_the_longest_item_for_every_item() {
+        // (list 2 (buff L)) has size 2 * (L + 4) + (5 + 5): the longest buffer counts twice.
+        let list = |len: usize| format!("0b0000000202{len:08x}{}0200000000", "cd".repeat(len));
+        assert!(decode_hex(&list(524_279)).is_ok());
+        let err = decode_hex(&list(524_280)).unwrap_err();
+        assert!(err.to_string().contains("Illegal list type"), "{err:?}");
+    }
+
+    #[test]
+    fn tuple_fields_missing_from_later_list_items_fail_but_extra_ones_pass() {
+        let int = |n: i128| to_hex(&Value::Int(n).serialize_to_vec());
+        let uint = |n: u128| to_hex(&Value::UInt(n).serialize_to_vec());
+        let a1 = format!("0c000000010161{}", int(1));
+        let ab = format!("0c000000020161{}0162{}", int(2), uint(3));
+        // [{a}, {a, b}]: the supertype is {a}; b is carried along unchecked.
+        let extra = format!("0b00000002{a1}{ab}");
+        let value = decode_hex(&extra).unwrap();
+        assert_eq!(to_hex(&value.serialize_to_vec()), extra);
+        assert_eq!(
+            crate::chain::clarity::TypeSignature::type_of(&value)
+                .unwrap()
+                .to_string(),
+            "(list 2 (tuple (a int)))"
+        );
+        // [{a, b}, {a}]: b is missing from the second item.
+        assert!(decode_hex(&format!("0b00000002{ab}{a1}")).is_err());
+    }
+
+    #[test]
+    fn errors_are_read_errors_only_for_missing_bytes() {
+        for hex in ["", "0b0000000203", "0c000000010161", "0616"] {
+            let err = decode_hex(hex).unwrap_err();
+            assert!(matches!(err, CodecError::ReadError(_)), "{hex}: {err:?}");
+        }
+        for hex in ["0f", "0c00000000", "0d000000010b", "0b000000020309"] {
+            let err = decode_hex(hex).unwrap_err();
+            match err {
+                CodecError::DeserializeError(text) => {
+                    assert!(text.starts_with("Failed to decode clarity value"), "{text}")
+                }
+                other => panic!("{hex}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn oversized_buffer_built_from_public_fields_is_not_written() {
+        let value = Value::Sequence(SequenceData::Buffer(crate::chain::clarity::BuffData {
+            data: vec![0; 1_048_577],
+        }));
+        let err = value.consensus_serialize(&mut Vec::new()).unwrap_err();
+        assert!(matches!(err, CodecError::SerializeError(_)), "{err:?}");
+    }
+
+    #[test]
+    fn decoded_values_stop_at_their_last_byte() {
+        let bytes = hex_bytes("0a03ffff").unwrap();
+        let (value, read) = Value::deserialize_read_count(&mut &bytes[..]).unwrap();
+        assert_eq!(value, Value::some(Value::Bool(true)).unwrap());
+        assert_eq!(read, 2);
     }
 }

@@ -580,6 +580,117 @@ mod tests {
         );
     }
 
+    fn ascii(n: u32) -> TypeSignature {
+        SequenceType(SequenceSubtype::StringType(StringSubtype::ASCII(
+            BufferLength::new(n).unwrap(),
+        )))
+    }
+
+    fn utf8(n: u32) -> TypeSignature {
+        SequenceType(SequenceSubtype::StringType(StringSubtype::UTF8(
+            StringUTF8Length::new(n).unwrap(),
+        )))
+    }
+
+    fn tuple(fields: &[(&str, TypeSignature)]) -> TypeSignature {
+        let map = fields
+            .iter()
+            .map(|(n, t)| (ClarityName::try_from(*n).unwrap(), t.clone()))
+            .collect();
+        TupleType(TupleTypeSignature::new(map).unwrap())
+    }
+
+    fn sup(a: &TypeSignature, b: &TypeSignature) -> Result<TypeSignature, TypeError> {
+        TypeSignature::least_supertype(a, b)
+    }
+
+    #[test]
+    fn no_type_absorbs_on_either_side() {
+        assert_eq!(sup(&NoType, &IntType).unwrap(), IntType);
+        assert_eq!(sup(&buff(4), &NoType).unwrap(), buff(4));
+    }
+
+    #[test]
+    fn strings_take_the_longer_bound_but_kinds_never_mix() {
+        assert_eq!(sup(&ascii(9), &ascii(2)).unwrap(), ascii(9));
+        assert_eq!(sup(&utf8(1), &utf8(7)).unwrap(), utf8(7));
+        assert_eq!(sup(&ascii(1), &utf8(1)), Err(TypeError::NoSupertype));
+        assert_eq!(sup(&buff(1), &ascii(1)), Err(TypeError::NoSupertype));
+        assert_eq!(sup(&PrincipalType, &BoolType), Err(TypeError::NoSupertype));
+        assert_eq!(sup(&PrincipalType, &PrincipalType).unwrap(), PrincipalType);
+    }
+
+    #[test]
+    fn lists_take_the_longer_length_and_an_empty_list_adopts_the_other_entry() {
+        let empty = TypeSignature::list_of(NoType, 0).unwrap();
+        let ints = TypeSignature::list_of(IntType, 3).unwrap();
+        assert_eq!(sup(&empty, &ints).unwrap(), ints);
+        assert_eq!(sup(&ints, &empty).unwrap(), ints);
+        let a = TypeSignature::list_of(buff(2), 1).unwrap();
+        let b = TypeSignature::list_of(buff(5), 4).unwrap();
+        assert_eq!(
+            sup(&a, &b).unwrap(),
+            TypeSignature::list_of(buff(5), 4).unwrap()
+        );
+        let uints = TypeSignature::list_of(UIntType, 1).unwrap();
+        assert_eq!(sup(&ints, &uints), Err(TypeError::NoSupertype));
+    }
+
+    #[test]
+    fn responses_combine_ok_and_err_sides() {
+        let ok_int = TypeSignature::new_response(IntType, NoType).unwrap();
+        let err_uint = TypeSignature::new_response(NoType, UIntType).unwrap();
+        assert_eq!(
+            sup(&ok_int, &err_uint).unwrap(),
+            TypeSignature::new_response(IntType, UIntType).unwrap()
+        );
+        let ok_uint = TypeSignature::new_response(UIntType, NoType).unwrap();
+        assert_eq!(sup(&ok_int, &ok_uint), Err(TypeError::NoSupertype));
+    }
+
+    #[test]
+    fn tuples_follow_the_first_tuples_fields() {
+        let a = tuple(&[("a", IntType)]);
+        let ab = tuple(&[("a", IntType), ("b", BoolType)]);
+        assert_eq!(sup(&a, &ab).unwrap(), a);
+        assert_eq!(sup(&ab, &a), Err(TypeError::NoSupertype));
+        let a_buff = tuple(&[("a", buff(1))]);
+        let a_buff9 = tuple(&[("a", buff(9))]);
+        assert_eq!(sup(&a_buff, &a_buff9).unwrap(), a_buff9);
+    }
+
+    #[test]
+    fn supertype_that_grows_too_large_is_refused() {
+        // 16 x (buff 65,000) and 17 x (buff 1) each fit, but their supertype,
+        // 17 x (buff 65,000), exceeds 1 MiB.
+        let a = TypeSignature::list_of(buff(65_000), 16).unwrap();
+        let b = TypeSignature::list_of(buff(1), 17).unwrap();
+        assert_eq!(sup(&a, &b), Err(TypeError::ValueTooLarge));
+        let c = TypeSignature::list_of(buff(1), 16).unwrap();
+        assert_eq!(sup(&a, &c).unwrap(), a);
+    }
+
+    #[test]
+    fn type_sizes_follow_the_reference_formulas() {
+        // tuple {a: int}: 2n + type_size (2n + 1 + name) + (16 + name) = 2 + 4 + 17.
+        assert_eq!(tuple(&[("a", IntType)]).size().unwrap(), 23);
+        // list n of int: 16 n + (1 + 5).
+        assert_eq!(
+            TypeSignature::list_of(IntType, 3).unwrap().size().unwrap(),
+            54
+        );
+        assert!(TypeSignature::list_of(IntType, 65_535).is_ok());
+        assert_eq!(
+            TypeSignature::new_response(IntType, buff(20))
+                .unwrap()
+                .size()
+                .unwrap(),
+            25
+        );
+        assert_eq!(NoType.size().unwrap(), 1);
+        assert_eq!(BoolType.size().unwrap(), 1);
+    }
+
     #[test]
     fn empty_tuple_type_is_refused() {
         assert_eq!(

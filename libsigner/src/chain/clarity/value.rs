@@ -54,8 +54,9 @@ pub struct BuffData {
     pub data: Vec<u8>,
 }
 
-/// A list's items and its (inferred) type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A list's items and its (inferred) type. Two lists are equal when their items are; the
+/// type is not compared, as in the reference.
+#[derive(Debug, Clone, Eq, Serialize, Deserialize)]
 pub struct ListData {
     /// The items.
     pub data: Vec<Value>,
@@ -86,13 +87,26 @@ pub struct ASCIIData {
     pub data: Vec<u8>,
 }
 
-/// A tuple: its type and its fields, sorted by name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A tuple: its type and its fields, sorted by name. Two tuples are equal when their fields
+/// are; the type is not compared, as in the reference.
+#[derive(Debug, Clone, Eq, Serialize, Deserialize)]
 pub struct TupleData {
     /// The tuple's type.
     pub type_signature: TupleTypeSignature,
     /// The fields, sorted by name.
     pub data_map: BTreeMap<ClarityName, Value>,
+}
+
+impl PartialEq for ListData {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+    }
+}
+
+impl PartialEq for TupleData {
+    fn eq(&self, other: &Self) -> bool {
+        self.data_map == other.data_map
+    }
 }
 
 /// An optional's contents.
@@ -314,6 +328,11 @@ impl Value {
         })))
     }
 
+    /// A list of `items` (the reference's name for [`Value::cons_list`]).
+    pub fn list_from(items: Vec<Value>) -> Result<Value, TypeError> {
+        Value::cons_list(items)
+    }
+
     /// A tuple from its fields (see [`TupleData::from_data`]).
     pub fn tuple(fields: Vec<(ClarityName, Value)>) -> Result<Value, TypeError> {
         TupleData::from_data(fields).map(Value::Tuple)
@@ -347,6 +366,24 @@ impl Value {
     pub fn as_buffer(&self) -> Option<&[u8]> {
         match self {
             Value::Sequence(SequenceData::Buffer(b)) => Some(&b.data),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a `string-ascii`.
+    pub fn as_string_ascii(&self) -> Option<&[u8]> {
+        match self {
+            Value::Sequence(SequenceData::String(CharType::ASCII(s))) => Some(&s.data),
+            _ => None,
+        }
+    }
+
+    /// The text of a `string-utf8`.
+    pub fn as_string_utf8(&self) -> Option<String> {
+        match self {
+            Value::Sequence(SequenceData::String(CharType::UTF8(s))) => {
+                String::from_utf8(s.data.concat()).ok()
+            }
             _ => None,
         }
     }
@@ -462,6 +499,30 @@ mod tests {
         ])
         .is_err());
         assert!(Value::tuple(vec![]).is_err());
+    }
+
+    #[test]
+    fn list_and_tuple_equality_ignores_the_recorded_type() {
+        let list = Value::cons_list(vec![Value::Int(1)]).unwrap();
+        let mut retyped = list.clone();
+        if let Value::Sequence(SequenceData::List(l)) = &mut retyped {
+            l.type_signature = ListTypeData::new_list(TypeSignature::IntType, 9).unwrap();
+        }
+        assert_eq!(list, retyped);
+        assert_ne!(list, Value::cons_list(vec![Value::Int(2)]).unwrap());
+    }
+
+    #[test]
+    fn accessors_return_none_for_other_variants() {
+        let ascii = Value::string_ascii_from_bytes(b"hi".to_vec()).unwrap();
+        assert_eq!(ascii.as_string_ascii(), Some(&b"hi"[..]));
+        assert_eq!(ascii.as_string_utf8(), None);
+        assert_eq!(ascii.as_u128(), None);
+        let utf8 = Value::string_utf8_from_bytes("h\u{e9}".as_bytes().to_vec()).unwrap();
+        assert_eq!(utf8.as_string_utf8().as_deref(), Some("h\u{e9}"));
+        assert_eq!(Value::okay_true().as_ok(), Some(&Value::Bool(true)));
+        assert_eq!(Value::okay_true().as_err(), None);
+        assert_eq!(Value::none().as_optional(), Some(None));
     }
 
     #[test]

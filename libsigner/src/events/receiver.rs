@@ -1,0 +1,237 @@
+//! The HTTP endpoint the node's event dispatcher POSTs to.
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use slog::{debug, error, info, o, warn, Logger};
+
+use crate::error::EventError;
+use crate::stackerdb::StackerDBChunksEvent;
+
+use super::http::{HttpRequest, HttpServer};
+use super::payloads::{BlockValidateResponse, BurnBlockEvent, StacksBlockEvent};
+use super::stop::{EventStopSignaler, SignerStopSignaler};
+use super::{SignerEvent, SignerEventTrait};
+
+/// A source of [`SignerEvent`]s that forwards them to consumers until stopped.
+pub trait EventReceiver<T: SignerEventTrait> {
+    /// What stops this receiver from another thread.
+    type ST: EventStopSignaler + Send + Sync;
+
+    /// Starts listening on `addr`; returns the address actually bound (so port 0 works).
+    fn bind(&mut self, addr: SocketAddr) -> Result<SocketAddr, EventError>;
+
+    /// Blocks for the next request and turns it into an event.
+    fn next_event(&mut self) -> Result<SignerEvent<T>, EventError>;
+
+    /// Adds a channel every event is forwarded to.
+    fn add_consumer(&mut self, event_out: Sender<SignerEvent<T>>);
+
+    /// Sends `event` to every consumer; `false` if there is none or one has hung up.
+    fn forward_event(&mut self, event: SignerEvent<T>) -> bool;
+
+    /// Whether the receiver has been told to stop.
+    fn is_stopped(&self) -> bool;
+
+    /// A handle that stops this receiver; requires [`EventReceiver::bind`] first.
+    fn get_stop_signaler(&mut self) -> Result<Self::ST, EventError>;
+
+    /// Receives and forwards events until stopped or until a consumer hangs up.
+    /// Requests that are not events, and bodies that do not decode, are skipped.
+    fn main_loop(&mut self) {
+        while !self.is_stopped() {
+            match self.next_event() {
+                Ok(event) => {
+                    if !self.forward_event(event) {
+                        break;
+                    }
+                }
+                Err(EventError::UnrecognizedEvent(_)) => continue,
+                Err(EventError::Terminated) => break,
+                Err(_) => continue,
+            }
+        }
+    }
+}
+
+/// The event receiver of a signer: an HTTP server for the node's event dispatcher.
+///
+/// Everything read from a client is bounded: bodies of at most [`crate::MAX_EVENT_BODY_LEN`]
+/// bytes, request heads of at most 64 KiB, 64 requests in flight, a 60 s deadline per
+/// request; each connection is read on its own thread, so a slow client delays no one.
+///
+/// Endpoints (exact paths; a query string makes a path unknown):
+/// - `/status`, any method: answers `200 OK` and yields [`SignerEvent::StatusCheck`];
+/// - any other non-POST request: dropped unanswered, which sends `500` (as tiny_http);
+/// - POST `/stackerdb_chunks`, `/proposal_response`, `/new_burn_block`, `/new_block`: answered
+///   `200` (empty) **before** the body is decoded, so the node never retries an event that
+///   does not decode; the body then becomes an event or an error;
+/// - POST `/shutdown`: stops the receiver;
+/// - POST to any other path: `200`, yielding [`EventError::UnrecognizedEvent`].
+pub struct SignerEventReceiver<T: SignerEventTrait> {
+    http_server: Option<HttpServer>,
+    local_addr: Option<SocketAddr>,
+    out_channels: Vec<Sender<SignerEvent<T>>>,
+    stop_flag: Arc<AtomicBool>,
+    is_mainnet: bool,
+    logger: Logger,
+    phantom: PhantomData<T>,
+}
+
+impl<T: SignerEventTrait> SignerEventReceiver<T> {
+    /// An unbound receiver for mainnet or testnet events; logs nothing until
+    /// [`SignerEventReceiver::set_logger`].
+    pub fn new(is_mainnet: bool) -> Self {
+        Self {
+            http_server: None,
+            local_addr: None,
+            out_channels: vec![],
+            stop_flag: Arc::new(AtomicBool::new(false)),
+            is_mainnet,
+            logger: Logger::root(slog::Discard, o!()),
+            phantom: PhantomData,
+        }
+    }
+
+    /// Logs requests, dropped bodies and stops to `logger`.
+    pub fn set_logger(&mut self, logger: Logger) {
+        self.logger = logger;
+    }
+
+    /// Whether this receiver expects mainnet events.
+    pub fn is_mainnet(&self) -> bool {
+        self.is_mainnet
+    }
+
+    /// The address bound by [`EventReceiver::bind`], if any.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    fn handle_request(&mut self, request: HttpRequest) -> Result<SignerEvent<T>, EventError> {
+        let url = request.url.clone();
+        debug!(self.logger, "event request"; "method" => &request.method, "url" => &url);
+        if url == "/status" {
+            let content_type = Some("text/plain; charset=UTF-8");
+            if let Err(e) = request.respond(200, content_type, b"OK") {
+                warn!(self.logger, "failed to answer /status"; "error" => %e);
+            }
+            return Ok(SignerEvent::StatusCheck);
+        }
+        if request.method != "POST" {
+            // Dropped unanswered: the client gets 500.
+            return Err(EventError::MalformedRequest(format!(
+                "Unrecognized method '{}'",
+                request.method
+            )));
+        }
+        match url.as_str() {
+            "/stackerdb_chunks" => {
+                self.process_event::<StackerDBChunksEvent>(request, SignerEvent::try_from)
+            }
+            "/proposal_response" => {
+                self.process_event::<BlockValidateResponse>(request, |body| Ok(body.into()))
+            }
+            "/new_burn_block" => {
+                self.process_event::<BurnBlockEvent>(request, |body| Ok(body.into()))
+            }
+            "/new_block" => self.process_event::<StacksBlockEvent>(request, |body| Ok(body.into())),
+            "/shutdown" => {
+                info!(self.logger, "event receiver told to shut down");
+                self.stop_flag.store(true, Ordering::SeqCst);
+                Err(EventError::Terminated)
+            }
+            _ => {
+                respond_empty(&self.logger, request, 200);
+                Err(EventError::UnrecognizedEvent(url))
+            }
+        }
+    }
+
+    /// Reads the body, acknowledges it, then decodes it as `B` and converts it.
+    fn process_event<B: DeserializeOwned>(
+        &mut self,
+        mut request: HttpRequest,
+        convert: impl FnOnce(B) -> Result<SignerEvent<T>, EventError>,
+    ) -> Result<SignerEvent<T>, EventError> {
+        let body = std::mem::replace(&mut request.body, Ok(Vec::new()));
+        respond_empty(&self.logger, request, 200);
+        let body = body.map_err(EventError::MalformedRequest)?;
+        if std::str::from_utf8(&body).is_err() {
+            return Err(EventError::MalformedRequest("Body is not UTF-8".into()));
+        }
+        let payload: B = serde_json::from_slice(&body).map_err(|e| {
+            EventError::Deserialize(format!("Could not decode body to JSON: {e:?}"))
+        })?;
+        convert(payload)
+    }
+}
+
+fn respond_empty(logger: &Logger, request: HttpRequest, status: u16) {
+    if let Err(e) = request.respond(status, None, b"") {
+        warn!(logger, "failed to acknowledge event"; "error" => %e);
+    }
+}
+
+impl<T: SignerEventTrait> EventReceiver<T> for SignerEventReceiver<T> {
+    type ST = SignerStopSignaler;
+
+    fn bind(&mut self, addr: SocketAddr) -> Result<SocketAddr, EventError> {
+        let server = HttpServer::bind(addr)?;
+        let local_addr = server.local_addr();
+        self.http_server = Some(server);
+        self.local_addr = Some(local_addr);
+        info!(self.logger, "event receiver listening"; "addr" => %local_addr);
+        Ok(local_addr)
+    }
+
+    fn next_event(&mut self) -> Result<SignerEvent<T>, EventError> {
+        if self.is_stopped() {
+            return Err(EventError::Terminated);
+        }
+        let request = {
+            let server = self.http_server.as_ref().ok_or(EventError::NotBound)?;
+            server.recv()?
+        };
+        if self.is_stopped() {
+            // Woken by the stop signaler (or a request that raced it): drop and stop.
+            return Err(EventError::Terminated);
+        }
+        let result = self.handle_request(request);
+        if let Err(e) = &result {
+            match e {
+                EventError::UnrecognizedEvent(_) | EventError::Terminated => {}
+                other => warn!(self.logger, "dropped event request"; "error" => %other),
+            }
+        }
+        result
+    }
+
+    fn add_consumer(&mut self, event_out: Sender<SignerEvent<T>>) {
+        self.out_channels.push(event_out);
+    }
+
+    fn forward_event(&mut self, event: SignerEvent<T>) -> bool {
+        match self.out_channels.as_slice() {
+            [] => {
+                error!(self.logger, "no consumer for events");
+                false
+            }
+            [only] => only.send(event).is_ok(),
+            many => many.iter().all(|out| out.send(event.clone()).is_ok()),
+        }
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stop_flag.load(Ordering::SeqCst)
+    }
+
+    fn get_stop_signaler(&mut self) -> Result<SignerStopSignaler, EventError> {
+        let local_addr = self.local_addr.ok_or(EventError::NotBound)?;
+        Ok(SignerStopSignaler::new(self.stop_flag.clone(), local_addr))
+    }
+}

@@ -1,0 +1,17 @@
+//! `check-config`: load a config file and print the signer version and its summary.
+
+use std::io::Write;
+
+use super::{load_config, CommandError};
+use crate::cli::RunSignerArgs;
+
+/// Prints `Signer version: ...`, then `Config: ` and the config summary, as the reference.
+pub fn check_config(args: &RunSignerArgs, out: &mut dyn Write) -> Result<(), CommandError> {
+    let config = load_config(&args.config)?;
+    writeln!(
+        out,
+        "Signer version: {}\nConfig: \n{config}",
+        libsigner::VERSION_STRING.as_str()
+    )?;
+    Ok(())
+}
