@@ -146,3 +146,82 @@ fn simulated_signers_reject_an_invalid_proposal_with_the_validation_code() {
         .wait_for_block(&proposal.signer_signature_hash, Duration::from_millis(200))
         .is_none());
 }
+
+#[test]
+fn simulated_signers_refuse_signer_detected_deviations_with_the_signers_reasons() {
+    use libsigner::chain::{ConsensusHash, StacksPrivateKey};
+    use libsigner::v0::messages::{BlockResponse, RejectReason};
+    use stacks_signer::devnet::wire::{messages, pox_treatment_ones, SignerMessage};
+    use stacks_signer::devnet::BlockOverrides;
+    let node = MockNode::start(MockNodeConfig::with_simulated_signers(3)).unwrap();
+    node.mine_tenures(1, 1, TIMEOUT).unwrap();
+    let mut zero_bit = pox_treatment_ones(3);
+    zero_bit.set(1, false).unwrap();
+    let cases: Vec<(BlockKind, BlockOverrides, RejectReason)> = vec![
+        (
+            BlockKind::Continue,
+            BlockOverrides {
+                miner_key: Some(StacksPrivateKey::from_seed(b"impostor")),
+                ..BlockOverrides::default()
+            },
+            RejectReason::PubkeyHashMismatch,
+        ),
+        (
+            BlockKind::Continue,
+            BlockOverrides {
+                pox_treatment: Some(zero_bit),
+                ..BlockOverrides::default()
+            },
+            RejectReason::InvalidBitvec,
+        ),
+        (
+            BlockKind::Continue,
+            BlockOverrides {
+                consensus_hash: Some(ConsensusHash([7; 20])),
+                ..BlockOverrides::default()
+            },
+            RejectReason::SortitionViewMismatch,
+        ),
+        (
+            BlockKind::Continue,
+            BlockOverrides {
+                duplicate_tenure_change: true,
+                ..BlockOverrides::default()
+            },
+            RejectReason::DuplicateBlockFound,
+        ),
+    ];
+    for (kind, overrides, expected) in cases {
+        let proposal = node
+            .propose_block(&ProposeOptions {
+                kind: Some(kind),
+                overrides,
+            })
+            .unwrap();
+        let responses = node.with_state(|s| {
+            s.stackerdbs
+                .get("signers-0-1")
+                .unwrap()
+                .slots
+                .iter()
+                .map(|slot| messages::decode(&slot.data).unwrap())
+                .collect::<Vec<_>>()
+        });
+        for response in responses {
+            let SignerMessage::BlockResponse(BlockResponse::Rejected(rejection)) = response else {
+                panic!("expected a rejection for {expected:?}");
+            };
+            assert_eq!(
+                rejection.signer_signature_hash,
+                proposal.signer_signature_hash
+            );
+            assert_eq!(rejection.response_data.reject_reason, expected);
+            assert_eq!(rejection.reason, expected.to_string());
+        }
+    }
+    // A normal block is still signed afterwards.
+    let ok = node.propose_block(&ProposeOptions::default()).unwrap();
+    assert!(node
+        .wait_for_block(&ok.signer_signature_hash, TIMEOUT)
+        .is_some());
+}

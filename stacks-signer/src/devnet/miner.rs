@@ -128,7 +128,16 @@ impl NodeState {
                     }),
                     _ if ov.duplicate_tenure_change => {
                         let start = self.stacks.tenure_start(&tenure).ok_or("empty tenure")?;
-                        start.block.try_get_tenure_change_payload().cloned()
+                        // A second, well-formed block-found tenure change for the same
+                        // tenure: it continues the current tip.
+                        start
+                            .block
+                            .try_get_tenure_change_payload()
+                            .cloned()
+                            .map(|mut tc| {
+                                tc.previous_tenure_end = parent_id;
+                                tc
+                            })
                     }
                     _ => None,
                 };

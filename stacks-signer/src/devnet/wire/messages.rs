@@ -7,8 +7,8 @@ use libsigner::chain::{
 };
 use libsigner::codec::{Error as CodecError, StacksMessageCodec};
 use libsigner::v0::messages::{
-    BlockAccepted, BlockProposal, BlockProposalData, BlockRejection, BlockResponse, SignerMessage,
-    SignerMessageMetadata, StateMachineUpdate, StateMachineUpdateContent,
+    BlockAccepted, BlockProposal, BlockProposalData, BlockRejection, BlockResponse, RejectReason,
+    SignerMessage, SignerMessageMetadata, StateMachineUpdate, StateMachineUpdateContent,
     StateMachineUpdateMinerState, ValidateRejectCode,
 };
 
@@ -75,6 +75,29 @@ pub fn block_rejection(
         *signer_signature_hash,
         reason.to_string(),
         code,
+        key,
+        mainnet,
+        u64::MAX,
+        u64::MAX,
+    );
+    rejection.metadata = SignerMessageMetadata {
+        server_version: server_version.to_string(),
+    };
+    SignerMessage::BlockResponse(BlockResponse::Rejected(rejection)).serialize_to_vec()
+}
+
+/// A signer's `BlockResponse::Rejected` for a signer-side `reason` (its display text as
+/// `reason`), signed by `key`.
+pub fn signer_rejection(
+    key: &StacksPrivateKey,
+    signer_signature_hash: &Sha512Trunc256Sum,
+    reason: RejectReason,
+    mainnet: bool,
+    server_version: &str,
+) -> Vec<u8> {
+    let mut rejection = BlockRejection::new(
+        *signer_signature_hash,
+        reason,
         key,
         mainnet,
         u64::MAX,
