@@ -112,7 +112,11 @@ pub(crate) fn serve(server: &tiny_http::Server, shared: &Arc<Shared>) {
         let request = match server.recv_timeout(Duration::from_millis(100)) {
             Ok(Some(r)) => r,
             Ok(None) => continue,
-            Err(_) => continue,
+            Err(_) => {
+                // A listener error: back off instead of spinning.
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
         };
         handle(request, shared);
     }
