@@ -336,3 +336,43 @@ fn malformed_requests_get_errors_and_the_server_keeps_serving() {
     assert_eq!(get(node.addr(), "/v2/info").status, 200);
     assert!(hex_bytes("00").is_ok());
 }
+
+#[test]
+fn a_mainnet_node_uses_mainnet_addresses_chain_id_and_transactions() {
+    let node = MockNode::start(MockNodeConfig::with_simulated_signers(2).mainnet()).unwrap();
+    let info: RPCPeerInfoData = get(node.addr(), "/v2/info").parse();
+    assert_eq!(info.network_id, 1);
+    assert!(info
+        .stackerdbs
+        .unwrap()
+        .iter()
+        .all(|db| db.starts_with("SP000000000000000000002Q6VF78.")));
+    let pox: RPCPoxInfoData = get(node.addr(), "/v2/pox").parse();
+    assert_eq!(pox.contract_id, "SP000000000000000000002Q6VF78.pox-4");
+    assert_eq!(
+        get(
+            node.addr(),
+            "/v2/stackerdb/SP000000000000000000002Q6VF78/miners"
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(
+            node.addr(),
+            "/v2/stackerdb/ST000000000000000000002AMW42H/miners"
+        )
+        .status,
+        404
+    );
+    let blocks = node
+        .mine_tenures(1, 2, std::time::Duration::from_secs(20))
+        .unwrap();
+    for stored in blocks {
+        assert!(stored
+            .block
+            .txs
+            .iter()
+            .all(|tx| tx.is_mainnet() && tx.chain_id == 1));
+    }
+}
