@@ -11,4 +11,5 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod devnet;
 pub mod signerdb;

@@ -5,8 +5,8 @@
 
 use libsigner::chain::hex::{serde_prefix_hex, serde_prefix_opt_hex};
 use libsigner::chain::{
-    BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, Hash160, Sha256Sum, SortitionId,
-    StacksBlockId, TrieHash, VRFSeed,
+    BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, Hash160, NakamotoBlockHeader, PoxAddress,
+    Sha256Sum, Sha512Trunc256Sum, SortitionId, StacksBlockId, TrieHash, VRFSeed,
 };
 use serde::{Deserialize, Serialize};
 
@@ -353,6 +353,198 @@ pub struct BlockProposalResponse {
     pub result: String,
     /// The node's message.
     pub message: String,
+}
+
+pub use libsigner::NakamotoSignerEntry;
+
+/// Reward slots missed at the cycle's start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoxStartCycleInfo {
+    /// `[principal, amount]` pairs (kept as raw JSON: signers ignore them).
+    pub missed_reward_slots: Vec<serde_json::Value>,
+}
+
+/// A reward cycle's reward set as `/v3/stacker_set` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardSet {
+    /// The PoX reward addresses.
+    pub rewarded_addresses: Vec<PoxAddress>,
+    /// Slots missed at the cycle's start.
+    pub start_cycle_state: PoxStartCycleInfo,
+    /// The signers, sorted by signing key; absent when the cycle has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signers: Option<Vec<NakamotoSignerEntry>>,
+    /// The stacking threshold of the cycle.
+    #[serde(default)]
+    pub pox_ustx_threshold: Option<u128>,
+}
+
+/// `GET /v3/stacker_set/{cycle}`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetStackersResponse {
+    /// The cycle's reward set.
+    pub stacker_set: RewardSet,
+}
+
+/// One element of `GET /v3/tenures/fork_info/{start}/{stop}` (a JSON array of these).
+///
+/// Both optional fields must be present (`null` allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenureForkingInfo {
+    /// The burn block's hash.
+    #[serde(with = "serde_prefix_hex")]
+    pub burn_block_hash: BurnchainHeaderHash,
+    /// The burn block's height.
+    pub burn_block_height: u64,
+    /// The sortition id.
+    #[serde(with = "serde_prefix_hex")]
+    pub sortition_id: SortitionId,
+    /// The parent sortition id.
+    #[serde(with = "serde_prefix_hex")]
+    pub parent_sortition_id: SortitionId,
+    /// The consensus hash.
+    #[serde(with = "serde_prefix_hex")]
+    pub consensus_hash: ConsensusHash,
+    /// Whether a miner won this sortition.
+    pub was_sortition: bool,
+    /// The id of the tenure's first block, if any was mined.
+    #[serde(with = "serde_prefix_opt_hex")]
+    pub first_block_mined: Option<StacksBlockId>,
+    /// `0x` + hex of `u32 count || blocks` (every block of the tenure).
+    #[serde(with = "serde_prefix_opt_bytes")]
+    pub nakamoto_blocks: Option<Vec<u8>>,
+}
+
+/// Serde for an optional byte string written as `0x` + hex (`prefix_opt_hex_codec`); as
+/// everywhere in the node, the first two characters are dropped unchecked.
+pub mod serde_prefix_opt_bytes {
+    use libsigner::chain::hex::{hex_bytes, to_hex};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `null` or `0x` followed by hex.
+    pub fn serialize<S: Serializer>(value: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(bytes) => s.serialize_str(&format!("0x{}", to_hex(bytes))),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads `null` or a `0x`-prefixed hex string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => {
+                let digits = text
+                    .get(2..)
+                    .ok_or_else(|| serde::de::Error::custom("hex string too short"))?;
+                hex_bytes(digits)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    }
+}
+
+/// A block header of either era (`StacksBlockHeaderTypes`, externally tagged). The mock only
+/// serves Nakamoto headers; Epoch 2 headers are kept as raw JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StacksBlockHeaderTypes {
+    /// An Epoch 2.x header.
+    Epoch2(serde_json::Value),
+    /// A Nakamoto header.
+    Nakamoto(Box<NakamotoBlockHeader>),
+}
+
+/// `GET /v3/tenures/tip_metadata/{ch}`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockHeaderWithMetadata {
+    /// The tenure's highest processed block header.
+    pub anchored_header: StacksBlockHeaderTypes,
+    /// The tenure's current burn view (plain hex), if known.
+    pub burn_view: Option<ConsensusHash>,
+}
+
+/// `POST /v3/block_proposal`'s request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NakamotoBlockProposal {
+    /// Hex (no `0x`) of the consensus-serialized block.
+    pub block: String,
+    /// The chain id the proposer expects.
+    pub chain_id: u32,
+    /// Transactions to replay, as the reference's derived JSON (opaque here).
+    #[serde(default)]
+    pub replay_txs: Option<serde_json::Value>,
+}
+
+pub use libsigner::v0::messages::ValidateRejectCode;
+
+/// A successful validation (`BlockValidateOk`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockValidateOk {
+    /// The validated block's signer signature hash (plain hex).
+    pub signer_signature_hash: Sha512Trunc256Sum,
+    /// The block's execution cost.
+    pub cost: ExecutionCost,
+    /// The block's size in bytes.
+    pub size: u64,
+    /// How long validation took.
+    pub validation_time_ms: u64,
+    /// Hash of the replayed transactions, if any were given.
+    #[serde(default)]
+    pub replay_tx_hash: Option<u64>,
+    /// Whether the replay set was used up.
+    pub replay_tx_exhausted: bool,
+}
+
+/// A failed validation (`BlockValidateReject`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockValidateReject {
+    /// The rejected block's signer signature hash (plain hex).
+    pub signer_signature_hash: Sha512Trunc256Sum,
+    /// The node's reason text.
+    pub reason: String,
+    /// The reason's code.
+    pub reason_code: ValidateRejectCode,
+}
+
+/// The body of a `/proposal_response` event, tagged by `"result"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result")]
+pub enum BlockValidateResponse {
+    /// The block is valid.
+    Ok(BlockValidateOk),
+    /// The block is invalid.
+    Reject(BlockValidateReject),
+}
+
+impl BlockValidateResponse {
+    /// The signer signature hash of the block concerned.
+    pub fn signer_signature_hash(&self) -> &Sha512Trunc256Sum {
+        match self {
+            BlockValidateResponse::Ok(ok) => &ok.signer_signature_hash,
+            BlockValidateResponse::Reject(rej) => &rej.signer_signature_hash,
+        }
+    }
+}
+
+/// `GET /v3/signer/{pubkey}/{cycle}`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetSignerResponse {
+    /// Blocks of that cycle carrying the key's signature.
+    pub blocks_signed: u64,
+}
+
+pub use libsigner::stackerdb::{SlotMetadata, StackerDBChunkAckData, StackerDBChunkData};
+
+/// One element of `GET /v2/stackerdb/{addr}/{name}/replicas`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighborAddress {
+    /// IP address.
+    pub ip: String,
+    /// Port.
+    pub port: u16,
+    /// Hash160 of the peer's public key (plain hex).
+    pub public_key_hash: Hash160,
 }
 
 #[cfg(test)]

@@ -1,0 +1,222 @@
+//! The RPC server: request intake (bounded body reads, `Connection: close` honoured by
+//! tiny_http), routing by method and path, and replies with the node's content types.
+//! Nothing a client sends can panic a handler.
+
+mod blocks;
+mod rpc;
+mod stackerdb;
+
+use std::io::Read;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libsigner::codec::MAX_MESSAGE_LEN;
+use serde::Serialize;
+
+use super::node::Shared;
+
+/// Largest request body read (the node's `MAX_PAYLOAD_LEN`, 16 MiB + 1); larger is a 400.
+pub const MAX_BODY_LEN: usize = MAX_MESSAGE_LEN as usize;
+
+/// An HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            body: serde_json::to_vec(value).unwrap_or_default(),
+        }
+    }
+
+    /// A plain-text answer.
+    pub fn text(status: u16, text: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain",
+            body: text.into().into_bytes(),
+        }
+    }
+
+    /// A binary answer.
+    pub fn bytes(status: u16, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            content_type: "application/octet-stream",
+            body,
+        }
+    }
+
+    /// 404 for an unknown path.
+    pub fn not_found() -> Reply {
+        Reply::text(404, "Not found")
+    }
+}
+
+/// A request as the handlers see it.
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path without the query.
+    pub path: String,
+    /// The query string (without `?`).
+    pub query: String,
+    /// Header (lowercased name, value) pairs.
+    pub headers: Vec<(String, String)>,
+    /// The body (at most [`MAX_BODY_LEN`] + 1 bytes were read).
+    pub body: Vec<u8>,
+    /// Whether the body was longer than [`MAX_BODY_LEN`].
+    pub body_too_long: bool,
+}
+
+impl Request {
+    /// The value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the `Content-Type` is `expected` (parameters such as `; charset` ignored).
+    pub fn content_type_is(&self, expected: &str) -> bool {
+        self.header("content-type")
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
+    }
+
+    /// The value of query parameter `name`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+    }
+}
+
+/// Serves requests until shutdown.
+pub(crate) fn serve(server: &tiny_http::Server, shared: &Arc<Shared>) {
+    while !shared.shutdown.load(Ordering::SeqCst) {
+        let request = match server.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(_) => continue,
+        };
+        handle(request, shared);
+    }
+}
+
+fn handle(mut raw: tiny_http::Request, shared: &Arc<Shared>) {
+    let url = raw.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let mut body = Vec::new();
+    let read = raw
+        .as_reader()
+        .take(MAX_BODY_LEN as u64 + 1)
+        .read_to_end(&mut body);
+    let request = Request {
+        method: raw.method().as_str().to_ascii_uppercase(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers: raw
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_ascii_lowercase(),
+                    h.value.as_str().to_string(),
+                )
+            })
+            .collect(),
+        body_too_long: body.len() > MAX_BODY_LEN,
+        body,
+    };
+    let reply = if read.is_err() {
+        Reply::text(400, "Failed to read request body")
+    } else {
+        route(&request, shared)
+    };
+    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+    if let Ok(header) =
+        tiny_http::Header::from_bytes(&b"Content-Type"[..], reply.content_type.as_bytes())
+    {
+        response.add_header(header);
+    }
+    let _ = raw.respond(response);
+}
+
+fn route(req: &Request, shared: &Arc<Shared>) -> Reply {
+    let down = shared
+        .down_endpoints
+        .lock()
+        .map(|set| set.iter().any(|p| req.path.starts_with(p.as_str())))
+        .unwrap_or(false);
+    if down {
+        return Reply::text(503, "Service Unavailable");
+    }
+    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    match (req.method.as_str(), segments.as_slice()) {
+        ("GET", ["v2", "info"]) => rpc::info(req, shared),
+        ("GET", ["v2", "pox"]) => rpc::pox(shared),
+        ("GET", ["v3", "stacker_set", cycle]) => rpc::stacker_set(req, shared, cycle),
+        ("POST", ["v2", "contracts", "call-read", addr, contract, function]) => {
+            rpc::call_read(req, shared, addr, contract, function)
+        }
+        ("GET", ["v3", "sortitions"]) => rpc::sortitions(shared, None, None),
+        ("GET", ["v3", "sortitions", key]) => rpc::sortitions(shared, Some(key), None),
+        ("GET", ["v3", "sortitions", key, value]) => {
+            rpc::sortitions(shared, Some(key), Some(value))
+        }
+        ("GET", ["v3", "tenures", "fork_info", start, stop]) => rpc::fork_info(shared, start, stop),
+        ("GET", ["v3", "tenures", "tip_metadata", ch]) => rpc::tenure_tip(shared, ch, true),
+        ("GET", ["v3", "tenures", "tip", ch]) => rpc::tenure_tip(shared, ch, false),
+        ("GET", ["v2", "accounts", principal]) => rpc::account(shared, principal),
+        ("GET", ["v3", "signer", pk, cycle]) => rpc::signer_blocks(shared, pk, cycle),
+        ("POST", ["v3", "block_proposal"]) => blocks::block_proposal(req, shared),
+        ("POST", ["v3", "blocks", "upload"]) | ("POST", ["v3", "blocks", "upload", ""]) => {
+            blocks::upload(req, shared)
+        }
+        ("GET", ["v2", "stackerdb", addr, name]) => stackerdb::metadata(shared, addr, name),
+        ("GET", ["v2", "stackerdb", addr, name, "replicas"]) => {
+            stackerdb::replicas(shared, addr, name)
+        }
+        ("POST", ["v2", "stackerdb", addr, name, "chunks"]) => {
+            stackerdb::post_chunk(req, shared, addr, name)
+        }
+        ("GET", ["v2", "stackerdb", addr, name, slot]) => {
+            stackerdb::get_chunk(shared, addr, name, slot, None)
+        }
+        ("GET", ["v2", "stackerdb", addr, name, slot, version]) => {
+            stackerdb::get_chunk(shared, addr, name, slot, Some(version))
+        }
+        _ => Reply::not_found(),
+    }
+}
+
+/// Parses exactly `N` bytes of lowercase/uppercase hex (the routes' `[0-9a-f]{2N}`).
+pub(crate) fn parse_hex_param<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    libsigner::chain::hex::hex_array::<N>(text).ok()
+}
+
+/// Parses a decimal route parameter of at most `max_digits` digits.
+pub(crate) fn parse_decimal(text: &str, max_digits: usize) -> Option<u64> {
+    if text.is_empty() || text.len() > max_digits || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}

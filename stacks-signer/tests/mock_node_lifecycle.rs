@@ -1,0 +1,148 @@
+//! Tenure extends through the simulated miner, taking endpoints down, activity records, and
+//! stopping a node promptly even while an observer is unreachable.
+
+mod mock_node_common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use mock_node_common::get;
+use stacks_signer::client::api::{BlockHeaderWithMetadata, RPCPeerInfoData};
+use stacks_signer::devnet::wire::TenureChangeCause;
+use stacks_signer::devnet::{
+    Activity, BlockKind, MockNode, MockNodeConfig, ObserverSpec, ProposeOptions,
+};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_tenure_extend_after_a_burn_block_without_winner_moves_the_tenure_burn_view() {
+    let node = MockNode::start(MockNodeConfig::with_simulated_signers(3)).unwrap();
+    let tenure = node.mine_tenures(1, 1, TIMEOUT).unwrap()[0].tenure();
+    let empty = node.mine_burn_block(None).unwrap();
+    let proposal = node
+        .propose_block(&ProposeOptions {
+            kind: Some(BlockKind::Extend(TenureChangeCause::Extended)),
+            ..ProposeOptions::default()
+        })
+        .unwrap();
+    let stored = node
+        .wait_for_block(&proposal.signer_signature_hash, TIMEOUT)
+        .expect("the extend is signed and processed");
+    assert_eq!(stored.tenure(), tenure);
+    let tc = stored.block.get_tenure_change_tx_payload().unwrap();
+    assert_eq!(tc.cause, TenureChangeCause::Extended);
+    assert_eq!(tc.burn_view_consensus_hash, empty.consensus_hash);
+    let meta: BlockHeaderWithMetadata =
+        get(node.addr(), &format!("/v3/tenures/tip_metadata/{tenure}")).parse();
+    assert_eq!(meta.burn_view, Some(empty.consensus_hash));
+    // Further blocks continue the extended tenure.
+    let next = node.propose_block(&ProposeOptions::default()).unwrap();
+    assert!(node
+        .wait_for_block(&next.signer_signature_hash, TIMEOUT)
+        .is_some());
+    assert_eq!(node.stacks_tip().unwrap().height(), 5);
+}
+
+#[test]
+fn an_endpoint_taken_down_answers_503_until_brought_back() {
+    let node = MockNode::start(MockNodeConfig::with_simulated_signers(1)).unwrap();
+    node.set_endpoint_down("/v2/info", true);
+    assert_eq!(get(node.addr(), "/v2/info").status, 503);
+    assert_eq!(get(node.addr(), "/v2/pox").status, 200);
+    node.set_endpoint_down("/v2/info", false);
+    let _: RPCPeerInfoData = get(node.addr(), "/v2/info").parse();
+}
+
+#[test]
+fn the_activity_stream_reports_proposals_chunk_writes_and_processed_blocks() {
+    let node = MockNode::start(MockNodeConfig::with_simulated_signers(2)).unwrap();
+    let activity = node.subscribe();
+    node.mine_tenures(1, 1, TIMEOUT).unwrap();
+    let entries: Vec<Activity> = activity.try_iter().map(|e| e.activity).collect();
+    let position = |pred: &dyn Fn(&Activity) -> bool| entries.iter().position(pred).unwrap();
+    let burn = position(&|a| matches!(a, Activity::BurnBlock { height: 345, .. }));
+    let proposed = position(&|a| matches!(a, Activity::BlockProposed { .. }));
+    let accepted = position(
+        &|a| matches!(a, Activity::ChunkWrite { contract, accepted: true, .. } if contract == "signers-0-1"),
+    );
+    let processed = position(&|a| {
+        matches!(a, Activity::BlockProcessed { signed_weight, threshold_weight, .. }
+            if signed_weight >= threshold_weight)
+    });
+    assert!(burn < proposed && proposed < accepted && accepted < processed);
+}
+
+#[test]
+fn a_node_stops_promptly_while_an_observer_is_unreachable() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = MockNodeConfig::with_simulated_signers(1);
+    config
+        .observers
+        .push(ObserverSpec::signer(format!("127.0.0.1:{port}")));
+    let node = MockNode::start(config).unwrap();
+    node.mine_burn_block(Some(0)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    node.stop();
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn simulated_signers_reject_an_invalid_proposal_with_the_validation_code() {
+    use libsigner::v0::messages::{BlockResponse, RejectCode, ValidateRejectCode};
+    use stacks_signer::devnet::wire::{messages, SignerMessage};
+    use stacks_signer::devnet::BlockOverrides;
+    let node = MockNode::start(MockNodeConfig::with_simulated_signers(2)).unwrap();
+    node.mine_burn_block(Some(0)).unwrap();
+    let future = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let proposal = node
+        .propose_block(&ProposeOptions {
+            kind: Some(BlockKind::TenureStart),
+            overrides: BlockOverrides {
+                timestamp: Some(future),
+                ..BlockOverrides::default()
+            },
+        })
+        .unwrap();
+    let chunks = node.with_state(|s| {
+        s.stackerdbs
+            .get("signers-0-1")
+            .unwrap()
+            .slots
+            .iter()
+            .map(|slot| slot.data.clone())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(chunks.len(), 2);
+    for data in chunks {
+        match messages::decode(&data).unwrap() {
+            SignerMessage::BlockResponse(BlockResponse::Rejected(rejection)) => {
+                assert_eq!(
+                    rejection.signer_signature_hash,
+                    proposal.signer_signature_hash
+                );
+                assert_eq!(
+                    rejection.reason,
+                    "Block timestamp is too far into the future"
+                );
+                assert_eq!(
+                    rejection.reason_code,
+                    RejectCode::ValidationFailed(ValidateRejectCode::InvalidTimestamp)
+                );
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+    assert!(node
+        .wait_for_block(&proposal.signer_signature_hash, Duration::from_millis(200))
+        .is_none());
+}
