@@ -128,7 +128,7 @@ impl NodeState {
                     }),
                     _ if ov.duplicate_tenure_change => {
                         let start = self.stacks.tenure_start(&tenure).ok_or("empty tenure")?;
-                        start.block.get_tenure_change_tx_payload().cloned()
+                        start.block.try_get_tenure_change_payload().cloned()
                     }
                     _ => None,
                 };

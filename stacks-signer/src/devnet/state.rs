@@ -557,7 +557,7 @@ impl NodeState {
             return Err("Unknown parent block".into());
         }
         let tenure_ch = block.header.consensus_hash;
-        let tc = block.get_tenure_change_tx_payload().cloned();
+        let tc = block.try_get_tenure_change_payload().cloned();
         let burn_view = match &tc {
             Some(tc) => tc.burn_view_consensus_hash,
             None => self.tenure_burn_view(&tenure_ch).unwrap_or(tenure_ch),

@@ -95,7 +95,7 @@ pub fn check_block(
             "Tenure consensus hash is not on the canonical Bitcoin fork",
         ));
     }
-    let tenure_change = block.get_tenure_change_tx_payload();
+    let tenure_change = block.try_get_tenure_change_payload();
     let is_tenure_start = tenure_change.is_some_and(|tc| tc.cause == TenureChangeCause::BlockFound);
     if is_tenure_start {
         let well_formed = block.txs.len() >= 2
