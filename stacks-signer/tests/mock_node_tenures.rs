@@ -454,7 +454,7 @@ fn signers_following_the_reference_call_sequence_check_and_sign_every_block() {
             assert!(block.header.pox_treatment.iter().all(|bit| bit));
             let info: RPCPeerInfoData = mock_node_common::get(node.addr(), "/v2/info").parse();
             assert!(info.stacks_tip_height + 1 >= block.header.chain_length);
-            if let Some(tc) = block.get_tenure_change_tx_payload() {
+            if let Some(tc) = block.try_get_tenure_change_payload() {
                 assert_eq!(tc.previous_tenure_end, block.header.parent_block_id);
                 assert_eq!(
                     Some(tc.prev_tenure_consensus_hash),
