@@ -149,6 +149,13 @@ fn authentication_and_request_checks_answer_with_the_nodes_codes() {
         submit(&node, &broken, 0x8000_0000, Some("12345")).status,
         400
     );
+    // Shadow blocks are refused.
+    let mut shadow = block.clone();
+    shadow.header.version = 0x80;
+    assert_eq!(
+        submit(&node, &shadow, 0x8000_0000, Some("12345")).status,
+        400
+    );
     // Too old.
     let old = propose(
         &node,

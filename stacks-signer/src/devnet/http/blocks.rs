@@ -82,6 +82,15 @@ fn block_proposal_inner(
         Ok(b) => b,
         Err(e) => return (Reply::text(400, format!("Failed to parse body: {e}")), None),
     };
+    if block.header.is_shadow_block() {
+        return (
+            Reply::text(
+                400,
+                "Failed to parse body: shadow blocks cannot be proposed",
+            ),
+            None,
+        );
+    }
     let hash = block.header.signer_signature_hash();
     let has_observer = shared
         .dispatcher
