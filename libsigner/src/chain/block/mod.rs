@@ -2,7 +2,7 @@
 //! a header followed by its transactions.
 //!
 //! Decoding a block reads the header and the transactions through a
-//! [`MAX_MESSAGE_LEN`](crate::codec::MAX_MESSAGE_LEN) bound, then refuses duplicate
+//! [`MAX_MESSAGE_LEN`] bound, then refuses duplicate
 //! transactions and then a Merkle root that does not match the txids, in that order.
 
 mod header;
