@@ -30,7 +30,7 @@ fn a_tenure_extend_after_a_burn_block_without_winner_moves_the_tenure_burn_view(
         .wait_for_block(&proposal.signer_signature_hash, TIMEOUT)
         .expect("the extend is signed and processed");
     assert_eq!(stored.tenure(), tenure);
-    let tc = stored.block.try_get_tenure_change_payload().unwrap();
+    let tc = stored.block.get_tenure_extend_tx_payload().unwrap();
     assert_eq!(tc.cause, TenureChangeCause::Extended);
     assert_eq!(tc.burn_view_consensus_hash, empty.consensus_hash);
     let meta: BlockHeaderWithMetadata =

@@ -6,7 +6,7 @@
 use libsigner::chain::hex::{serde_prefix_hex, serde_prefix_opt_hex};
 use libsigner::chain::{
     BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, Hash160, NakamotoBlockHeader, PoxAddress,
-    Sha256Sum, Sha512Trunc256Sum, SortitionId, StacksBlockId, TrieHash, VRFSeed,
+    Sha256Sum, SortitionId, StacksBlockId, TrieHash, VRFSeed,
 };
 use serde::{Deserialize, Serialize};
 
@@ -196,20 +196,7 @@ pub struct RPCPoxEpoch {
     pub network_epoch: u8,
 }
 
-/// A Clarity execution cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecutionCost {
-    /// Bytes written.
-    pub write_length: u64,
-    /// Writes.
-    pub write_count: u64,
-    /// Bytes read.
-    pub read_length: u64,
-    /// Reads.
-    pub read_count: u64,
-    /// Runtime units.
-    pub runtime: u64,
-}
+pub use libsigner::ExecutionCost;
 
 /// A PoX contract version in `/v2/pox`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -478,54 +465,7 @@ pub struct NakamotoBlockProposal {
 
 pub use libsigner::v0::messages::ValidateRejectCode;
 
-/// A successful validation (`BlockValidateOk`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlockValidateOk {
-    /// The validated block's signer signature hash (plain hex).
-    pub signer_signature_hash: Sha512Trunc256Sum,
-    /// The block's execution cost.
-    pub cost: ExecutionCost,
-    /// The block's size in bytes.
-    pub size: u64,
-    /// How long validation took.
-    pub validation_time_ms: u64,
-    /// Hash of the replayed transactions, if any were given.
-    #[serde(default)]
-    pub replay_tx_hash: Option<u64>,
-    /// Whether the replay set was used up.
-    pub replay_tx_exhausted: bool,
-}
-
-/// A failed validation (`BlockValidateReject`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlockValidateReject {
-    /// The rejected block's signer signature hash (plain hex).
-    pub signer_signature_hash: Sha512Trunc256Sum,
-    /// The node's reason text.
-    pub reason: String,
-    /// The reason's code.
-    pub reason_code: ValidateRejectCode,
-}
-
-/// The body of a `/proposal_response` event, tagged by `"result"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result")]
-pub enum BlockValidateResponse {
-    /// The block is valid.
-    Ok(BlockValidateOk),
-    /// The block is invalid.
-    Reject(BlockValidateReject),
-}
-
-impl BlockValidateResponse {
-    /// The signer signature hash of the block concerned.
-    pub fn signer_signature_hash(&self) -> &Sha512Trunc256Sum {
-        match self {
-            BlockValidateResponse::Ok(ok) => &ok.signer_signature_hash,
-            BlockValidateResponse::Reject(rej) => &rej.signer_signature_hash,
-        }
-    }
-}
+pub use libsigner::{BlockValidateOk, BlockValidateReject, BlockValidateResponse};
 
 /// `GET /v3/signer/{pubkey}/{cycle}`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,11 +9,10 @@ use libsigner::chain::{Hash160, Sha512Trunc256Sum, StacksPublicKey};
 
 use super::activity::now_secs;
 use super::state::NodeState;
-use super::wire::{NakamotoBlock, TenureChangeCause};
+use super::wire::NakamotoBlock;
 use crate::client::api::{
     BlockValidateOk, BlockValidateReject, BlockValidateResponse, ExecutionCost, ValidateRejectCode,
 };
-use libsigner::chain::TransactionPayload;
 use libsigner::codec::StacksMessageCodec;
 
 /// How far in the future a block's timestamp may be.
@@ -95,6 +94,7 @@ pub fn check_block(
             "Tenure consensus hash is not on the canonical Bitcoin fork",
         ));
     }
+<<<<<<< HEAD
     let tenure_change = block.try_get_tenure_change_payload();
     let is_tenure_start = tenure_change.is_some_and(|tc| tc.cause == TenureChangeCause::BlockFound);
     if is_tenure_start {
@@ -111,34 +111,41 @@ pub fn check_block(
             && tenure_change.is_some_and(|tc| tc.tenure_consensus_hash == header.consensus_hash);
         if !well_formed {
             return Err(reject(InvalidBlock, "Block is not well-formed"));
+=======
+    // The node's shape rules for tenure-start and tenure-extend blocks.
+    let start = block.is_wellformed_tenure_start_block();
+    if start.is_err() || block.is_wellformed_tenure_extend_block().is_err() {
+        return Err(reject(InvalidBlock, "Block is not well-formed"));
+    }
+    match block.get_tenure_change_tx_payload() {
+        Some(tenure_change) => {
+            if tenure_change.tenure_consensus_hash != header.consensus_hash {
+                return Err(reject(InvalidBlock, "Block is not well-formed"));
+            }
+            let highest = state
+                .stacks
+                .tenure_tip(&tenure_change.prev_tenure_consensus_hash);
+            if highest.is_none_or(|tip| tip.id != parent.id) {
+                return Err(reject(
+                    InvalidParentBlock,
+                    "Block is not higher than the highest block in its tenure",
+                ));
+            }
+>>>>>>> mock
         }
-        let prev_tenure = tenure_change.map(|tc| tc.prev_tenure_consensus_hash);
-        let highest = prev_tenure.and_then(|ch| state.stacks.tenure_tip(&ch));
-        if highest.is_none_or(|tip| tip.id != parent.id) {
-            return Err(reject(
-                InvalidParentBlock,
-                "Block is not higher than the highest block in its tenure",
-            ));
-        }
-    } else {
-        if block
-            .txs
-            .iter()
-            .any(|t| matches!(t.payload, TransactionPayload::Coinbase(..)))
-        {
-            return Err(reject(InvalidBlock, "Block is not well-formed"));
-        }
-        let Some(tip) = state.stacks.tenure_tip(&header.consensus_hash) else {
-            return Err(reject(
-                NoSuchTenure,
-                "Block is not a tenure-start block, and has an unrecognized tenure consensus hash",
-            ));
-        };
-        if tip.id != parent.id {
-            return Err(reject(
-                InvalidParentBlock,
-                "Block is not higher than the highest block in its tenure",
-            ));
+        None => {
+            let Some(tip) = state.stacks.tenure_tip(&header.consensus_hash) else {
+                return Err(reject(
+                    NoSuchTenure,
+                    "Block is not a tenure-start block, and has an unrecognized tenure consensus hash",
+                ));
+            };
+            if tip.id != parent.id {
+                return Err(reject(
+                    InvalidParentBlock,
+                    "Block is not higher than the highest block in its tenure",
+                ));
+            }
         }
     }
     if header.chain_length != parent.height() + 1 {
