@@ -94,24 +94,6 @@ pub fn check_block(
             "Tenure consensus hash is not on the canonical Bitcoin fork",
         ));
     }
-<<<<<<< HEAD
-    let tenure_change = block.try_get_tenure_change_payload();
-    let is_tenure_start = tenure_change.is_some_and(|tc| tc.cause == TenureChangeCause::BlockFound);
-    if is_tenure_start {
-        let well_formed = block.txs.len() >= 2
-            && matches!(
-                block.txs.get(1).map(|t| &t.payload),
-                Some(TransactionPayload::Coinbase(..))
-            )
-            && block
-                .txs
-                .iter()
-                .skip(2)
-                .all(|t| t.try_as_tenure_change().is_none())
-            && tenure_change.is_some_and(|tc| tc.tenure_consensus_hash == header.consensus_hash);
-        if !well_formed {
-            return Err(reject(InvalidBlock, "Block is not well-formed"));
-=======
     // The node's shape rules for tenure-start and tenure-extend blocks.
     let start = block.is_wellformed_tenure_start_block();
     if start.is_err() || block.is_wellformed_tenure_extend_block().is_err() {
@@ -131,7 +113,6 @@ pub fn check_block(
                     "Block is not higher than the highest block in its tenure",
                 ));
             }
->>>>>>> mock
         }
         None => {
             let Some(tip) = state.stacks.tenure_tip(&header.consensus_hash) else {
