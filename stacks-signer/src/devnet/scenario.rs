@@ -209,10 +209,9 @@ impl Step {
             Step::Wait { secs } if !secs.is_finite() || *secs < 0.0 => {
                 Err("`secs` must be a non-negative number".into())
             }
-            Step::Validation { reject, .. } => match reject {
-                Some(code) => parse_code(code).map(|_| ()),
-                None => Ok(()),
-            },
+            Step::Validation {
+                reject: Some(code), ..
+            } => parse_code(code).map(|_| ()),
             Step::Inject { data, message, .. } => match (data, message.as_deref()) {
                 (Some(_), None) | (None, Some("accept" | "reject" | "pre_commit")) => Ok(()),
                 (None, Some(other)) => Err(format!(
