@@ -61,6 +61,54 @@ pub enum Command {
     MonitorSigners(MonitorSignersArgs),
     /// Decode a chunk, signer message, block, transaction or Clarity value and print it as JSON
     Inspect(InspectArgs),
+    /// Run a mock Stacks node for signers: RPC endpoints, StackerDBs, a simulated burn chain,
+    /// miners and validator, optionally driven by a scenario and recorded as JSON lines
+    MockNode(MockNodeArgs),
+}
+
+/// Arguments of `mock-node`. Every flag may also be set in the `--config` TOML file (same
+/// names with underscores); flags win over the file.
+#[derive(Parser, Debug, Clone, Default)]
+pub struct MockNodeArgs {
+    /// A TOML file with the same settings (`bind`, `observers`, `signer_public_keys`, ...)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The RPC address to listen on (port 0 picks a free port) [default: 127.0.0.1:20443]
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// An event observer (a signer's `endpoint`); repeatable
+    #[arg(long = "observer", value_name = "ADDR")]
+    pub observers: Vec<String>,
+    /// The public key of an external signer in the reward set; repeatable
+    #[arg(long = "signer-public-key", value_name = "HEX")]
+    pub signer_public_keys: Vec<String>,
+    /// How many signers the node simulates itself (generated keys)
+    #[arg(long, value_name = "N")]
+    pub signers: Option<usize>,
+    /// `mainnet` or `testnet` [default: testnet]
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// The chain id (default: the network's)
+    #[arg(long, value_name = "ID")]
+    pub chain_id: Option<u32>,
+    /// The RPC auth token signers send as `Authorization` [default: 12345]
+    #[arg(long, value_name = "TOKEN")]
+    pub auth_token: Option<String>,
+    /// Mine this many tenures, then exit (0 once every block was signed and processed)
+    #[arg(long, value_name = "N")]
+    pub tenures: Option<usize>,
+    /// Blocks per tenure with `--tenures` [default: 1]
+    #[arg(long, value_name = "M")]
+    pub blocks_per_tenure: Option<usize>,
+    /// How long each block (or scenario wait) may take before giving up [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub timeout_secs: Option<u64>,
+    /// Run this scenario file (TOML), then exit
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Write the activity record as JSON lines to this file
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 /// The StackerDB connection arguments shared by the chunk subcommands.

@@ -6,6 +6,7 @@
 pub mod check_config;
 pub mod chunks;
 pub mod inspect;
+pub mod mock_node;
 pub mod stacking;
 pub mod vote;
 
@@ -67,5 +68,6 @@ pub fn dispatch(command: Command, out: &mut dyn Write) -> Result<(), CommandErro
             "`monitor-signers` is not yet implemented in this build".into(),
         )),
         Command::Inspect(args) => inspect::inspect(&args, out),
+        Command::MockNode(args) => mock_node::mock_node(&args, out),
     }
 }

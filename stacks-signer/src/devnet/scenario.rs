@@ -1,0 +1,610 @@
+//! Scenario files: a TOML list of `[[step]]` tables run in order against a
+//! [`RunningMockNode`] (burn blocks, proposals with deviations, expectations, waits,
+//! validator knobs, injected signer messages, endpoints down and up). The format is
+//! documented in `docs/mock-node.md` ("Scenario files").
+
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use libsigner::chain::hex::hex_bytes;
+use libsigner::chain::{
+    BurnchainHeaderHash, ConsensusHash, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey,
+};
+use libsigner::v0::messages::{BlockResponse, ValidateRejectCode};
+use serde::Deserialize;
+
+use super::activity::{Activity, ActivityEntry};
+use super::miner::{BlockKind, BlockOverrides, ProposeOptions};
+use super::node::RunningMockNode;
+use super::state::{BurnBlockOptions, NodeState};
+use super::validator::ForcedRejection;
+use super::wire::messages;
+use super::wire::{pox_treatment_ones, SignerMessage, TenureChangeCause};
+use crate::client::api::BlockValidateResponse;
+
+/// A parsed scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The steps, in order.
+    #[serde(default)]
+    pub step: Vec<Step>,
+}
+
+/// A burn block reference: a label given to an earlier `burn_block` step, or a hex hash.
+pub type BurnRef = String;
+
+/// One scenario step; `type` selects the variant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Adds a burn block.
+    BurnBlock {
+        /// The winning miner's index (omit for a burn block without a sortition winner).
+        winner: Option<usize>,
+        /// Build on this burn block (label or hash) instead of the tip: a fork.
+        parent: Option<BurnRef>,
+        /// Name this burn block for later steps.
+        label: Option<String>,
+    },
+    /// Makes a known burn block (label or hash) the canonical tip.
+    SetBurnTip {
+        /// The burn block.
+        block: BurnRef,
+    },
+    /// The miner proposes a block.
+    Propose {
+        /// `tenure_start`, `continue` or `extend` (default: automatic).
+        kind: Option<String>,
+        /// The tenure-change cause of an `extend` (`extended`, `extended_runtime`,
+        /// `extended_read_count`, `extended_read_length`, `extended_write_count`,
+        /// `extended_write_length`; default `extended`).
+        cause: Option<String>,
+        /// Name the proposal for `expect_block`/`inject`/`validation`.
+        label: Option<String>,
+        /// Sign the block with a key that is not the miner's.
+        wrong_miner_key: Option<bool>,
+        /// Sign the block with this private key (hex).
+        miner_key: Option<String>,
+        /// Clear this bit of `pox_treatment` (index into the reward set).
+        pox_treatment_zero: Option<u16>,
+        /// Parent block id (hex).
+        parent_block_id: Option<String>,
+        /// Build on a parent that does not exist.
+        bad_parent: Option<bool>,
+        /// Absolute block timestamp.
+        timestamp: Option<u64>,
+        /// Block timestamp this many seconds before now (stale).
+        stale_timestamp_secs: Option<u64>,
+        /// Add a second `BlockFound` tenure change.
+        duplicate_tenure_change: Option<bool>,
+        /// The reward cycle written in the proposal.
+        reward_cycle: Option<u64>,
+        /// Added to the reward cycle written in the proposal.
+        reward_cycle_offset: Option<i64>,
+        /// Header consensus hash (hex).
+        consensus_hash: Option<String>,
+        /// Chain length.
+        chain_length: Option<u64>,
+        /// A wrong `tx_merkle_root` (hex).
+        tx_merkle_root: Option<String>,
+        /// The tenure change's burn view (burn block label, or consensus hash hex).
+        burn_view: Option<String>,
+    },
+    /// Waits for a proposal's outcome.
+    ExpectBlock {
+        /// The proposal label (default: the last proposal).
+        block: Option<String>,
+        /// `processed` (default), `rejected` (a signer or the validator rejected it) or
+        /// `not_processed` (still unprocessed when the timeout passes).
+        outcome: Option<String>,
+        /// Timeout (default: the runner's).
+        timeout_secs: Option<f64>,
+    },
+    /// Sleeps.
+    Wait {
+        /// Seconds (fractions allowed).
+        secs: f64,
+    },
+    /// Validator knobs.
+    Validation {
+        /// Force a rejection with this `ValidateRejectCode` name (e.g. `InvalidBlock`).
+        reject: Option<String>,
+        /// The rejection's reason text.
+        reason: Option<String>,
+        /// Only for this labelled proposal (default: the next proposal).
+        block: Option<String>,
+        /// Accept proposals but never answer (true) or answer again (false).
+        stall: Option<bool>,
+        /// Answer the next n proposals with 429.
+        busy: Option<u32>,
+        /// Delay every validation result by this many milliseconds.
+        delay_ms: Option<u64>,
+    },
+    /// Writes a signer message chunk as a simulated signer.
+    Inject {
+        /// The signer's index in the current reward set (its slot id); must be simulated.
+        signer: u32,
+        /// The message id (the `signers-{p}-{id}` StackerDB); default from the message kind.
+        message_id: Option<u32>,
+        /// Raw chunk data (hex).
+        data: Option<String>,
+        /// Or a message built here: `accept`, `reject` or `pre_commit`.
+        message: Option<String>,
+        /// The proposal the message is about (label; default the last proposal).
+        block: Option<String>,
+        /// The reward cycle whose StackerDB to write (default: the current one).
+        cycle: Option<u64>,
+    },
+    /// Answers 503 on paths starting with `path`.
+    EndpointDown {
+        /// Path prefix, e.g. `/v3/block_proposal`.
+        path: String,
+    },
+    /// Brings an endpoint back.
+    EndpointUp {
+        /// The prefix given to `endpoint_down`.
+        path: String,
+    },
+    /// Mines tenures as `--tenures` does.
+    Tenures {
+        /// How many.
+        tenures: usize,
+        /// Blocks per tenure (default 1).
+        blocks_per_tenure: Option<usize>,
+    },
+}
+
+impl Scenario {
+    /// Parses a scenario; errors are one line naming the unknown type or field.
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let message = e.message().replace('\n', " ");
+            match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
+            }
+        })?;
+        for (i, step) in scenario.step.iter().enumerate() {
+            step.check()
+                .map_err(|e| format!("step {} ({}): {e}", i + 1, step.name()))?;
+        }
+        Ok(scenario)
+    }
+}
+
+impl Step {
+    /// The step's `type`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::BurnBlock { .. } => "burn_block",
+            Step::SetBurnTip { .. } => "set_burn_tip",
+            Step::Propose { .. } => "propose",
+            Step::ExpectBlock { .. } => "expect_block",
+            Step::Wait { .. } => "wait",
+            Step::Validation { .. } => "validation",
+            Step::Inject { .. } => "inject",
+            Step::EndpointDown { .. } => "endpoint_down",
+            Step::EndpointUp { .. } => "endpoint_up",
+            Step::Tenures { .. } => "tenures",
+        }
+    }
+
+    /// Value checks that need no node.
+    fn check(&self) -> Result<(), String> {
+        match self {
+            Step::Propose { kind, cause, .. } => {
+                parse_kind(kind.as_deref(), cause.as_deref()).map(|_| ())
+            }
+            Step::ExpectBlock { outcome, .. } => match outcome.as_deref() {
+                None | Some("processed" | "rejected" | "not_processed") => Ok(()),
+                Some(other) => Err(format!(
+                    "unknown outcome `{other}` (processed, rejected, not_processed)"
+                )),
+            },
+            Step::Wait { secs } if !secs.is_finite() || *secs < 0.0 => {
+                Err("`secs` must be a non-negative number".into())
+            }
+            Step::Validation {
+                reject: Some(code), ..
+            } => parse_code(code).map(|_| ()),
+            Step::Inject { data, message, .. } => match (data, message.as_deref()) {
+                (Some(_), None) | (None, Some("accept" | "reject" | "pre_commit")) => Ok(()),
+                (None, Some(other)) => Err(format!(
+                    "unknown message `{other}` (accept, reject, pre_commit)"
+                )),
+                _ => Err("give exactly one of `data` and `message`".into()),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+fn parse_kind(kind: Option<&str>, cause: Option<&str>) -> Result<Option<BlockKind>, String> {
+    let cause = match cause.unwrap_or("extended") {
+        "extended" => TenureChangeCause::Extended,
+        "extended_runtime" => TenureChangeCause::ExtendedRuntime,
+        "extended_read_count" => TenureChangeCause::ExtendedReadCount,
+        "extended_read_length" => TenureChangeCause::ExtendedReadLength,
+        "extended_write_count" => TenureChangeCause::ExtendedWriteCount,
+        "extended_write_length" => TenureChangeCause::ExtendedWriteLength,
+        other => return Err(format!("unknown tenure extend cause `{other}`")),
+    };
+    match kind {
+        None => Ok(None),
+        Some("tenure_start") => Ok(Some(BlockKind::TenureStart)),
+        Some("continue") => Ok(Some(BlockKind::Continue)),
+        Some("extend") => Ok(Some(BlockKind::Extend(cause))),
+        Some(other) => Err(format!(
+            "unknown block kind `{other}` (tenure_start, continue, extend)"
+        )),
+    }
+}
+
+fn parse_code(code: &str) -> Result<ValidateRejectCode, String> {
+    serde_json::from_value(serde_json::Value::String(code.to_string()))
+        .map_err(|_| format!("unknown reject code `{code}`"))
+}
+
+fn hex_err<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> Result<T, String> {
+    r.map_err(|e| format!("invalid {what}: {e}"))
+}
+
+/// Runs scenarios against a node, remembering labels and what the signers did.
+pub struct ScenarioRunner<'a> {
+    node: &'a RunningMockNode,
+    timeout: Duration,
+    activity: Receiver<ActivityEntry>,
+    burn_labels: HashMap<String, (BurnchainHeaderHash, ConsensusHash)>,
+    block_labels: HashMap<String, Sha512Trunc256Sum>,
+    last_proposal: Option<Sha512Trunc256Sum>,
+    rejected: HashSet<Sha512Trunc256Sum>,
+}
+
+impl<'a> ScenarioRunner<'a> {
+    /// A runner for `node`; `timeout` bounds every wait without its own timeout.
+    pub fn new(node: &'a RunningMockNode, timeout: Duration) -> Self {
+        ScenarioRunner {
+            node,
+            timeout,
+            activity: node.subscribe(),
+            burn_labels: HashMap::new(),
+            block_labels: HashMap::new(),
+            last_proposal: None,
+            rejected: HashSet::new(),
+        }
+    }
+
+    /// Runs every step; the error names the failing step.
+    pub fn run(&mut self, scenario: &Scenario) -> Result<(), String> {
+        for (i, step) in scenario.step.iter().enumerate() {
+            self.step(step)
+                .map_err(|e| format!("step {} ({}): {e}", i + 1, step.name()))?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) {
+        while let Ok(entry) = self.activity.try_recv() {
+            match entry.activity {
+                Activity::ValidationResult(BlockValidateResponse::Reject(r)) => {
+                    self.rejected.insert(r.signer_signature_hash);
+                }
+                Activity::ChunkWrite { data, .. } => {
+                    if let Ok(SignerMessage::BlockResponse(BlockResponse::Rejected(r))) =
+                        messages::decode(&data)
+                    {
+                        self.rejected.insert(r.signer_signature_hash);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn burn(&self, r: &str) -> Result<(BurnchainHeaderHash, ConsensusHash), String> {
+        if let Some(found) = self.burn_labels.get(r) {
+            return Ok(*found);
+        }
+        let hash =
+            BurnchainHeaderHash::from_hex(r).map_err(|_| format!("unknown burn block `{r}`"))?;
+        let ch = self
+            .node
+            .with_state(|s| s.burnchain.get(&hash).map(|b| b.consensus_hash))
+            .ok_or_else(|| format!("unknown burn block `{r}`"))?;
+        Ok((hash, ch))
+    }
+
+    fn block(&self, label: Option<&str>) -> Result<Sha512Trunc256Sum, String> {
+        match label {
+            Some(l) => self
+                .block_labels
+                .get(l)
+                .copied()
+                .ok_or_else(|| format!("unknown block label `{l}`")),
+            None => self
+                .last_proposal
+                .ok_or_else(|| "no proposal yet".to_string()),
+        }
+    }
+
+    /// Runs one step.
+    pub fn step(&mut self, step: &Step) -> Result<(), String> {
+        let node = self.node;
+        match step {
+            Step::BurnBlock {
+                winner,
+                parent,
+                label,
+            } => {
+                let parent = match parent {
+                    Some(p) => Some(self.burn(p)?.0),
+                    None => None,
+                };
+                let block = node.advance_burn_block(&BurnBlockOptions {
+                    winner: *winner,
+                    parent,
+                    ..BurnBlockOptions::default()
+                })?;
+                if let Some(label) = label {
+                    self.burn_labels
+                        .insert(label.clone(), (block.hash, block.consensus_hash));
+                }
+            }
+            Step::SetBurnTip { block } => {
+                let (hash, _) = self.burn(block)?;
+                node.set_burn_tip(&hash)?;
+            }
+            Step::Propose {
+                kind,
+                cause,
+                label,
+                wrong_miner_key,
+                miner_key,
+                pox_treatment_zero,
+                parent_block_id,
+                bad_parent,
+                timestamp,
+                stale_timestamp_secs,
+                duplicate_tenure_change,
+                reward_cycle,
+                reward_cycle_offset,
+                consensus_hash,
+                chain_length,
+                tx_merkle_root,
+                burn_view,
+            } => {
+                let mut o = BlockOverrides {
+                    timestamp: *timestamp,
+                    chain_length: *chain_length,
+                    reward_cycle: *reward_cycle,
+                    duplicate_tenure_change: duplicate_tenure_change.unwrap_or(false),
+                    ..BlockOverrides::default()
+                };
+                if wrong_miner_key == &Some(true) {
+                    o.miner_key = Some(StacksPrivateKey::from_seed(
+                        b"mock-node scenario wrong miner",
+                    ));
+                }
+                if let Some(k) = miner_key {
+                    o.miner_key = Some(hex_err("miner_key", StacksPrivateKey::from_hex(k))?);
+                }
+                if let Some(bit) = pox_treatment_zero {
+                    let len = node.with_state(|s| {
+                        let cycle = s.current_cycle();
+                        s.reward_sets
+                            .get(cycle)
+                            .map(|r| r.signers.len())
+                            .unwrap_or(1)
+                    });
+                    let mut bits = pox_treatment_ones(len);
+                    bits.set(*bit, false)
+                        .map_err(|e| format!("pox_treatment_zero {bit}: {e:?}"))?;
+                    o.pox_treatment = Some(bits);
+                }
+                if let Some(p) = parent_block_id {
+                    o.parent_block_id =
+                        Some(hex_err("parent_block_id", StacksBlockId::from_hex(p))?);
+                }
+                if bad_parent == &Some(true) {
+                    o.parent_block_id = Some(StacksBlockId([0xbd; 32]));
+                }
+                if let Some(secs) = stale_timestamp_secs {
+                    o.timestamp = Some(super::activity::now_secs().saturating_sub(*secs));
+                }
+                if let Some(offset) = reward_cycle_offset {
+                    let cycle = node.with_state(|s| s.current_cycle());
+                    o.reward_cycle = Some(cycle.saturating_add_signed(*offset));
+                }
+                if let Some(ch) = consensus_hash {
+                    o.consensus_hash =
+                        Some(hex_err("consensus_hash", ConsensusHash::from_hex(ch))?);
+                }
+                if let Some(root) = tx_merkle_root {
+                    o.tx_merkle_root = Some(hex_err(
+                        "tx_merkle_root",
+                        Sha512Trunc256Sum::from_hex(root),
+                    )?);
+                }
+                if let Some(view) = burn_view {
+                    o.burn_view = Some(match self.burn_labels.get(view) {
+                        Some((_, ch)) => *ch,
+                        None => hex_err("burn_view", ConsensusHash::from_hex(view))?,
+                    });
+                }
+                let proposal = node.propose_block(&ProposeOptions {
+                    kind: parse_kind(kind.as_deref(), cause.as_deref())?,
+                    overrides: o,
+                })?;
+                let hash = proposal.signer_signature_hash;
+                self.last_proposal = Some(hash);
+                if let Some(label) = label {
+                    self.block_labels.insert(label.clone(), hash);
+                }
+            }
+            Step::ExpectBlock {
+                block,
+                outcome,
+                timeout_secs,
+            } => {
+                let hash = self.block(block.as_deref())?;
+                let timeout = timeout_secs
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(self.timeout);
+                let deadline = Instant::now() + timeout;
+                let processed = |n: &RunningMockNode| {
+                    n.with_state(|s: &mut NodeState| {
+                        s.stacks
+                            .all()
+                            .any(|b| b.block.header.signer_signature_hash() == hash)
+                    })
+                };
+                match outcome.as_deref().unwrap_or("processed") {
+                    "processed" => {
+                        if node.wait_for_block(&hash, timeout).is_none() {
+                            return Err(format!(
+                                "block {hash} was not processed within {timeout:?}"
+                            ));
+                        }
+                    }
+                    "rejected" => loop {
+                        self.drain();
+                        if self.rejected.contains(&hash) {
+                            break;
+                        }
+                        if Instant::now() >= deadline {
+                            return Err(format!(
+                                "block {hash} was not rejected within {timeout:?}"
+                            ));
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    },
+                    _ => {
+                        while Instant::now() < deadline {
+                            if processed(node) {
+                                return Err(format!("block {hash} was processed"));
+                            }
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
+                }
+            }
+            Step::Wait { secs } => std::thread::sleep(Duration::from_secs_f64(*secs)),
+            Step::Validation {
+                reject,
+                reason,
+                block,
+                stall,
+                busy,
+                delay_ms,
+            } => {
+                if let Some(code) = reject {
+                    let signer_signature_hash = match block {
+                        Some(l) => Some(self.block(Some(l))?),
+                        None => None,
+                    };
+                    node.force_rejection(ForcedRejection {
+                        signer_signature_hash,
+                        code: parse_code(code)?,
+                        reason: reason
+                            .clone()
+                            .unwrap_or_else(|| format!("forced rejection: {code}")),
+                    });
+                }
+                if let Some(stall) = stall {
+                    node.set_validation_stall(*stall);
+                }
+                if let Some(n) = busy {
+                    node.set_busy_responses(*n);
+                }
+                if let Some(ms) = delay_ms {
+                    node.set_validation_delay(Duration::from_millis(*ms));
+                }
+            }
+            Step::Inject {
+                signer,
+                message_id,
+                data,
+                message,
+                block,
+                cycle,
+            } => self.inject(
+                *signer,
+                *message_id,
+                data.as_deref(),
+                message.as_deref(),
+                block.as_deref(),
+                *cycle,
+            )?,
+            Step::EndpointDown { path } => node.set_endpoint_down(path, true),
+            Step::EndpointUp { path } => node.set_endpoint_down(path, false),
+            Step::Tenures {
+                tenures,
+                blocks_per_tenure,
+            } => {
+                node.mine_tenures(*tenures, blocks_per_tenure.unwrap_or(1), self.timeout)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn inject(
+        &mut self,
+        signer: u32,
+        message_id: Option<u32>,
+        data: Option<&str>,
+        message: Option<&str>,
+        block: Option<&str>,
+        cycle: Option<u64>,
+    ) -> Result<(), String> {
+        let hash = match message {
+            Some(_) => Some(self.block(block)?),
+            None => None,
+        };
+        self.node.with_state(|s| {
+            let cycle = cycle.unwrap_or_else(|| s.current_cycle());
+            let key = s
+                .reward_sets
+                .get(cycle)
+                .and_then(|set| set.signers.get(signer as usize))
+                .ok_or_else(|| format!("no signer {signer} in cycle {cycle}'s reward set"))?
+                .private_key
+                .clone()
+                .ok_or_else(|| format!("signer {signer} is not simulated (no key)"))?;
+            let mainnet = s.config.mainnet;
+            let (bytes, default_id) = match (data, message, hash) {
+                (Some(hex), _, _) => (hex_err("data", hex_bytes(hex))?, 1),
+                (None, Some("pre_commit"), Some(h)) => (messages::block_pre_commit(&h), 3),
+                (None, Some("accept"), Some(h)) => {
+                    let sig = key.sign(&h.0).map_err(|e| format!("signing failed: {e}"))?;
+                    (messages::block_accepted(&h, &sig, "", u64::MAX), 1)
+                }
+                (None, Some(_), Some(h)) => (
+                    messages::block_rejection(
+                        &key,
+                        &h,
+                        "injected rejection",
+                        ValidateRejectCode::InvalidBlock,
+                        mainnet,
+                        "",
+                    ),
+                    1,
+                ),
+                _ => return Err("nothing to inject".to_string()),
+            };
+            let contract = NodeState::signers_contract(cycle, message_id.unwrap_or(default_id));
+            let ack = s
+                .write_internal(&contract, signer, &key, bytes)
+                .map_err(|_| format!("no StackerDB {contract}"))?;
+            if ack.accepted {
+                Ok(())
+            } else {
+                Err(format!("chunk refused: {}", ack.reason.unwrap_or_default()))
+            }
+        })
+    }
+}
