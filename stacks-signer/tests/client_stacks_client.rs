@@ -377,3 +377,53 @@ db_path = ":memory:"
         "Stacks node client request failed: 404 Not Found"
     );
 }
+
+#[test]
+fn every_request_has_a_timeout() {
+    // Accepts connections but never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = std::thread::spawn(move || {
+        let mut held = vec![];
+        for stream in listener.incoming().take(1) {
+            held.push(stream);
+            std::thread::sleep(Duration::from_secs(3));
+        }
+    });
+    let key = StacksPrivateKey::from_seed(b"slow");
+    let c = StacksClient::new(
+        &key,
+        &addr.to_string(),
+        String::new(),
+        false,
+        CHAIN_ID_TESTNET,
+    )
+    .with_timeout(Duration::from_millis(300));
+    let t = Instant::now();
+    // Not retried: one attempt, cut off by the timeout.
+    let err = c.get_current_and_last_sortition().unwrap_err();
+    assert!(matches!(err, ClientError::HttpError(_)), "{err:?}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    hold.join().unwrap();
+}
+
+#[test]
+fn a_block_post_with_a_wrong_password_is_retried_then_fails_with_401() {
+    let (node, keys) = start(None);
+    node.set_miner_broadcasts(false);
+    node.mine_burn_block(Some(0)).unwrap();
+    let proposal = node.propose_block(&ProposeOptions::default()).unwrap();
+    let hash = proposal.signer_signature_hash;
+    let mut block = proposal.block.clone();
+    block.header.signer_signature = keys.iter().map(|k| k.sign(&hash.0).unwrap()).collect();
+    let c = client(&node, &keys[0], "wrong");
+    let t = Instant::now();
+    assert!(matches!(
+        c.post_block(&block),
+        Err(ClientError::RequestFailure(401))
+    ));
+    // Error statuses are retried for post_block (as in the reference), within the budget.
+    assert!(t.elapsed() >= Duration::from_secs(2));
+    assert!(t.elapsed() <= Duration::from_secs(7));
+    assert!(node.block(&block.header.block_id()).is_none());
+}

@@ -108,7 +108,7 @@ pub struct StacksClient {
 impl From<&GlobalConfig> for StacksClient {
     fn from(config: &GlobalConfig) -> Self {
         Self {
-            stacks_address: config.stacks_address.clone(),
+            stacks_address: config.stacks_address,
             http_origin: config.http_origin(),
             chain_id: config.to_chain_id(),
             mainnet: config.network.is_mainnet(),
@@ -253,9 +253,13 @@ impl StacksClient {
         decode(&mut response)
     }
 
-    /// [`Self::get_json`] retrying transport errors.
+    /// [`Self::get_json`] retrying transport errors only: an error status or an undecodable
+    /// body is returned at once, as in the reference.
     fn get_json_retry<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        retry_with_exponential_backoff(|| self.get_json(path).map_err(transient))
+        let mut response =
+            retry_with_exponential_backoff(|| self.get(path).map_err(RetryError::Transient))?;
+        check_status(&response)?;
+        decode(&mut response)
     }
 
     /// `GET /v2/info`: the node's view of the chains (retried).
