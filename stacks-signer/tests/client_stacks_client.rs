@@ -259,6 +259,10 @@ fn block_proposals_are_accepted_and_answered_on_the_observer() {
         observer.events_on("/proposal_response")
     );
 
+    // With (empty) replay transactions: the same request shape, also accepted.
+    c.submit_block_for_validation(block.clone(), Some(vec![]))
+        .unwrap();
+
     // Wrong password: the node's 401, returned at once.
     let wrong = client(&node, &keys[0], "nope");
     let t = Instant::now();

@@ -162,6 +162,11 @@ fn check_status(response: &Response<Body>) -> Result<(), ClientError> {
     }
 }
 
+/// Warnings from the client go to stderr until the signer's logger lands.
+fn log_warn(message: &str) {
+    eprintln!("WARN [stacks_client] {message}");
+}
+
 fn strip_0x(s: &str) -> &str {
     s.strip_prefix("0x").unwrap_or(s)
 }
@@ -303,11 +308,11 @@ impl StacksClient {
                 let body = read_body(&mut response).map_err(RetryError::Permanent)?;
                 let err: ErrMsg = serde_json::from_slice(&body)
                     .map_err(|e| RetryError::Permanent(ClientError::from(e)))?;
-                eprintln!(
-                    "WARN: Got error response ({}): {}",
+                log_warn(&format!(
+                    "Got error response ({}): {}",
                     status.as_u16(),
                     err.err_msg
-                );
+                ));
                 return Err(RetryError::Permanent(ClientError::RequestFailure(
                     status.as_u16(),
                 )));
