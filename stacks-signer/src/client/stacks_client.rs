@@ -2,7 +2,7 @@
 //! reference's request shapes, `Authorization` header and retry policy, and a timeout on every
 //! request.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Read;
 use std::time::Duration;
 
@@ -358,6 +358,13 @@ impl StacksClient {
         if tenures.is_empty() {
             return Ok(vec![]);
         }
+        let incomplete = || {
+            ClientError::InvalidResponse(
+                "Could not fetch forking info all the way back to the requested chosen_parent"
+                    .into(),
+            )
+        };
+        let mut seen: HashSet<ConsensusHash> = tenures.iter().map(|t| t.consensus_hash).collect();
         while let Some(last) = tenures.back() {
             if last.consensus_hash == *chosen_parent {
                 break;
@@ -366,10 +373,12 @@ impl StacksClient {
             let mut next = self.get_fork_info_step(chosen_parent, &stop)?;
             // The first element repeats the tenure we asked from.
             if next.pop_front().is_none() || next.is_empty() {
-                return Err(ClientError::InvalidResponse(
-                    "Could not fetch forking info all the way back to the requested chosen_parent"
-                        .into(),
-                ));
+                return Err(incomplete());
+            }
+            // A node that walks in circles must not keep us here forever (the reference
+            // would loop): every further tenure must be new.
+            if next.iter().any(|t| !seen.insert(t.consensus_hash)) {
+                return Err(incomplete());
             }
             tenures.extend(next);
         }
