@@ -1,7 +1,10 @@
 //! The node client's errors, with the reference's `ClientError` Display texts.
 
+use libsigner::chain::KeyError;
 use libsigner::codec::Error as CodecError;
 use libsigner::RPCError;
+
+use crate::signerdb::SignerDbError;
 
 /// What can go wrong talking to the Stacks node.
 #[derive(Debug, thiserror::Error)]
@@ -14,10 +17,10 @@ pub enum ClientError {
     StackerDBSerializationError(CodecError),
     /// A StackerDB chunk could not be signed.
     #[error("Failed to sign stacker-db chunk: {0}")]
-    FailToSign(String),
+    FailToSign(KeyError),
     /// The signer database failed.
     #[error("SignerDB database error: {0}")]
-    SignerDBError(String),
+    SignerDBError(#[from] SignerDbError),
     /// The node rejected a StackerDB chunk.
     #[error("Stacker-db rejected the chunk. Reason: {0}")]
     PutChunkRejected(String),
@@ -34,7 +37,7 @@ pub enum ClientError {
     #[error("Stacks node client request failed: {}", status_text(*.0))]
     RequestFailure(u16),
     /// A Clarity value could not be serialized.
-    #[error("Failed to serialize Clarity value")]
+    #[error("Failed to serialize Clarity value: {0}")]
     ClaritySerializationError(CodecError),
     /// A Clarity value had an unexpected type or could not be decoded.
     #[error("Received a malformed clarity value: {0}")]
@@ -58,7 +61,7 @@ pub enum ClientError {
     #[error("Invalid response from the stacks node: {0}")]
     InvalidResponse(String),
     /// Sortition info did not make sense.
-    #[error("Unexpected sortition info")]
+    #[error("A successful sortition's info response should be parseable into a SortitionState")]
     UnexpectedSortitionInfo,
     /// A libsigner RPC error.
     #[error("A libsigner RPC error occurred: {0}")]
@@ -86,5 +89,77 @@ impl From<ureq::Error> for ClientError {
 impl From<serde_json::Error> for ClientError {
     fn from(e: serde_json::Error) -> Self {
         ClientError::HttpError(format!("error decoding response body: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_texts_are_the_references() {
+        let cases: Vec<(ClientError, &str)> = vec![
+            (
+                ClientError::UnexpectedResponseFormat("x".into()),
+                "Unexpected response format: x",
+            ),
+            (
+                ClientError::PutChunkRejected("r".into()),
+                "Stacker-db rejected the chunk. Reason: r",
+            ),
+            (
+                ClientError::ReadOnlyFailure("f: c".into()),
+                "Failed to call read only function. f: c",
+            ),
+            (ClientError::HttpError("boom".into()), "boom"),
+            (
+                ClientError::RequestFailure(400),
+                "Stacks node client request failed: 400 Bad Request",
+            ),
+            (
+                ClientError::RequestFailure(202),
+                "Stacks node client request failed: 202 Accepted",
+            ),
+            (
+                ClientError::RequestFailure(599),
+                "Stacks node client request failed: 599 <unknown status code>",
+            ),
+            (
+                ClientError::MalformedClarityValue("v".into()),
+                "Received a malformed clarity value: v",
+            ),
+            (
+                ClientError::RetryTimeout,
+                "Backoff retry timeout occurred. Stacks node may be down.",
+            ),
+            (ClientError::NotConnected, "Not connected"),
+            (
+                ClientError::ClarityError("e".into()),
+                "Clarity interpreter error: e",
+            ),
+            (
+                ClientError::MalformedContractData("d".into()),
+                "Malformed contract data: d",
+            ),
+            (
+                ClientError::UnsupportedStacksFeature("s".into()),
+                "Stacks node does not support a required feature: s",
+            ),
+            (
+                ClientError::InvalidResponse("i".into()),
+                "Invalid response from the stacks node: i",
+            ),
+            (
+                ClientError::UnexpectedSortitionInfo,
+                "A successful sortition's info response should be parseable into a SortitionState",
+            ),
+            (
+                ClientError::TransactionGenerationFailure("t".into()),
+                "Failed to generate transaction from a transaction signer: t",
+            ),
+        ];
+        for (err, text) in cases {
+            assert_eq!(err.to_string(), text);
+        }
     }
 }
