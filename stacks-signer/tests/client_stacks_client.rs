@@ -431,3 +431,35 @@ fn a_block_post_with_a_wrong_password_is_retried_then_fails_with_401() {
     assert!(t.elapsed() <= Duration::from_secs(7));
     assert!(node.block(&block.header.block_id()).is_none());
 }
+
+#[test]
+fn the_next_cycles_reward_set_and_slots_appear_in_its_prepare_phase() {
+    let node = MockNode::start(MockNodeConfig::with_simulated_signers(3)).unwrap();
+    let c = StacksClient::new(
+        &StacksPrivateKey::from_seed(b"watcher"),
+        &node.node_host(),
+        "12345".into(),
+        false,
+        CHAIN_ID_TESTNET,
+    );
+    assert!(matches!(
+        c.get_reward_set_signers(13),
+        Err(ClientError::RequestFailure(400))
+    ));
+    assert_eq!(c.get_last_set_cycle().unwrap(), 12);
+    // From 344 into cycle 12's prepare phase (heights 356..360) and past its first block.
+    node.mine_tenures(14, 1, TIMEOUT).unwrap();
+    let rc = c.get_current_reward_cycle_info().unwrap();
+    assert_eq!(rc.last_burnchain_block_height, 358);
+    assert!(rc.is_in_next_prepare_phase(rc.last_burnchain_block_height));
+    let next = c.get_reward_set_signers(13).unwrap().unwrap();
+    assert_eq!(next.len(), 3);
+    assert_eq!(c.get_last_set_cycle().unwrap(), 13);
+    let slots = c.get_parsed_signer_slots(13).unwrap();
+    assert_eq!(slots.len(), 3);
+    let mut ids: Vec<u32> = slots.values().map(|s| s.0).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![0, 1, 2]);
+    // Cycle 12's page (the other parity) is still there.
+    assert_eq!(c.get_parsed_signer_slots(12).unwrap().len(), 3);
+}
