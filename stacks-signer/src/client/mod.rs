@@ -1,4 +1,11 @@
-//! Talking to the Stacks node: the JSON shapes of its RPC endpoints (and, as they land, the
-//! RPC client and the StackerDB client).
+//! Talking to the Stacks node: the JSON shapes of its RPC endpoints, the RPC client
+//! ([`StacksClient`]) with the reference's retry policy, and its errors.
 
 pub mod api;
+pub mod error;
+pub mod retry;
+pub mod stacks_client;
+
+pub use error::ClientError;
+pub use retry::{retry_with_exponential_backoff, RetryError};
+pub use stacks_client::{RewardCycleInfo, SignerSlotID, StacksClient};
