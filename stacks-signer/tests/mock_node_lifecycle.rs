@@ -225,3 +225,62 @@ fn simulated_signers_refuse_signer_detected_deviations_with_the_signers_reasons(
         .wait_for_block(&ok.signer_signature_hash, TIMEOUT)
         .is_some());
 }
+
+#[test]
+fn a_forced_rejection_of_the_next_proposal_is_honoured_by_simulated_signers() {
+    use libsigner::v0::messages::{BlockResponse, RejectCode, ValidateRejectCode};
+    use stacks_signer::devnet::wire::{messages, SignerMessage};
+    use stacks_signer::devnet::ForcedRejection;
+    let node = MockNode::start(MockNodeConfig::with_simulated_signers(2)).unwrap();
+    node.mine_burn_block(Some(0)).unwrap();
+    node.force_rejection(ForcedRejection {
+        signer_signature_hash: None,
+        code: ValidateRejectCode::BadTransaction,
+        reason: "Problematic tx 0: forced".into(),
+    });
+    let rejected = node
+        .propose_block(&ProposeOptions {
+            kind: Some(BlockKind::TenureStart),
+            ..ProposeOptions::default()
+        })
+        .unwrap();
+    let responses = node.with_state(|s| {
+        s.stackerdbs
+            .get("signers-0-1")
+            .unwrap()
+            .slots
+            .iter()
+            .map(|slot| slot.data.clone())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(responses.len(), 2);
+    for data in responses {
+        match messages::decode(&data).unwrap() {
+            SignerMessage::BlockResponse(BlockResponse::Rejected(rejection)) => {
+                assert_eq!(
+                    rejection.signer_signature_hash,
+                    rejected.signer_signature_hash
+                );
+                assert_eq!(rejection.reason, "Problematic tx 0: forced");
+                assert_eq!(
+                    rejection.reason_code,
+                    RejectCode::ValidationFailed(ValidateRejectCode::BadTransaction)
+                );
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+    assert!(node
+        .wait_for_block(&rejected.signer_signature_hash, Duration::from_millis(500))
+        .is_none());
+    // The forced rejection was bound to that proposal only: the next one is signed.
+    let next = node
+        .propose_block(&ProposeOptions {
+            kind: Some(BlockKind::TenureStart),
+            ..ProposeOptions::default()
+        })
+        .unwrap();
+    assert!(node
+        .wait_for_block(&next.signer_signature_hash, TIMEOUT)
+        .is_some());
+}

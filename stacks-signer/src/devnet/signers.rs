@@ -84,6 +84,7 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
         return 0;
     }
     let cycle = pending.reward_cycle;
+    state.validation.bind_next_forced(hash);
     let forced = state
         .validation
         .forced

@@ -54,6 +54,26 @@ pub struct ValidationControl {
 }
 
 impl ValidationControl {
+    /// Binds the first "next proposal" rejection (one naming no block) to the proposal with
+    /// `hash`, unless a rejection already names it, so that the node's simulated signers and
+    /// its validator (for external signers) both refuse that same block.
+    pub fn bind_next_forced(&mut self, hash: &Sha512Trunc256Sum) {
+        if self
+            .forced
+            .iter()
+            .any(|f| f.signer_signature_hash.as_ref() == Some(hash))
+        {
+            return;
+        }
+        if let Some(next) = self
+            .forced
+            .iter_mut()
+            .find(|f| f.signer_signature_hash.is_none())
+        {
+            next.signer_signature_hash = Some(*hash);
+        }
+    }
+
     /// Takes the forced rejection that applies to `hash`, if any.
     pub fn take_forced(&mut self, hash: &Sha512Trunc256Sum) -> Option<ForcedRejection> {
         let pos = self
