@@ -84,6 +84,17 @@ reason = "scenario says no"
 [[step]]
 type = "propose"
 kind = "tenure_start"
+label = "refused"
+
+[[step]]
+type = "expect_block"
+block = "refused"
+outcome = "rejected"
+timeout_secs = 20
+
+[[step]]
+type = "propose"
+kind = "tenure_start"
 label = "start"
 
 [[step]]
@@ -148,6 +159,9 @@ fn scenario_with_rejections_runs_and_records_them() {
         text.contains("UnknownParent") || text.contains("InvalidParentBlock"),
         "{text}"
     );
+    // The forced rejection of the next proposal is honoured by the simulated signers.
+    assert!(text.contains("scenario says no"), "{text}");
+    assert!(text.contains("InvalidBlock"), "{text}");
     assert_eq!(count(&recs, "BlockProcessed"), 2);
 }
 
