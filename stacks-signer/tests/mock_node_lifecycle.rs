@@ -15,6 +15,19 @@ use stacks_signer::devnet::{
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The data of every slot of the cycle-0 block-response StackerDB (`signers-0-1`).
+fn block_response_slots(node: &stacks_signer::devnet::RunningMockNode) -> Vec<Vec<u8>> {
+    node.with_state(|s| {
+        s.stackerdbs
+            .get("signers-0-1")
+            .unwrap()
+            .slots
+            .iter()
+            .map(|slot| slot.data.clone())
+            .collect()
+    })
+}
+
 #[test]
 fn a_tenure_extend_after_a_burn_block_without_winner_moves_the_tenure_burn_view() {
     let node = MockNode::start(MockNodeConfig::with_simulated_signers(3)).unwrap();
@@ -113,15 +126,7 @@ fn simulated_signers_reject_an_invalid_proposal_with_the_validation_code() {
             },
         })
         .unwrap();
-    let chunks = node.with_state(|s| {
-        s.stackerdbs
-            .get("signers-0-1")
-            .unwrap()
-            .slots
-            .iter()
-            .map(|slot| slot.data.clone())
-            .collect::<Vec<_>>()
-    });
+    let chunks = block_response_slots(&node);
     assert_eq!(chunks.len(), 2);
     for data in chunks {
         match messages::decode(&data).unwrap() {
@@ -244,15 +249,7 @@ fn a_forced_rejection_of_the_next_proposal_is_honoured_by_simulated_signers() {
             ..ProposeOptions::default()
         })
         .unwrap();
-    let responses = node.with_state(|s| {
-        s.stackerdbs
-            .get("signers-0-1")
-            .unwrap()
-            .slots
-            .iter()
-            .map(|slot| slot.data.clone())
-            .collect::<Vec<_>>()
-    });
+    let responses = block_response_slots(&node);
     assert_eq!(responses.len(), 2);
     for data in responses {
         match messages::decode(&data).unwrap() {
