@@ -48,7 +48,7 @@ pub enum ParseSignerEntriesError {
 ///
 /// Duplicate keys or addresses overwrite each other in the maps (weights are not summed);
 /// the vectors keep every entry, as the reference's.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignerEntries {
     /// Signer id of each address.
     pub signer_addr_to_id: HashMap<StacksAddress, u32>,

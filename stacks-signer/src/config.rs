@@ -16,6 +16,9 @@ use libsigner::chain::{
 };
 use toml::{Table, Value as TomlValue};
 
+mod signer_config;
+pub use signer_config::{SignerConfig, SignerConfigMode};
+
 /// Default event poll timeout (ms).
 pub const EVENT_TIMEOUT_MS: u64 = 5000;
 /// Default time to wait for a block proposal before marking the miner invalid (ms).

@@ -58,6 +58,9 @@ pub use types::{
     PendingBlockValidation,
 };
 
+/// The one handle of a process's database, shared by the parts of the signer that use it.
+pub type SharedSignerDb = std::sync::Arc<std::sync::Mutex<SignerDb>>;
+
 /// The path that opens a private in-memory database.
 pub const IN_MEMORY_PATH: &str = ":memory:";
 
