@@ -12,4 +12,13 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod devnet;
+pub mod logging;
+pub mod observer;
+pub mod runloop;
+pub mod signer;
 pub mod signerdb;
+pub mod spawned;
+
+pub use runloop::RunLoop;
+pub use signer::{SignerContext, SignerResult, SignerTrait, StateInfo};
+pub use spawned::SpawnedSigner;

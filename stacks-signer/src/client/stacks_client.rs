@@ -14,6 +14,7 @@ use libsigner::codec::StacksMessageCodec;
 use libsigner::v0::messages::PeerInfo;
 use libsigner::NakamotoSignerEntry;
 use serde::de::DeserializeOwned;
+use slog::Logger;
 use ureq::http::Response;
 use ureq::{Agent, Body};
 
@@ -72,6 +73,12 @@ impl RewardCycleInfo {
             .unwrap_or(0)
     }
 
+    /// The first burn block height of `reward_cycle`.
+    pub fn first_burn_height_of(&self, reward_cycle: u64) -> u64 {
+        self.first_burnchain_block_height
+            .saturating_add(reward_cycle.saturating_mul(self.reward_cycle_length))
+    }
+
     /// Whether a burn height is in this reward cycle.
     pub fn is_in_reward_cycle(&self, burnchain_block_height: u64) -> bool {
         self.get_reward_cycle(burnchain_block_height) == self.reward_cycle
@@ -103,6 +110,7 @@ pub struct StacksClient {
     pub mainnet: bool,
     auth_password: String,
     agent: Agent,
+    logger: Logger,
 }
 
 impl From<&GlobalConfig> for StacksClient {
@@ -114,6 +122,7 @@ impl From<&GlobalConfig> for StacksClient {
             mainnet: config.network.is_mainnet(),
             auth_password: config.auth_password.clone(),
             agent: new_agent(DEFAULT_REQUEST_TIMEOUT),
+            logger: crate::logging::discard(),
         }
     }
 }
@@ -162,11 +171,6 @@ fn check_status(response: &Response<Body>) -> Result<(), ClientError> {
     }
 }
 
-/// Warnings from the client go to stderr until the signer's logger lands.
-fn log_warn(message: &str) {
-    eprintln!("WARN [stacks_client] {message}");
-}
-
 fn strip_0x(s: &str) -> &str {
     s.strip_prefix("0x").unwrap_or(s)
 }
@@ -188,6 +192,7 @@ impl StacksClient {
             mainnet,
             auth_password,
             agent: new_agent(DEFAULT_REQUEST_TIMEOUT),
+            logger: crate::logging::discard(),
         }
     }
 
@@ -220,6 +225,12 @@ impl StacksClient {
         let pubkey = StacksPublicKey::from_private(stacks_private_key);
         client.stacks_address = StacksAddress::p2pkh(client.mainnet, &pubkey);
         Ok(client)
+    }
+
+    /// The same client logging its warnings to `logger` (by default it logs nothing).
+    pub fn with_logger(mut self, logger: Logger) -> Self {
+        self.logger = logger;
+        self
     }
 
     /// The same client with a different per-request timeout.
@@ -308,11 +319,12 @@ impl StacksClient {
                 let body = read_body(&mut response).map_err(RetryError::Permanent)?;
                 let err: ErrMsg = serde_json::from_slice(&body)
                     .map_err(|e| RetryError::Permanent(ClientError::from(e)))?;
-                log_warn(&format!(
+                slog::warn!(
+                    self.logger,
                     "Got error response ({}): {}",
                     status.as_u16(),
                     err.err_msg
-                ));
+                );
                 return Err(RetryError::Permanent(ClientError::RequestFailure(
                     status.as_u16(),
                 )));

@@ -7,6 +7,7 @@ pub mod check_config;
 pub mod chunks;
 pub mod inspect;
 pub mod mock_node;
+pub mod run;
 pub mod stacking;
 pub mod vote;
 
@@ -55,9 +56,7 @@ pub fn dispatch(command: Command, out: &mut dyn Write) -> Result<(), CommandErro
         Command::GetLatestChunk(args) => chunks::get_latest_chunk(&args, out),
         Command::ListChunks(args) => chunks::list_chunks(&args, out),
         Command::PutChunk(args) => chunks::put_chunk(&args, out),
-        Command::Run(_) => Err(CommandError(
-            "`run` is not yet implemented in this build".into(),
-        )),
+        Command::Run(args) => run::run(&args.config),
         Command::GenerateStackingSignature(args) => {
             stacking::generate_stacking_signature(&args, out)
         }

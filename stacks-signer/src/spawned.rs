@@ -1,0 +1,128 @@
+//! A running signer process: its database, event receiver and run loop wired together, each
+//! on its own thread (what `stacks-signer run` starts).
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+
+use libsigner::{
+    EventError, RunningSigner, Signer, SignerEventReceiver, SignerEventTrait, SignerStopSignaler,
+    VERSION_STRING,
+};
+use slog::{info, warn, Logger};
+
+use crate::client::StacksClient;
+use crate::config::GlobalConfig;
+use crate::runloop::RunLoop;
+use crate::signer::{SignerContext, SignerResult, SignerTrait};
+use crate::signerdb::{SignerDb, SignerDbError};
+
+/// Why a signer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The database could not be opened (or is held by another signer).
+    #[error("{0}")]
+    Db(#[from] SignerDbError),
+    /// The event receiver could not be bound or its threads started.
+    #[error("cannot start the event receiver on {endpoint}: {source}")]
+    Event {
+        /// The configured `endpoint`.
+        endpoint: SocketAddr,
+        /// What failed.
+        source: EventError,
+    },
+}
+
+/// A started signer. Stop it with [`SpawnedSigner::stop`] (or a POST to `/shutdown`, or a
+/// signal through [`SpawnedSigner::stop_signaler`]); status checks answered on `/status`
+/// arrive on [`SpawnedSigner::results`].
+pub struct SpawnedSigner<S, T>
+where
+    S: SignerTrait<T> + Send + 'static,
+    T: SignerEventTrait + 'static,
+{
+    running: RunningSigner<SignerEventReceiver<T>, SignerResult, T>,
+    results: Receiver<SignerResult>,
+    _signer: PhantomData<fn() -> S>,
+}
+
+impl<S, T> fmt::Debug for SpawnedSigner<S, T>
+where
+    S: SignerTrait<T> + Send + 'static,
+    T: SignerEventTrait + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpawnedSigner")
+            .field("endpoint", &self.running.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T> SpawnedSigner<S, T>
+where
+    S: SignerTrait<T> + Send + 'static,
+    S::Shared: Send,
+    T: SignerEventTrait + 'static,
+{
+    /// Opens (and locks) the database at `config.db_path`, binds the event receiver to
+    /// `config.endpoint` and starts the threads.
+    pub fn new(config: GlobalConfig, logger: Logger) -> Result<Self, SpawnError> {
+        info!(logger, "Stacks signer version {VERSION_STRING:?}");
+        info!(logger, "Starting signer with config: {config}");
+        warn!(logger, "Reminder: the signer is primarily designed for use with a local or dedicated Stacks node. Please see https://docs.stacks.co/guides-and-tutorials/running-a-signer#preflight-setup for more information.");
+        if config.metrics_endpoint.is_some() {
+            info!(logger, "`metrics_endpoint` is configured for the signer, but this build does not serve metrics yet.");
+        }
+        let db = SignerDb::open(&config.db_path)?;
+        let context = SignerContext {
+            stacks_client: StacksClient::from(&config).with_logger(logger.clone()),
+            db: Arc::new(Mutex::new(db)),
+            logger,
+        };
+        Self::with_context(config, context)
+    }
+
+    /// Starts a signer with an already built context (a database handle the caller opened).
+    pub fn with_context(config: GlobalConfig, context: SignerContext) -> Result<Self, SpawnError> {
+        let endpoint = config.endpoint;
+        let mut receiver = SignerEventReceiver::new(config.network.is_mainnet());
+        receiver.set_logger(context.logger.clone());
+        let runloop: RunLoop<S, T> = RunLoop::new(config, context);
+        let (results_send, results) = channel();
+        let running = Signer::new(runloop, receiver, results_send)
+            .spawn(endpoint)
+            .map_err(|source| SpawnError::Event { endpoint, source })?;
+        Ok(Self {
+            running,
+            results,
+            _signer: PhantomData,
+        })
+    }
+
+    /// Where the event receiver listens (the bound port when `endpoint` asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.running.local_addr()
+    }
+
+    /// The run loop's results: one [`SignerResult::StatusCheck`] per `/status` request.
+    pub fn results(&self) -> &Receiver<SignerResult> {
+        &self.results
+    }
+
+    /// A handle that stops the signer from elsewhere (a signal handler).
+    pub fn stop_signaler(&self) -> SignerStopSignaler {
+        self.running.stop_signaler()
+    }
+
+    /// Stops the event receiver and waits for both threads.
+    pub fn stop(self) {
+        self.running.stop();
+    }
+
+    /// Waits until the signer stops (a `/shutdown` request or a stop signal).
+    pub fn join(self) {
+        self.running.join();
+    }
+}
