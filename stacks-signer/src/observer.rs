@@ -82,7 +82,10 @@ impl ObservingSigner {
                 "burn_height" => burn_height,
                 "burn_header_hash" => %burn_header_hash,
                 "consensus_hash" => %consensus_hash),
-            Err(e) => warn!(self.logger, "Failed to record burn block {burn_header_hash}: {e}"),
+            Err(e) => warn!(
+                self.logger,
+                "Failed to record burn block {burn_header_hash}: {e}"
+            ),
         }
     }
 
@@ -121,7 +124,9 @@ impl SignerTrait<SignerMessage> for ObservingSigner {
     type Shared = ();
 
     fn new(context: &SignerContext, config: SignerConfig) -> Result<Self, SignerInitError> {
-        let mut keys = context.logger.new(o!("reward_cycle" => config.reward_cycle));
+        let mut keys = context
+            .logger
+            .new(o!("reward_cycle" => config.reward_cycle));
         if let SignerConfigMode::Normal { signer_id, .. } = config.signer_mode {
             keys = keys.new(o!("signer_id" => signer_id));
         }
@@ -180,7 +185,10 @@ impl SignerTrait<SignerMessage> for ObservingSigner {
             Err(e) => {
                 // Keeping the instance one more burn block is harmless; dropping one with
                 // blocks in flight is not.
-                warn!(self.logger, "Cannot tell whether blocks are unprocessed: {e}");
+                warn!(
+                    self.logger,
+                    "Cannot tell whether blocks are unprocessed: {e}"
+                );
                 true
             }
         }

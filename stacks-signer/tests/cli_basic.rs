@@ -154,9 +154,7 @@ fn usage_errors_are_one_line() {
 }
 
 #[test]
-fn run_and_monitor_signers_are_not_implemented_yet() {
-    let e = run(&["run", "-c", &signer0()]);
-    assert!(e.one_line_error().contains("not yet implemented"));
+fn monitor_signers_is_not_implemented_yet() {
     let e = run(&["monitor-signers", "--host", "127.0.0.1:20443"]);
     assert!(e.one_line_error().contains("not yet implemented"));
 }

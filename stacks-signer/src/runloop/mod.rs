@@ -22,9 +22,7 @@ pub use registration::{signer_config_for_cycle, ConfigurationError};
 
 use crate::client::{ClientError, RewardCycleInfo};
 use crate::config::GlobalConfig;
-use crate::signer::{
-    lock_db, RunLoopState, SignerContext, SignerResult, SignerTrait, StateInfo,
-};
+use crate::signer::{lock_db, RunLoopState, SignerContext, SignerResult, SignerTrait, StateInfo};
 use crate::signerdb::PruneHorizon;
 
 /// How many reward cycles before the current one the database keeps.
@@ -201,7 +199,11 @@ impl<S: SignerTrait<T>, T: SignerEventTrait> RunLoop<S, T> {
         let Some(mut info) = self.reward_cycle_info else {
             return self.initialize();
         };
-        let node_height = self.context.stacks_client.get_peer_info()?.burn_block_height;
+        let node_height = self
+            .context
+            .stacks_client
+            .get_peer_info()?
+            .burn_block_height;
         let height = node_height.max(event_burn_height);
         let previous_cycle = info.reward_cycle;
         let block_cycle = info.get_reward_cycle(height);
@@ -337,7 +339,10 @@ where
             let info = self.state_info();
             info!(self.logger, "Signer status check requested: {info:?}");
             if results.send(info.into()).is_err() {
-                warn!(self.logger, "Failed to send the status check result: the result channel is closed");
+                warn!(
+                    self.logger,
+                    "Failed to send the status check result: the result channel is closed"
+                );
             }
         }
         if self.state == RunLoopState::Uninitialized {
@@ -351,7 +356,10 @@ where
         } else if let Some(SignerEvent::NewBurnBlock { burn_height, .. }) = &event {
             if let Err(e) = self.refresh(*burn_height) {
                 error!(self.logger, "Failed to refresh signer runloop: {e}.");
-                warn!(self.logger, "Signer may have an outdated view of the network.");
+                warn!(
+                    self.logger,
+                    "Signer may have an outdated view of the network."
+                );
             }
         }
         let current = self
@@ -370,7 +378,10 @@ where
                     current,
                 ),
                 Some(ConfiguredSigner::NotRegistered { reward_cycle }) => {
-                    debug!(self.logger, "Not configured for cycle {reward_cycle}, ignoring events for cycle");
+                    debug!(
+                        self.logger,
+                        "Not configured for cycle {reward_cycle}, ignoring events for cycle"
+                    );
                 }
                 None => {}
             }

@@ -34,11 +34,17 @@ pub fn signer_config_for_cycle(
 ) -> Result<Option<SignerConfig>, ConfigurationError> {
     let mainnet = config.network.is_mainnet();
     let Some(signers) = stacks_client.get_reward_set_signers(reward_cycle)? else {
-        warn!(logger, "No reward set signers found for reward cycle {reward_cycle}.");
+        warn!(
+            logger,
+            "No reward set signers found for reward cycle {reward_cycle}."
+        );
         return Ok(None);
     };
     if signers.is_empty() {
-        warn!(logger, "No registered signers found for reward cycle {reward_cycle}.");
+        warn!(
+            logger,
+            "No registered signers found for reward cycle {reward_cycle}."
+        );
         return Ok(None);
     }
     let entries = SignerEntries::parse(mainnet, &signers)
