@@ -194,6 +194,25 @@ mod tests {
                 ClientError::TransactionGenerationFailure("t".into()),
                 "Failed to generate transaction from a transaction signer: t",
             ),
+            (
+                ClientError::MessageHasNoSlot,
+                "Stacker-db rejected the chunk. Reason: Tried to send a SignerMessage which does \
+                 not have a corresponding .signers slot identifier",
+            ),
+            (
+                ClientError::PutChunkGaveUp {
+                    slot_id: 3,
+                    slot_version: 9,
+                    attempts: 8,
+                    reason: "x".into(),
+                },
+                "Stacker-db rejected the chunk 8 times (slot 3, last version 9); giving up. \
+                 Reason: x",
+            ),
+            (
+                ClientError::ChunkTooLarge { size: 5, limit: 4 },
+                "Stacker-db chunk of 5 bytes exceeds the 4-byte limit",
+            ),
         ];
         for (err, text) in cases {
             assert_eq!(err.to_string(), text);
