@@ -657,3 +657,27 @@ fn endless_version_conflicts_give_up_after_a_bounded_number_of_attempts() {
     assert_eq!(server.versions(), expected);
     assert_eq!(stored_version(&db, &keys[0], 0), Some(max - 1));
 }
+
+#[test]
+fn the_database_lock_is_not_held_while_the_node_answers() {
+    let keys = keys();
+    let (_dir, _path, db) = temp_db();
+    // The server answers a conflict first, then accepts; each time it checks whether the
+    // client's database lock is free while the request is in flight.
+    let free: Arc<Mutex<Vec<bool>>> = Arc::new(Mutex::new(vec![]));
+    let (db_seen, free_seen) = (Arc::clone(&db), Arc::clone(&free));
+    let server = Scripted::start(move |_| {
+        let mut seen = free_seen.lock().unwrap();
+        seen.push(db_seen.try_lock().is_ok());
+        if seen.len() == 1 {
+            r#"{"accepted":false,"code":0}"#.to_string()
+        } else {
+            r#"{"accepted":true}"#.to_string()
+        }
+    });
+    let mut c = client(&server.host(), &keys[0], 12, normal(0), &db);
+    assert!(c.send_message_with_retry(&pre_commit(1)).unwrap().accepted);
+    assert_eq!(server.versions(), vec![0, 1]);
+    assert_eq!(*free.lock().unwrap(), vec![true, true]);
+    assert_eq!(stored_version(&db, &keys[0], 0), Some(1));
+}

@@ -30,7 +30,6 @@ use libsigner::codec::{read_next, StacksMessageCodec};
 use libsigner::stackerdb::{
     StackerDBChunkAckData, StackerDBChunkData, StackerDBErrorCodes, SIGNERS_STACKERDB_CHUNK_SIZE,
 };
-use libsigner::v0::messages::{MessageSlotID as V0MessageSlotID, SignerMessage};
 use libsigner::{MessageSlotID, SignerSession, StackerDBSession};
 use slog::{debug, info, o, warn, Logger};
 
@@ -158,6 +157,22 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
     /// The session of message slot kind `msg_id`, if there is one.
     pub fn get_session_mut(&mut self, msg_id: &M) -> Option<&mut StackerDBSession> {
         self.sessions.get_mut(msg_id)
+    }
+
+    /// Publishes `message` in this signer's slot of the contract its kind belongs to (see
+    /// [`StackerDB::send_message_bytes_with_retry`]). Messages signers do not publish
+    /// (miner messages) are refused with [`ClientError::MessageHasNoSlot`] before anything is
+    /// sent.
+    pub fn send_message_with_retry<T: libsigner::SignerMessage<M>>(
+        &mut self,
+        message: &T,
+    ) -> Result<StackerDBChunkAckData, ClientError> {
+        let msg_id = message.msg_id().ok_or(ClientError::MessageHasNoSlot)?;
+        let mut bytes = vec![];
+        message
+            .consensus_serialize(&mut bytes)
+            .map_err(ClientError::StackerDBSerializationError)?;
+        self.send_message_bytes_with_retry(&msg_id, bytes)
     }
 
     /// Publishes `message_bytes` in this signer's slot of the `msg_id` contract.
@@ -307,23 +322,6 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
             .into_iter()
             .map(|(_, message)| message)
             .collect())
-    }
-}
-
-impl StackerDB<V0MessageSlotID> {
-    /// Publishes `message` in this signer's slot of the contract its kind belongs to (see
-    /// [`StackerDB::send_message_bytes_with_retry`]). Messages signers do not publish
-    /// (miner messages) are refused with [`ClientError::MessageHasNoSlot`].
-    pub fn send_message_with_retry(
-        &mut self,
-        message: &SignerMessage,
-    ) -> Result<StackerDBChunkAckData, ClientError> {
-        let msg_id = message.msg_id().ok_or(ClientError::MessageHasNoSlot)?;
-        let mut bytes = vec![];
-        message
-            .consensus_serialize(&mut bytes)
-            .map_err(ClientError::StackerDBSerializationError)?;
-        self.send_message_bytes_with_retry(&msg_id, bytes)
     }
 }
 
