@@ -66,6 +66,43 @@ pub enum ClientError {
     /// A libsigner RPC error.
     #[error("A libsigner RPC error occurred: {0}")]
     RPCError(#[from] RPCError),
+    /// A message that has no slot in the signer StackerDB contracts (a miner message) was
+    /// given to send. Same text as the reference, which reports it as `PutChunkRejected`.
+    #[error(
+        "Stacker-db rejected the chunk. Reason: Tried to send a SignerMessage which does not \
+         have a corresponding .signers slot identifier"
+    )]
+    MessageHasNoSlot,
+    /// There is no StackerDB session for this message slot kind.
+    #[error("No stacker-db session for message slot {0}")]
+    NoStackerDBSession(String),
+    /// The node kept rejecting a chunk (version conflicts, or rejections without a code) and
+    /// the client gave up.
+    #[error(
+        "Stacker-db rejected the chunk {attempts} times (slot {slot_id}, last version \
+         {slot_version}); giving up. Reason: {reason}"
+    )]
+    PutChunkGaveUp {
+        /// The slot written.
+        slot_id: u32,
+        /// The version of the last attempt.
+        slot_version: u32,
+        /// How many rejections of that kind were received.
+        attempts: u32,
+        /// The node's reason for the last one.
+        reason: String,
+    },
+    /// A chunk is over the signer contracts' size limit; nothing was sent.
+    #[error("Stacker-db chunk of {size} bytes exceeds the {limit}-byte limit")]
+    ChunkTooLarge {
+        /// The chunk's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The shared signer database's lock is poisoned (a thread panicked holding it).
+    #[error("SignerDB database error: the shared database lock is poisoned")]
+    SignerDbPoisoned,
 }
 
 /// `"{code} {reason}"` as the reference's `reqwest::StatusCode` prints it.
@@ -156,6 +193,25 @@ mod tests {
             (
                 ClientError::TransactionGenerationFailure("t".into()),
                 "Failed to generate transaction from a transaction signer: t",
+            ),
+            (
+                ClientError::MessageHasNoSlot,
+                "Stacker-db rejected the chunk. Reason: Tried to send a SignerMessage which does \
+                 not have a corresponding .signers slot identifier",
+            ),
+            (
+                ClientError::PutChunkGaveUp {
+                    slot_id: 3,
+                    slot_version: 9,
+                    attempts: 8,
+                    reason: "x".into(),
+                },
+                "Stacker-db rejected the chunk 8 times (slot 3, last version 9); giving up. \
+                 Reason: x",
+            ),
+            (
+                ClientError::ChunkTooLarge { size: 5, limit: 4 },
+                "Stacker-db chunk of 5 bytes exceeds the 4-byte limit",
             ),
         ];
         for (err, text) in cases {

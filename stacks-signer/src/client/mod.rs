@@ -1,11 +1,14 @@
 //! Talking to the Stacks node: the JSON shapes of its RPC endpoints, the RPC client
-//! ([`StacksClient`]) with the reference's retry policy, and its errors.
+//! ([`StacksClient`]) with the reference's retry policy, the StackerDB client that publishes
+//! this signer's messages ([`StackerDB`]), and their errors.
 
 pub mod api;
 pub mod error;
 pub mod retry;
+pub mod stackerdb;
 pub mod stacks_client;
 
 pub use error::ClientError;
 pub use retry::{retry_with_exponential_backoff, RetryError};
+pub use stackerdb::{LatestMessages, StackerDB};
 pub use stacks_client::{RewardCycleInfo, SignerSlotID, StacksClient};
