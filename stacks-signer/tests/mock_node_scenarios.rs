@@ -1,0 +1,447 @@
+//! Scenario steps end to end, through `ScenarioRunner` against a running mock node: what each
+//! step makes observers (a raw recorder and libsigner's `SignerEventReceiver`), the RPC
+//! endpoints and the activity record see — injected signer messages, endpoints down and up,
+//! burn forks and reorgs, every `propose` deviation (the proposal as decoded by libsigner, the
+//! simulated signers' verdict and the validator's answer), the validator knobs, and the
+//! `wait` / `expect_block` steps with their one-line errors.
+
+mod mock_node_common;
+
+use std::time::{Duration, Instant};
+
+use libsigner::chain::hex::to_hex;
+use libsigner::chain::{
+    ConsensusHash, Hash160, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey, StacksPublicKey,
+};
+use libsigner::codec::StacksMessageCodec;
+use libsigner::v0::messages::{BlockProposal, BlockResponse, RejectCode, SignerMessage};
+use libsigner::stackerdb::StackerDBChunkData;
+use libsigner::SignerEvent;
+use mock_node_common::{get, request, HttpResponse, Observer, SignerEvents};
+use serde_json::{json, Value};
+use stacks_signer::client::api::{
+    BlockValidateResponse, RPCPeerInfoData, SortitionInfo, ValidateRejectCode,
+};
+use stacks_signer::devnet::record::entry_json;
+use stacks_signer::devnet::scenario::{Scenario, ScenarioRunner};
+use stacks_signer::devnet::wire::{NakamotoBlock, TenureChangeCause};
+use stacks_signer::devnet::{
+    ActivityEntry, MockNode, MockNodeConfig, ObserverSpec, RunningMockNode, SignerSpec,
+};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn node_with(signers: Vec<SignerSpec>, observers: &[String]) -> RunningMockNode {
+    let mut config = MockNodeConfig {
+        signers,
+        ..MockNodeConfig::default()
+    };
+    for o in observers {
+        config.observers.push(ObserverSpec::signer(o.clone()));
+    }
+    MockNode::start(config).unwrap()
+}
+
+fn external_signers(n: usize) -> Vec<SignerSpec> {
+    (0..n)
+        .map(|i| {
+            let key = StacksPrivateKey::from_seed(format!("scenario external {i}").as_bytes());
+            SignerSpec::external(StacksPublicKey::from_private(&key), 1)
+        })
+        .collect()
+}
+
+fn run(runner: &mut ScenarioRunner, text: &str) -> Result<(), String> {
+    runner.run(&Scenario::parse(text).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn decode(data: &[u8]) -> SignerMessage {
+    SignerMessage::consensus_deserialize(&mut &data[..]).expect("libsigner decodes the chunk")
+}
+
+/// Every `/stackerdb_chunks` chunk the raw observer received for boot contract `name` (the
+/// node's `contract_id` is `{"issuer": [version, bytes], "name": ...}`).
+fn chunks_of(observer: &Observer, name: &str) -> Vec<StackerDBChunkData> {
+    observer
+        .events_on("/stackerdb_chunks")
+        .into_iter()
+        .filter(|e| {
+            e.body["contract_id"]["name"] == name
+                && e.body["contract_id"]["issuer"] == json!([26, vec![0u8; 20]])
+        })
+        .flat_map(|e| {
+            serde_json::from_value::<Vec<StackerDBChunkData>>(e.body["modified_slots"].clone())
+                .unwrap()
+        })
+        .collect()
+}
+
+/// The proposal with signer signature hash `hash` as the observer got it from the `miners`
+/// StackerDB (decoded by libsigner), with the slot it was written to.
+fn observed_proposal(
+    node: &RunningMockNode,
+    observer: &Observer,
+    hash: &Sha512Trunc256Sum,
+) -> (u32, BlockProposal) {
+    assert!(node.wait_events_delivered(TIMEOUT));
+    chunks_of(observer, "miners")
+        .into_iter()
+        .find_map(|chunk| match decode(&chunk.data) {
+            SignerMessage::BlockProposal(p) if &p.block.header.signer_signature_hash() == hash => {
+                Some((chunk.slot_id, p))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no proposal {hash} reached the observer"))
+}
+
+/// The reject codes of the simulated signers' rejections of `hash` the observer received.
+fn rejections(
+    node: &RunningMockNode,
+    observer: &Observer,
+    hash: &Sha512Trunc256Sum,
+) -> Vec<RejectCode> {
+    assert!(node.wait_events_delivered(TIMEOUT));
+    chunks_of(observer, "signers-0-1")
+        .into_iter()
+        .filter_map(|chunk| match decode(&chunk.data) {
+            SignerMessage::BlockResponse(BlockResponse::Rejected(r))
+                if &r.signer_signature_hash == hash =>
+            {
+                Some(r.reason_code)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn post_proposal(node: &RunningMockNode, block: &NakamotoBlock) -> HttpResponse {
+    let body = json!({"block": to_hex(&block.serialize_to_vec()), "chain_id": 0x8000_0000u32});
+    request(
+        node.addr(),
+        "POST",
+        "/v3/block_proposal",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", "12345"),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn validation_results(observer: &Observer, hash: &Sha512Trunc256Sum) -> Vec<BlockValidateResponse> {
+    let hash = json!(hash.to_hex());
+    observer
+        .events_on("/proposal_response")
+        .into_iter()
+        .filter(|e| e.body["signer_signature_hash"] == hash)
+        .map(|e| serde_json::from_value(e.body).unwrap())
+        .collect()
+}
+
+/// Waits for the `n`th (1-based) `/proposal_response` about `hash`.
+fn nth_validation_result(
+    observer: &Observer,
+    hash: &Sha512Trunc256Sum,
+    n: usize,
+) -> BlockValidateResponse {
+    assert!(
+        observer.wait_for(TIMEOUT, |_| validation_results(observer, hash).len() >= n),
+        "no validation result {n} for {hash}"
+    );
+    validation_results(observer, hash).remove(n - 1)
+}
+
+fn record_lines(entries: &std::sync::mpsc::Receiver<ActivityEntry>) -> Vec<Value> {
+    entries.try_iter().map(|e| entry_json(&e)).collect()
+}
+
+#[test]
+fn inject_writes_a_simulated_signers_chunk_that_observers_and_the_record_see() {
+    let raw = Observer::start();
+    let mut libsigner_events = SignerEvents::start();
+    let mut signers = SignerSpec::generated(3, 0);
+    signers.extend(external_signers(1));
+    let node = node_with(
+        signers,
+        &[raw.endpoint(), libsigner_events.endpoint.to_string()],
+    );
+    let activity = node.subscribe();
+    let set = node.with_state(|s| s.reward_sets.get(12).unwrap().clone());
+    let simulated: Vec<u32> = (0..4)
+        .filter(|i| set.signers[*i as usize].private_key.is_some())
+        .collect();
+    let external = (0..4).find(|i| !simulated.contains(i)).unwrap();
+    let (rejecter, committer) = (simulated[0], simulated[1]);
+    let pre_commit = SignerMessage::BlockPreCommit(Sha512Trunc256Sum([7; 32]));
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    run(
+        &mut runner,
+        &format!(
+            r#"
+[[step]]
+type = "burn_block"
+winner = 0
+[[step]]
+type = "propose"
+kind = "tenure_start"
+label = "start"
+[[step]]
+type = "inject"
+signer = {rejecter}
+message = "reject"
+block = "start"
+[[step]]
+type = "inject"
+signer = {committer}
+message_id = 3
+data = "{}"
+"#,
+            to_hex(&pre_commit.serialize_to_vec())
+        ),
+    )
+    .unwrap();
+    let start = runner.proposal(Some("start")).unwrap();
+
+    // The raw observer: `/stackerdb_chunks` on the right contract and slot.
+    assert!(node.wait_events_delivered(TIMEOUT));
+    let injected = chunks_of(&raw, "signers-0-1")
+        .into_iter()
+        .filter(|c| c.slot_id == rejecter)
+        .find_map(|c| match decode(&c.data) {
+            SignerMessage::BlockResponse(BlockResponse::Rejected(r)) => Some(r),
+            _ => None,
+        })
+        .expect("the injected rejection reached the observer in the signer's slot");
+    assert_eq!(injected.signer_signature_hash, start);
+    assert_eq!(injected.reason, "injected rejection");
+    let raw_commit = chunks_of(&raw, "signers-0-3")
+        .into_iter()
+        .find(|c| c.slot_id == committer && decode(&c.data) == pre_commit)
+        .expect("the injected raw chunk reached the observer");
+    let writer = raw_commit.recover_pk().unwrap();
+    assert_eq!(set.index_of_key(&writer), Some(committer as usize));
+
+    // libsigner's receiver: the same messages, attributed to the signer's key.
+    let rejecter_key = set.signers[rejecter as usize].public_key;
+    let committer_key = set.signers[committer as usize].public_key;
+    libsigner_events.collect_until(TIMEOUT, |seen| {
+        let has = |key: &StacksPublicKey, want: &dyn Fn(&SignerMessage) -> bool| {
+            seen.iter().any(|e| {
+                matches!(e, SignerEvent::SignerMessages { signer_set: 0, messages, .. }
+                    if messages.iter().any(|(pk, m)| pk == key && want(m)))
+            })
+        };
+        has(&rejecter_key, &|m| {
+            matches!(m, SignerMessage::BlockResponse(BlockResponse::Rejected(r))
+                if r.signer_signature_hash == start && r.reason == "injected rejection")
+        }) && has(&committer_key, &|m| m == &pre_commit)
+    });
+
+    // The record has both writes.
+    let lines = record_lines(&activity);
+    let writes: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "ChunkWrite" && l["source"] == "internal")
+        .collect();
+    assert!(writes.iter().any(|l| l["contract"] == "signers-0-1"
+        && l["slot_id"] == rejecter
+        && l["accepted"] == true
+        && l["message"]["kind"] == "BlockRejected"
+        && l["message"]["body"]["BlockResponse"]["Rejected"]["reason"] == "injected rejection"));
+    assert!(writes.iter().any(|l| l["contract"] == "signers-0-3"
+        && l["slot_id"] == committer
+        && l["message"]["kind"] == "BlockPreCommit"));
+
+    // Only simulated signers of the set can be injected as.
+    let err = run(
+        &mut runner,
+        &format!("[[step]]\ntype = \"inject\"\nsigner = {external}\nmessage = \"accept\"\n"),
+    )
+    .unwrap_err();
+    assert!(err.contains("is not simulated"), "{err}");
+    let err = run(
+        &mut runner,
+        "[[step]]\ntype = \"inject\"\nsigner = 9\nmessage = \"accept\"\n",
+    )
+    .unwrap_err();
+    assert!(err.contains("no signer 9"), "{err}");
+}
+
+#[test]
+fn endpoint_down_answers_503_on_the_prefix_until_endpoint_up() {
+    let node = node_with(SignerSpec::generated(1, 0), &[]);
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    assert_eq!(get(node.addr(), "/v2/info").status, 200);
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"endpoint_down\"\npath = \"/v2/info\"\n[[step]]\ntype = \"endpoint_down\"\npath = \"/v2/stackerdb\"\n",
+    )
+    .unwrap();
+    // Every path under the prefix answers 503 (and the server still closes the connection,
+    // which `request` checks); other endpoints keep working.
+    let down = get(node.addr(), "/v2/info");
+    assert_eq!((down.status, down.text().as_str()), (503, "Service Unavailable"));
+    let chunks = "/v2/stackerdb/ST000000000000000000002AMW42H/signers-0-1";
+    assert_eq!(get(node.addr(), chunks).status, 503);
+    assert_eq!(
+        request(
+            node.addr(),
+            "POST",
+            &format!("{chunks}/chunks"),
+            &[("Content-Type", "application/json")],
+            b"{}",
+        )
+        .status,
+        503
+    );
+    assert_eq!(get(node.addr(), "/v2/pox").status, 200);
+    // libsigner's session sees the failure too.
+    let mut session = libsigner::StackerDBSession::new(
+        &node.node_host(),
+        libsigner::chain::QualifiedContractIdentifier::boot_contract("signers-0-1", false)
+            .unwrap(),
+        Duration::from_secs(5),
+    );
+    assert!(libsigner::SignerSession::list_chunks(&mut session).is_err());
+
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"endpoint_up\"\npath = \"/v2/info\"\n",
+    )
+    .unwrap();
+    let info: RPCPeerInfoData = get(node.addr(), "/v2/info").parse();
+    assert_eq!(info.burn_block_height, 344);
+    assert_eq!(get(node.addr(), chunks).status, 503, "still down");
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"endpoint_up\"\npath = \"/v2/stackerdb\"\n",
+    )
+    .unwrap();
+    assert_eq!(get(node.addr(), chunks).status, 200);
+    assert_eq!(
+        libsigner::SignerSession::list_chunks(&mut session)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+fn prefixed(bytes: &[u8]) -> String {
+    format!("0x{}", to_hex(bytes))
+}
+
+#[test]
+fn burn_fork_steps_move_info_sortitions_and_burn_block_events_to_the_fork() {
+    let observer = Observer::start();
+    let node = node_with(SignerSpec::generated(3, 0), &[observer.endpoint()]);
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    run(
+        &mut runner,
+        r#"
+[[step]]
+type = "burn_block"
+winner = 0
+label = "a"
+[[step]]
+type = "propose"
+label = "in_a"
+[[step]]
+type = "expect_block"
+[[step]]
+type = "burn_block"
+winner = 1
+label = "b"
+[[step]]
+type = "propose"
+label = "in_b"
+[[step]]
+type = "expect_block"
+[[step]]
+type = "burn_block"
+winner = 0
+parent = "a"
+label = "fork"
+"#,
+    )
+    .unwrap();
+    let (a_hash, a_ch) = runner.burn_block("a").unwrap();
+    let (b_hash, b_ch) = runner.burn_block("b").unwrap();
+    let (fork_hash, fork_ch) = runner.burn_block("fork").unwrap();
+    let in_a = node
+        .wait_for_block(&runner.proposal(Some("in_a")).unwrap(), TIMEOUT)
+        .unwrap();
+
+    // The fork block, at b's height, is the tip; the Stacks tip falls back to tenure a.
+    let info: RPCPeerInfoData = get(node.addr(), "/v2/info").parse();
+    assert_eq!(info.burn_block_height, 346);
+    assert_eq!(info.pox_consensus, fork_ch);
+    assert_eq!(info.stacks_tip_consensus_hash, a_ch);
+    assert_eq!(info.stacks_tip_height, in_a.height());
+    let tip: Vec<SortitionInfo> = get(node.addr(), "/v3/sortitions").parse();
+    assert_eq!(tip[0].consensus_hash, fork_ch);
+    assert_eq!(tip[0].burn_block_hash, fork_hash);
+    assert_eq!(tip[0].stacks_parent_ch, Some(a_ch));
+    let last: Vec<SortitionInfo> = get(node.addr(), "/v3/sortitions/latest_and_last").parse();
+    assert_eq!((last[0].consensus_hash, last[1].consensus_hash), (fork_ch, a_ch));
+    let at_346: Vec<SortitionInfo> = get(node.addr(), "/v3/sortitions/burn_height/346").parse();
+    assert_eq!(at_346[0].consensus_hash, fork_ch);
+    let orphaned: Vec<SortitionInfo> = get(
+        node.addr(),
+        &format!("/v3/sortitions/consensus/{b_ch}"),
+    )
+    .parse();
+    assert_eq!(orphaned[0].burn_block_hash, b_hash);
+
+    let burn_event = |hash: &libsigner::chain::BurnchainHeaderHash| {
+        let hash = prefixed(&hash.0);
+        move |e: &mock_node_common::ReceivedEvent| {
+            e.path == "/new_burn_block" && e.body["burn_block_hash"] == hash.as_str()
+        }
+    };
+    assert!(observer.wait_for(TIMEOUT, |e| e.iter().any(burn_event(&fork_hash))));
+    let event = observer
+        .events()
+        .into_iter()
+        .find(burn_event(&fork_hash))
+        .unwrap();
+    assert_eq!(event.body["burn_block_height"], 346);
+    assert_eq!(event.body["parent_burn_block_hash"], prefixed(&a_hash.0));
+    assert_eq!(event.body["consensus_hash"], prefixed(&fork_ch.0));
+
+    // Mining continues on the fork: the fork's winner starts a tenure on tenure a.
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"propose\"\nkind = \"tenure_start\"\nlabel = \"on_fork\"\n[[step]]\ntype = \"expect_block\"\n",
+    )
+    .unwrap();
+    let on_fork = node
+        .wait_for_block(&runner.proposal(Some("on_fork")).unwrap(), TIMEOUT)
+        .unwrap();
+    assert_eq!(on_fork.tenure(), fork_ch);
+    assert_eq!(on_fork.block.header.parent_block_id, in_a.id);
+
+    // A reorg back to b: the record of b's tenure is canonical again, and announced.
+    let before = observer.events_on("/new_burn_block").len();
+    run(&mut runner, "[[step]]\ntype = \"set_burn_tip\"\nblock = \"b\"\n").unwrap();
+    let info: RPCPeerInfoData = get(node.addr(), "/v2/info").parse();
+    assert_eq!(info.pox_consensus, b_ch);
+    assert_eq!(info.stacks_tip_consensus_hash, b_ch);
+    let tip: Vec<SortitionInfo> = get(node.addr(), "/v3/sortitions").parse();
+    assert_eq!(tip[0].consensus_hash, b_ch);
+    assert!(observer.wait_for(TIMEOUT, |e| e
+        .iter()
+        .filter(|e| e.path == "/new_burn_block")
+        .count()
+        > before));
+    let last_event = observer.events_on("/new_burn_block").pop().unwrap();
+    assert_eq!(last_event.body["burn_block_hash"], prefixed(&b_hash.0));
+
+    // A fork step naming an unknown block fails with the name.
+    let err = run(
+        &mut runner,
+        "[[step]]\ntype = \"burn_block\"\nparent = \"nowhere\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(err, "step 1 (burn_block): unknown burn block `nowhere`");
+}
