@@ -14,7 +14,7 @@ use libsigner::chain::{
     ConsensusHash, Hash160, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey, StacksPublicKey,
 };
 use libsigner::codec::StacksMessageCodec;
-use libsigner::v0::messages::{BlockProposal, BlockResponse, RejectCode, SignerMessage};
+use libsigner::v0::messages::{BlockProposal, BlockResponse, SignerMessage};
 use libsigner::stackerdb::StackerDBChunkData;
 use libsigner::SignerEvent;
 use mock_node_common::{get, request, HttpResponse, Observer, SignerEvents};
@@ -95,12 +95,14 @@ fn observed_proposal(
         .unwrap_or_else(|| panic!("no proposal {hash} reached the observer"))
 }
 
-/// The reject codes of the simulated signers' rejections of `hash` the observer received.
+/// The reject reasons (`Debug` of the response data's `reject_reason`, e.g.
+/// `ValidationFailed(UnknownParent)` or `PubkeyHashMismatch`) of the signers' rejections of
+/// `hash` the observer received.
 fn rejections(
     node: &RunningMockNode,
     observer: &Observer,
     hash: &Sha512Trunc256Sum,
-) -> Vec<RejectCode> {
+) -> Vec<String> {
     assert!(node.wait_events_delivered(TIMEOUT));
     chunks_of(observer, "signers-0-1")
         .into_iter()
@@ -108,7 +110,7 @@ fn rejections(
             SignerMessage::BlockResponse(BlockResponse::Rejected(r))
                 if &r.signer_signature_hash == hash =>
             {
-                Some(r.reason_code)
+                Some(format!("{:?}", r.response_data.reject_reason))
             }
             _ => None,
         })
@@ -444,4 +446,331 @@ label = "fork"
     )
     .unwrap_err();
     assert_eq!(err, "step 1 (burn_block): unknown burn block `nowhere`");
+}
+
+/// What the simulated signers do with a deviating proposal.
+#[derive(Debug, Clone, Copy)]
+enum Signers {
+    /// Every simulated signer rejects it with this reject reason (`Debug` form).
+    Reject(&'static str),
+    /// They accept it and it is processed.
+    Process,
+    /// Nobody answers (no signer of the proposal's cycle): never processed.
+    Ignore,
+}
+
+/// What the validator answers when the proposed block is posted to `/v3/block_proposal`.
+#[derive(Debug, Clone, Copy)]
+enum Validator {
+    Ok,
+    Reject(ValidateRejectCode),
+    Status(u16),
+}
+
+/// What a test can check a proposal against: the chain as it was before it was made.
+struct Before {
+    miner_pkh: Hash160,
+    tip: stacks_signer::devnet::stacks_chain::StoredBlock,
+    signer_count: u16,
+    now: u64,
+}
+
+type Check = Box<dyn Fn(&BlockProposal, &Before)>;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn tenure_change(block: &NakamotoBlock) -> &stacks_signer::devnet::wire::TenureChangePayload {
+    block
+        .try_get_tenure_change_payload()
+        .expect("a tenure change")
+}
+
+fn recovered_pkh(block: &NakamotoBlock) -> Hash160 {
+    Hash160::from_node_public_key(&block.header.recover_miner_pk().unwrap())
+}
+
+#[test]
+fn every_propose_deviation_reaches_the_observer_and_is_judged_as_documented() {
+    let observer = Observer::start();
+    let node = node_with(SignerSpec::generated(3, 0), &[observer.endpoint()]);
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    run(
+        &mut runner,
+        r#"
+[[step]]
+type = "burn_block"
+winner = 0
+label = "t1"
+[[step]]
+type = "propose"
+kind = "tenure_start"
+[[step]]
+type = "expect_block"
+"#,
+    )
+    .unwrap();
+    let (_, t1_ch) = runner.burn_block("t1").unwrap();
+    let other_key = StacksPrivateKey::from_seed(b"scenario other miner key");
+    let other_pkh = Hash160::from_node_public_key(&StacksPublicKey::from_private(&other_key));
+    let genesis_tip = node.with_state(|s| s.stacks.tip().unwrap().block.header.parent_block_id);
+    let future = now_secs() + 3600;
+    let foreign_ch = ConsensusHash([0x42; 20]);
+    let cause_cases = [
+        ("extended", TenureChangeCause::Extended),
+        ("extended_runtime", TenureChangeCause::ExtendedRuntime),
+        ("extended_read_count", TenureChangeCause::ExtendedReadCount),
+        ("extended_read_length", TenureChangeCause::ExtendedReadLength),
+        ("extended_write_count", TenureChangeCause::ExtendedWriteCount),
+        ("extended_write_length", TenureChangeCause::ExtendedWriteLength),
+    ];
+    use ValidateRejectCode as V;
+    let mut cases: Vec<(String, String, Check, Signers, Validator)> = vec![
+        (
+            "wrong_miner_key".into(),
+            "wrong_miner_key = true".into(),
+            Box::new(|p, b| assert_ne!(recovered_pkh(&p.block), b.miner_pkh)),
+            Signers::Reject("PubkeyHashMismatch"),
+            Validator::Reject(V::ChainstateError),
+        ),
+        (
+            "miner_key".into(),
+            format!("miner_key = \"{}\"", other_key.to_hex()),
+            Box::new(move |p, _| assert_eq!(recovered_pkh(&p.block), other_pkh)),
+            Signers::Reject("PubkeyHashMismatch"),
+            Validator::Reject(V::ChainstateError),
+        ),
+        (
+            "pox_treatment_zero".into(),
+            "pox_treatment_zero = 1".into(),
+            Box::new(|p, b| {
+                let bits = &p.block.header.pox_treatment;
+                assert_eq!(bits.len(), b.signer_count);
+                let got: Vec<bool> = (0..b.signer_count).map(|i| bits.get(i).unwrap()).collect();
+                assert_eq!(got, vec![true, false, true]);
+            }),
+            Signers::Reject("InvalidBitvec"),
+            // The node's validator does not look at the bit vector.
+            Validator::Ok,
+        ),
+        (
+            "bad_parent".into(),
+            "bad_parent = true".into(),
+            Box::new(|p, _| assert_eq!(p.block.header.parent_block_id, StacksBlockId([0xbd; 32]))),
+            Signers::Reject("ValidationFailed(UnknownParent)"),
+            Validator::Reject(V::UnknownParent),
+        ),
+        (
+            "parent_block_id".into(),
+            format!("parent_block_id = \"{genesis_tip}\""),
+            Box::new(move |p, _| assert_eq!(p.block.header.parent_block_id, genesis_tip)),
+            Signers::Reject("ValidationFailed(InvalidParentBlock)"),
+            Validator::Reject(V::InvalidParentBlock),
+        ),
+        (
+            "consensus_hash".into(),
+            format!("consensus_hash = \"{foreign_ch}\""),
+            Box::new(move |p, _| assert_eq!(p.block.header.consensus_hash, foreign_ch)),
+            Signers::Reject("SortitionViewMismatch"),
+            Validator::Reject(V::NoSuchTenure),
+        ),
+        (
+            "stale_timestamp_secs".into(),
+            "stale_timestamp_secs = 3600".into(),
+            Box::new(|p, b| {
+                let t = p.block.header.timestamp;
+                assert!(t + 3600 >= b.now && t + 3600 <= now_secs(), "{t}");
+                assert!(t < b.tip.block.header.timestamp);
+            }),
+            Signers::Reject("ValidationFailed(InvalidTimestamp)"),
+            // Older than `block_proposal_max_age_secs`: refused before validation.
+            Validator::Status(422),
+        ),
+        (
+            "timestamp".into(),
+            format!("timestamp = {future}"),
+            Box::new(move |p, _| assert_eq!(p.block.header.timestamp, future)),
+            Signers::Reject("ValidationFailed(InvalidTimestamp)"),
+            Validator::Reject(V::InvalidTimestamp),
+        ),
+        (
+            "chain_length".into(),
+            "chain_length = 99".into(),
+            Box::new(|p, _| assert_eq!(p.block.header.chain_length, 99)),
+            Signers::Reject("ValidationFailed(ChainstateError)"),
+            Validator::Reject(V::ChainstateError),
+        ),
+        (
+            "duplicate_tenure_change".into(),
+            "duplicate_tenure_change = true".into(),
+            Box::new(move |p, b| {
+                let tc = tenure_change(&p.block);
+                assert_eq!(tc.cause, TenureChangeCause::BlockFound);
+                assert_eq!(tc.tenure_consensus_hash, b.tip.tenure());
+                assert_eq!(p.block.header.parent_block_id, b.tip.id);
+                // A complete second tenure start (with a coinbase) in a started tenure.
+                assert_eq!(p.block.is_wellformed_tenure_start_block(), Ok(true));
+            }),
+            Signers::Reject("DuplicateBlockFound"),
+            // Its tenure change claims the previous tenure ended at this tenure's tip.
+            Validator::Reject(V::InvalidParentBlock),
+        ),
+        (
+            "reward_cycle".into(),
+            "reward_cycle = 13".into(),
+            Box::new(|p, _| assert_eq!(p.reward_cycle, 13)),
+            Signers::Ignore,
+            Validator::Ok,
+        ),
+        (
+            "reward_cycle_offset".into(),
+            "reward_cycle_offset = -1".into(),
+            Box::new(|p, _| assert_eq!(p.reward_cycle, 11)),
+            Signers::Ignore,
+            Validator::Ok,
+        ),
+    ];
+    for (cause, expected) in cause_cases {
+        cases.push((
+            format!("extend {cause}"),
+            format!("kind = \"extend\"\ncause = \"{cause}\""),
+            Box::new(move |p, b| {
+                let tc = tenure_change(&p.block);
+                assert_eq!(tc.cause, expected);
+                assert_eq!(tc.tenure_consensus_hash, b.tip.tenure());
+                assert_eq!(tc.previous_tenure_end, b.tip.id);
+            }),
+            Signers::Process,
+            Validator::Ok,
+        ));
+    }
+    // Last, as it adds a burn block: an extend whose burn view is an older burn block.
+    cases.push((
+        "burn_view".into(),
+        "kind = \"extend\"\nburn_view = \"t1\"".into(),
+        Box::new(move |p, _| {
+            assert_eq!(tenure_change(&p.block).burn_view_consensus_hash, t1_ch);
+        }),
+        Signers::Process,
+        Validator::Ok,
+    ));
+
+    for (name, fields, check, signers, validator) in cases {
+        if name == "burn_view" {
+            run(&mut runner, "[[step]]\ntype = \"burn_block\"\n").unwrap();
+        }
+        let before = node.with_state(|s| Before {
+            miner_pkh: s.tenure_miner_pkh(&t1_ch).unwrap(),
+            tip: s.stacks.tip().unwrap().clone(),
+            signer_count: s.reward_sets.get(12).unwrap().signers.len() as u16,
+            now: now_secs(),
+        });
+        let kind = if fields.contains("kind =") {
+            String::new()
+        } else {
+            "kind = \"continue\"\n".into()
+        };
+        let expect = match signers {
+            Signers::Reject(_) => "outcome = \"rejected\"",
+            Signers::Process => "outcome = \"processed\"",
+            Signers::Ignore => "outcome = \"not_processed\"\ntimeout_secs = 1",
+        };
+        run(
+            &mut runner,
+            &format!(
+                "[[step]]\ntype = \"propose\"\nlabel = \"case\"\n{kind}{fields}\n[[step]]\ntype = \"expect_block\"\n{expect}\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let hash = runner.proposal(Some("case")).unwrap();
+
+        // The proposal as the observer got it: in the current miner's proposal slot, with
+        // the deviation.
+        let (slot, proposal) = observed_proposal(&node, &observer, &hash);
+        let miner_slot = node.with_state(|s| s.current_miner_slot_index().unwrap());
+        assert_eq!(slot, 2 * miner_slot, "{name}");
+        check(&proposal, &before);
+
+        // The simulated signers' verdict.
+        let reasons = rejections(&node, &observer, &hash);
+        match signers {
+            Signers::Reject(reason) => {
+                assert_eq!(reasons, vec![reason.to_string(); 3], "{name}")
+            }
+            Signers::Process | Signers::Ignore => assert!(reasons.is_empty(), "{name}: {reasons:?}"),
+        }
+
+        // The validator, for blocks not processed (a processed block no longer extends
+        // its tenure's tip).
+        if matches!(signers, Signers::Process) {
+            continue;
+        }
+        let resp = post_proposal(&node, &proposal.block);
+        match validator {
+            Validator::Status(code) => assert_eq!(resp.status, code, "{name}: {}", resp.text()),
+            Validator::Ok => {
+                assert_eq!(resp.status, 202, "{name}");
+                let result = nth_validation_result(&observer, &hash, 1);
+                assert!(matches!(result, BlockValidateResponse::Ok(_)), "{name}: {result:?}");
+            }
+            Validator::Reject(code) => {
+                assert_eq!(resp.status, 202, "{name}");
+                match nth_validation_result(&observer, &hash, 1) {
+                    BlockValidateResponse::Reject(r) => assert_eq!(r.reason_code, code, "{name}"),
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_wrong_merkle_root_makes_the_proposal_undecodable_so_nobody_signs_it() {
+    let observer = Observer::start();
+    let node = node_with(SignerSpec::generated(3, 0), &[observer.endpoint()]);
+    let activity = node.subscribe();
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    let root = "11".repeat(32);
+    run(
+        &mut runner,
+        &format!(
+            r#"
+[[step]]
+type = "burn_block"
+winner = 0
+[[step]]
+type = "propose"
+kind = "tenure_start"
+tx_merkle_root = "{root}"
+[[step]]
+type = "expect_block"
+outcome = "not_processed"
+timeout_secs = 1
+"#
+        ),
+    )
+    .unwrap();
+    assert!(node.wait_events_delivered(TIMEOUT));
+    let chunks = chunks_of(&observer, "miners");
+    assert_eq!(chunks.len(), 1);
+    // libsigner (as the node's codec) refuses the block for its Merkle root.
+    let err = SignerMessage::consensus_deserialize(&mut &chunks[0].data[..]).unwrap_err();
+    assert!(err.to_string().contains("Merkle"), "{err}");
+    // The root is in the chunk as written.
+    assert!(to_hex(&chunks[0].data).contains(&root));
+    let lines = record_lines(&activity);
+    let write = lines
+        .iter()
+        .find(|l| l["event"] == "ChunkWrite" && l["contract"] == "miners")
+        .unwrap();
+    assert!(write["message"]["undecodable"]
+        .as_str()
+        .unwrap()
+        .contains("Merkle"));
+    assert!(!lines.iter().any(|l| l["event"] == "ChunkWrite"
+        && l["contract"].as_str().unwrap().starts_with("signers-0-1")));
 }
