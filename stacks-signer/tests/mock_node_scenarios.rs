@@ -774,3 +774,173 @@ timeout_secs = 1
     assert!(!lines.iter().any(|l| l["event"] == "ChunkWrite"
         && l["contract"].as_str().unwrap().starts_with("signers-0-1")));
 }
+
+#[test]
+fn validation_steps_force_rejections_stall_answer_429_and_delay() {
+    // External signers only: the proposal stays unsigned and can be validated repeatedly.
+    let observer = Observer::start();
+    let node = node_with(external_signers(3), &[observer.endpoint()]);
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"burn_block\"\nwinner = 0\n[[step]]\ntype = \"propose\"\nkind = \"tenure_start\"\nlabel = \"p\"\n",
+    )
+    .unwrap();
+    let hash = runner.proposal(Some("p")).unwrap();
+    let (_, proposal) = observed_proposal(&node, &observer, &hash);
+    let block = proposal.block;
+    let answered = std::cell::Cell::new(0);
+    let validate = |expect_status: u16| -> Option<BlockValidateResponse> {
+        let resp = post_proposal(&node, &block);
+        assert_eq!(resp.status, expect_status, "{}", resp.text());
+        (expect_status == 202).then(|| {
+            answered.set(answered.get() + 1);
+            nth_validation_result(&observer, &hash, answered.get())
+        })
+    };
+
+    // reject, bound to a labelled block, consumed by one validation.
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"validation\"\nreject = \"BadTransaction\"\nreason = \"poisoned\"\nblock = \"p\"\n",
+    )
+    .unwrap();
+    match validate(202).unwrap() {
+        BlockValidateResponse::Reject(r) => {
+            assert_eq!((r.reason_code, r.reason.as_str()), (ValidateRejectCode::BadTransaction, "poisoned"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(validate(202), Some(BlockValidateResponse::Ok(_))));
+
+    // busy: n answers of 429, then accepted again.
+    run(&mut runner, "[[step]]\ntype = \"validation\"\nbusy = 2\n").unwrap();
+    assert_eq!(validate(429), None);
+    assert_eq!(validate(429), None);
+    assert!(matches!(validate(202), Some(BlockValidateResponse::Ok(_))));
+
+    // stall: accepted (202) but never answered, until `stall = false`.
+    run(&mut runner, "[[step]]\ntype = \"validation\"\nstall = true\n").unwrap();
+    assert_eq!(post_proposal(&node, &block).status, 202);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(node.wait_events_delivered(TIMEOUT));
+    assert_eq!(validation_results(&observer, &hash).len(), answered.get());
+    run(&mut runner, "[[step]]\ntype = \"validation\"\nstall = false\n").unwrap();
+    assert!(matches!(validate(202), Some(BlockValidateResponse::Ok(_))));
+
+    // delay_ms: the result reports at least that long a validation.
+    run(&mut runner, "[[step]]\ntype = \"validation\"\ndelay_ms = 300\n").unwrap();
+    match validate(202).unwrap() {
+        BlockValidateResponse::Ok(ok) => assert!(ok.validation_time_ms >= 300, "{ok:?}"),
+        other => panic!("{other:?}"),
+    }
+    run(&mut runner, "[[step]]\ntype = \"validation\"\ndelay_ms = 0\n").unwrap();
+
+    // reject without a block: the next proposal, with the default reason.
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"validation\"\nreject = \"InvalidBlock\"\n[[step]]\ntype = \"propose\"\nkind = \"tenure_start\"\nlabel = \"q\"\n",
+    )
+    .unwrap();
+    let q = runner.proposal(Some("q")).unwrap();
+    assert_ne!(q, hash);
+    let (_, next) = observed_proposal(&node, &observer, &q);
+    assert_eq!(post_proposal(&node, &next.block).status, 202);
+    match nth_validation_result(&observer, &q, 1) {
+        BlockValidateResponse::Reject(r) => assert_eq!(
+            (r.reason_code, r.reason.as_str()),
+            (ValidateRejectCode::InvalidBlock, "forced rejection: InvalidBlock")
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The earlier block is not affected.
+    assert!(matches!(validate(202), Some(BlockValidateResponse::Ok(_))));
+}
+
+#[test]
+fn wait_and_expect_block_pass_when_satisfied_and_fail_with_one_line_naming_the_step() {
+    let node = node_with(SignerSpec::generated(3, 0), &[]);
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    let err = run(&mut runner, "[[step]]\ntype = \"expect_block\"\n").unwrap_err();
+    assert_eq!(err, "step 1 (expect_block): no proposal yet");
+
+    let started = Instant::now();
+    run(
+        &mut runner,
+        r#"
+[[step]]
+type = "wait"
+secs = 0.3
+[[step]]
+type = "burn_block"
+winner = 0
+[[step]]
+type = "propose"
+label = "good"
+[[step]]
+type = "expect_block"
+block = "good"
+[[step]]
+type = "propose"
+kind = "continue"
+bad_parent = true
+label = "bad"
+[[step]]
+type = "expect_block"
+block = "bad"
+outcome = "rejected"
+[[step]]
+type = "propose"
+kind = "continue"
+reward_cycle = 13
+label = "unsigned"
+[[step]]
+type = "expect_block"
+outcome = "not_processed"
+timeout_secs = 0.5
+"#,
+    )
+    .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300), "wait slept");
+    let good = runner.proposal(Some("good")).unwrap();
+    let bad = runner.proposal(Some("bad")).unwrap();
+    let unsigned = runner.proposal(Some("unsigned")).unwrap();
+
+    let failures = [
+        (
+            format!("[[step]]\ntype = \"wait\"\nsecs = 0\n[[step]]\ntype = \"expect_block\"\nblock = \"bad\"\ntimeout_secs = 0.5\n"),
+            format!("step 2 (expect_block): block {bad} was not processed within 500ms"),
+        ),
+        (
+            "[[step]]\ntype = \"expect_block\"\nblock = \"good\"\noutcome = \"rejected\"\ntimeout_secs = 0.5\n".to_string(),
+            format!("step 1 (expect_block): block {good} was not rejected within 500ms"),
+        ),
+        (
+            "[[step]]\ntype = \"expect_block\"\nblock = \"good\"\noutcome = \"not_processed\"\ntimeout_secs = 0.5\n".to_string(),
+            format!("step 1 (expect_block): block {good} was processed"),
+        ),
+        (
+            "[[step]]\ntype = \"expect_block\"\ntimeout_secs = 0.5\n".to_string(),
+            format!("step 1 (expect_block): block {unsigned} was not processed within 500ms"),
+        ),
+        (
+            "[[step]]\ntype = \"expect_block\"\nblock = \"nope\"\n".to_string(),
+            "step 1 (expect_block): unknown block label `nope`".to_string(),
+        ),
+    ];
+    for (text, expected) in failures {
+        let err = run(&mut runner, &text).unwrap_err();
+        assert_eq!(err, expected);
+        assert_eq!(err.lines().count(), 1);
+    }
+    // Bad values fail at parse time, naming the step.
+    for (text, needle) in [
+        ("[[step]]\ntype = \"wait\"\nsecs = -1\n", "step 1 (wait): `secs` must be a non-negative number"),
+        ("[[step]]\ntype = \"expect_block\"\noutcome = \"eventually\"\n", "step 1 (expect_block): unknown outcome `eventually`"),
+        ("[[step]]\ntype = \"wait\"\n", "line 1: missing field `secs`"),
+    ] {
+        let err = Scenario::parse(text).unwrap_err();
+        assert!(err.starts_with(needle), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
