@@ -14,8 +14,8 @@ use libsigner::chain::{
     ConsensusHash, Hash160, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey, StacksPublicKey,
 };
 use libsigner::codec::StacksMessageCodec;
-use libsigner::v0::messages::{BlockProposal, BlockResponse, SignerMessage};
 use libsigner::stackerdb::StackerDBChunkData;
+use libsigner::v0::messages::{BlockProposal, BlockResponse, SignerMessage};
 use libsigner::SignerEvent;
 use mock_node_common::{get, request, HttpResponse, Observer, SignerEvents};
 use serde_json::{json, Value};
@@ -283,7 +283,10 @@ fn endpoint_down_answers_503_on_the_prefix_until_endpoint_up() {
     // Every path under the prefix answers 503 (and the server still closes the connection,
     // which `request` checks); other endpoints keep working.
     let down = get(node.addr(), "/v2/info");
-    assert_eq!((down.status, down.text().as_str()), (503, "Service Unavailable"));
+    assert_eq!(
+        (down.status, down.text().as_str()),
+        (503, "Service Unavailable")
+    );
     let chunks = "/v2/stackerdb/ST000000000000000000002AMW42H/signers-0-1";
     assert_eq!(get(node.addr(), chunks).status, 503);
     assert_eq!(
@@ -301,8 +304,7 @@ fn endpoint_down_answers_503_on_the_prefix_until_endpoint_up() {
     // libsigner's session sees the failure too.
     let mut session = libsigner::StackerDBSession::new(
         &node.node_host(),
-        libsigner::chain::QualifiedContractIdentifier::boot_contract("signers-0-1", false)
-            .unwrap(),
+        libsigner::chain::QualifiedContractIdentifier::boot_contract("signers-0-1", false).unwrap(),
         Duration::from_secs(5),
     );
     assert!(libsigner::SignerSession::list_chunks(&mut session).is_err());
@@ -385,14 +387,14 @@ label = "fork"
     assert_eq!(tip[0].burn_block_hash, fork_hash);
     assert_eq!(tip[0].stacks_parent_ch, Some(a_ch));
     let last: Vec<SortitionInfo> = get(node.addr(), "/v3/sortitions/latest_and_last").parse();
-    assert_eq!((last[0].consensus_hash, last[1].consensus_hash), (fork_ch, a_ch));
+    assert_eq!(
+        (last[0].consensus_hash, last[1].consensus_hash),
+        (fork_ch, a_ch)
+    );
     let at_346: Vec<SortitionInfo> = get(node.addr(), "/v3/sortitions/burn_height/346").parse();
     assert_eq!(at_346[0].consensus_hash, fork_ch);
-    let orphaned: Vec<SortitionInfo> = get(
-        node.addr(),
-        &format!("/v3/sortitions/consensus/{b_ch}"),
-    )
-    .parse();
+    let orphaned: Vec<SortitionInfo> =
+        get(node.addr(), &format!("/v3/sortitions/consensus/{b_ch}")).parse();
     assert_eq!(orphaned[0].burn_block_hash, b_hash);
 
     let burn_event = |hash: &libsigner::chain::BurnchainHeaderHash| {
@@ -425,7 +427,11 @@ label = "fork"
 
     // A reorg back to b: the record of b's tenure is canonical again, and announced.
     let before = observer.events_on("/new_burn_block").len();
-    run(&mut runner, "[[step]]\ntype = \"set_burn_tip\"\nblock = \"b\"\n").unwrap();
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"set_burn_tip\"\nblock = \"b\"\n",
+    )
+    .unwrap();
     let info: RPCPeerInfoData = get(node.addr(), "/v2/info").parse();
     assert_eq!(info.pox_consensus, b_ch);
     assert_eq!(info.stacks_tip_consensus_hash, b_ch);
@@ -524,9 +530,18 @@ type = "expect_block"
         ("extended", TenureChangeCause::Extended),
         ("extended_runtime", TenureChangeCause::ExtendedRuntime),
         ("extended_read_count", TenureChangeCause::ExtendedReadCount),
-        ("extended_read_length", TenureChangeCause::ExtendedReadLength),
-        ("extended_write_count", TenureChangeCause::ExtendedWriteCount),
-        ("extended_write_length", TenureChangeCause::ExtendedWriteLength),
+        (
+            "extended_read_length",
+            TenureChangeCause::ExtendedReadLength,
+        ),
+        (
+            "extended_write_count",
+            TenureChangeCause::ExtendedWriteCount,
+        ),
+        (
+            "extended_write_length",
+            TenureChangeCause::ExtendedWriteLength,
+        ),
     ];
     use ValidateRejectCode as V;
     let mut cases: Vec<(String, String, Check, Signers, Validator)> = vec![
@@ -701,7 +716,9 @@ type = "expect_block"
             Signers::Reject(reason) => {
                 assert_eq!(reasons, vec![reason.to_string(); 3], "{name}")
             }
-            Signers::Process | Signers::Ignore => assert!(reasons.is_empty(), "{name}: {reasons:?}"),
+            Signers::Process | Signers::Ignore => {
+                assert!(reasons.is_empty(), "{name}: {reasons:?}")
+            }
         }
 
         // The validator, for blocks not processed (a processed block no longer extends
@@ -715,7 +732,10 @@ type = "expect_block"
             Validator::Ok => {
                 assert_eq!(resp.status, 202, "{name}");
                 let result = nth_validation_result(&observer, &hash, 1);
-                assert!(matches!(result, BlockValidateResponse::Ok(_)), "{name}: {result:?}");
+                assert!(
+                    matches!(result, BlockValidateResponse::Ok(_)),
+                    "{name}: {result:?}"
+                );
             }
             Validator::Reject(code) => {
                 assert_eq!(resp.status, 202, "{name}");
@@ -807,7 +827,10 @@ fn validation_steps_force_rejections_stall_answer_429_and_delay() {
     .unwrap();
     match validate(202).unwrap() {
         BlockValidateResponse::Reject(r) => {
-            assert_eq!((r.reason_code, r.reason.as_str()), (ValidateRejectCode::BadTransaction, "poisoned"))
+            assert_eq!(
+                (r.reason_code, r.reason.as_str()),
+                (ValidateRejectCode::BadTransaction, "poisoned")
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -820,21 +843,37 @@ fn validation_steps_force_rejections_stall_answer_429_and_delay() {
     assert!(matches!(validate(202), Some(BlockValidateResponse::Ok(_))));
 
     // stall: accepted (202) but never answered, until `stall = false`.
-    run(&mut runner, "[[step]]\ntype = \"validation\"\nstall = true\n").unwrap();
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"validation\"\nstall = true\n",
+    )
+    .unwrap();
     assert_eq!(post_proposal(&node, &block).status, 202);
     std::thread::sleep(Duration::from_millis(500));
     assert!(node.wait_events_delivered(TIMEOUT));
     assert_eq!(validation_results(&observer, &hash).len(), answered.get());
-    run(&mut runner, "[[step]]\ntype = \"validation\"\nstall = false\n").unwrap();
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"validation\"\nstall = false\n",
+    )
+    .unwrap();
     assert!(matches!(validate(202), Some(BlockValidateResponse::Ok(_))));
 
     // delay_ms: the result reports at least that long a validation.
-    run(&mut runner, "[[step]]\ntype = \"validation\"\ndelay_ms = 300\n").unwrap();
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"validation\"\ndelay_ms = 300\n",
+    )
+    .unwrap();
     match validate(202).unwrap() {
         BlockValidateResponse::Ok(ok) => assert!(ok.validation_time_ms >= 300, "{ok:?}"),
         other => panic!("{other:?}"),
     }
-    run(&mut runner, "[[step]]\ntype = \"validation\"\ndelay_ms = 0\n").unwrap();
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"validation\"\ndelay_ms = 0\n",
+    )
+    .unwrap();
 
     // reject without a block: the next proposal, with the default reason.
     run(
@@ -849,7 +888,10 @@ fn validation_steps_force_rejections_stall_answer_429_and_delay() {
     match nth_validation_result(&observer, &q, 1) {
         BlockValidateResponse::Reject(r) => assert_eq!(
             (r.reason_code, r.reason.as_str()),
-            (ValidateRejectCode::InvalidBlock, "forced rejection: InvalidBlock")
+            (
+                ValidateRejectCode::InvalidBlock,
+                "forced rejection: InvalidBlock"
+            )
         ),
         other => panic!("{other:?}"),
     }
@@ -901,7 +943,10 @@ timeout_secs = 0.5
 "#,
     )
     .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(300), "wait slept");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "wait slept"
+    );
     let good = runner.proposal(Some("good")).unwrap();
     let bad = runner.proposal(Some("bad")).unwrap();
     let unsigned = runner.proposal(Some("unsigned")).unwrap();
@@ -935,9 +980,18 @@ timeout_secs = 0.5
     }
     // Bad values fail at parse time, naming the step.
     for (text, needle) in [
-        ("[[step]]\ntype = \"wait\"\nsecs = -1\n", "step 1 (wait): `secs` must be a non-negative number"),
-        ("[[step]]\ntype = \"expect_block\"\noutcome = \"eventually\"\n", "step 1 (expect_block): unknown outcome `eventually`"),
-        ("[[step]]\ntype = \"wait\"\n", "line 1: missing field `secs`"),
+        (
+            "[[step]]\ntype = \"wait\"\nsecs = -1\n",
+            "step 1 (wait): `secs` must be a non-negative number",
+        ),
+        (
+            "[[step]]\ntype = \"expect_block\"\noutcome = \"eventually\"\n",
+            "step 1 (expect_block): unknown outcome `eventually`",
+        ),
+        (
+            "[[step]]\ntype = \"wait\"\n",
+            "line 1: missing field `secs`",
+        ),
     ] {
         let err = Scenario::parse(text).unwrap_err();
         assert!(err.starts_with(needle), "{err}");

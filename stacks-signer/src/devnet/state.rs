@@ -169,7 +169,9 @@ impl NodeState {
         for cycle in cycles {
             self.compute_reward_set(cycle);
         }
-        let now = self.now_secs().saturating_sub(self.config.timestamp_lag_secs);
+        let now = self
+            .now_secs()
+            .saturating_sub(self.config.timestamp_lag_secs);
         let first_parent = BurnchainHeaderHash(self.entropy.next32("genesis-parent"));
         let first_parent_sortition = SortitionId(self.entropy.next32("genesis-parent-sortition"));
         let miners = self.miners.len();

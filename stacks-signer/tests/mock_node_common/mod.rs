@@ -254,9 +254,8 @@ impl Drop for Observer {
 /// every decoded event it forwards (stopped on drop).
 pub struct SignerEvents {
     pub endpoint: SocketAddr,
-    events: std::sync::mpsc::Receiver<
-        libsigner::SignerEvent<libsigner::v0::messages::SignerMessage>,
-    >,
+    events:
+        std::sync::mpsc::Receiver<libsigner::SignerEvent<libsigner::v0::messages::SignerMessage>>,
     pub seen: Vec<libsigner::SignerEvent<libsigner::v0::messages::SignerMessage>>,
     stop: Option<libsigner::SignerStopSignaler>,
     handle: Option<JoinHandle<()>>,
