@@ -170,6 +170,21 @@ fn scenario_with_rejections_runs_and_records_them() {
     assert_eq!(count(&recs, "BlockProcessed"), 2);
 }
 
+/// Runs scenario `text` (written into `dir`) with one simulated signer.
+fn run_one_signer_scenario(dir: &Path, text: &str) -> Output {
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, text).unwrap();
+    run(&[
+        "mock-node",
+        "--bind",
+        "127.0.0.1:0",
+        "--signers",
+        "1",
+        "--scenario",
+        path.to_str().unwrap(),
+    ])
+}
+
 fn assert_one_line_failure(out: &Output, needle: &str) {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -198,17 +213,7 @@ fn bad_flags_and_scenarios_fail_with_one_line() {
             "sideways",
         ),
     ] {
-        let path = dir.path().join("bad.toml");
-        std::fs::write(&path, text).unwrap();
-        let out = run(&[
-            "mock-node",
-            "--bind",
-            "127.0.0.1:0",
-            "--signers",
-            "1",
-            "--scenario",
-            path.to_str().unwrap(),
-        ]);
+        let out = run_one_signer_scenario(dir.path(), text);
         assert_one_line_failure(&out, needle);
         assert!(out.stdout.is_empty(), "nothing started");
     }
@@ -217,21 +222,10 @@ fn bad_flags_and_scenarios_fail_with_one_line() {
 #[test]
 fn a_failing_scenario_step_exits_one_with_one_line_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.toml");
-    std::fs::write(
-        &path,
+    let out = run_one_signer_scenario(
+        dir.path(),
         "[[step]]\ntype = \"burn_block\"\nwinner = 0\n[[step]]\ntype = \"propose\"\nbad_parent = true\n[[step]]\ntype = \"expect_block\"\ntimeout_secs = 0.5\n",
-    )
-    .unwrap();
-    let out = run(&[
-        "mock-node",
-        "--bind",
-        "127.0.0.1:0",
-        "--signers",
-        "1",
-        "--scenario",
-        path.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_one_line_failure(&out, "step 3 (expect_block): block ");
     assert!(String::from_utf8_lossy(&out.stderr).contains("was not processed within 500ms"));

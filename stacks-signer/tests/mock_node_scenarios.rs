@@ -17,7 +17,7 @@ use libsigner::codec::StacksMessageCodec;
 use libsigner::stackerdb::StackerDBChunkData;
 use libsigner::v0::messages::{BlockProposal, BlockResponse, SignerMessage};
 use libsigner::SignerEvent;
-use mock_node_common::{get, request, HttpResponse, Observer, SignerEvents};
+use mock_node_common::{get, post_block_proposal, request, HttpResponse, Observer, SignerEvents};
 use serde_json::{json, Value};
 use stacks_signer::client::api::{
     BlockValidateResponse, RPCPeerInfoData, SortitionInfo, ValidateRejectCode,
@@ -118,17 +118,7 @@ fn rejections(
 }
 
 fn post_proposal(node: &RunningMockNode, block: &NakamotoBlock) -> HttpResponse {
-    let body = json!({"block": to_hex(&block.serialize_to_vec()), "chain_id": 0x8000_0000u32});
-    request(
-        node.addr(),
-        "POST",
-        "/v3/block_proposal",
-        &[
-            ("Content-Type", "application/json"),
-            ("Authorization", "12345"),
-        ],
-        body.to_string().as_bytes(),
-    )
+    post_block_proposal(node.addr(), block)
 }
 
 fn validation_results(observer: &Observer, hash: &Sha512Trunc256Sum) -> Vec<BlockValidateResponse> {

@@ -147,6 +147,28 @@ pub fn post_json(addr: SocketAddr, path: &str, body: &serde_json::Value) -> Http
     )
 }
 
+/// `POST /v3/block_proposal` of `block` (testnet chain id, the default auth token).
+pub fn post_block_proposal(
+    addr: SocketAddr,
+    block: &libsigner::chain::NakamotoBlock,
+) -> HttpResponse {
+    let body = serde_json::json!({
+        "block": libsigner::chain::hex::to_hex(&libsigner::codec::StacksMessageCodec::serialize_to_vec(block)),
+        "chain_id": 0x8000_0000u32,
+        "replay_txs": null,
+    });
+    request(
+        addr,
+        "POST",
+        "/v3/block_proposal",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", "12345"),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
 /// One event an observer received.
 #[derive(Debug, Clone)]
 pub struct ReceivedEvent {
