@@ -109,6 +109,10 @@ pub struct MockNodeArgs {
     /// Write the activity record as JSON lines to this file
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Run on a fixed clock starting at this Unix time instead of the wall clock, so that
+    /// runs repeat exactly (simulated signers only: external signers use their own clock)
+    #[arg(long, value_name = "SECS")]
+    pub fixed_clock: Option<u64>,
 }
 
 /// The StackerDB connection arguments shared by the chunk subcommands.

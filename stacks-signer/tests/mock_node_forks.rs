@@ -6,8 +6,7 @@ mod mock_node_common;
 
 use std::time::Duration;
 
-use libsigner::chain::hex::to_hex;
-use mock_node_common::{get, request, Observer};
+use mock_node_common::{get, post_block_proposal, Observer};
 use serde_json::json;
 use stacks_signer::client::api::{
     BlockValidateResponse, RPCPeerInfoData, SortitionInfo, TenureForkingInfo, ValidateRejectCode,
@@ -63,17 +62,7 @@ fn a_burn_fork_moves_the_canonical_tips_and_old_tenures_become_non_canonical() {
 
     // A block of the abandoned tenure is refused as non-canonical.
     let old = &abandoned[1].block;
-    let body = json!({"block": to_hex(&libsigner::codec::StacksMessageCodec::serialize_to_vec(old)), "chain_id": 0x8000_0000u32});
-    let resp = request(
-        node.addr(),
-        "POST",
-        "/v3/block_proposal",
-        &[
-            ("Content-Type", "application/json"),
-            ("Authorization", "12345"),
-        ],
-        body.to_string().as_bytes(),
-    );
+    let resp = post_block_proposal(node.addr(), old);
     assert_eq!(resp.status, 202);
     let hash = json!(old.header.signer_signature_hash().to_hex());
     assert!(observer

@@ -2,15 +2,14 @@
 //! its StackerDBs (including the reference signer's version-0 retry), and a
 //! `SignerEventReceiver` registered as an observer turns its events into `SignerEvent`s.
 
-use std::sync::mpsc::{channel, Receiver};
-use std::time::{Duration, Instant};
+mod mock_node_common;
+
+use std::time::Duration;
 
 use libsigner::chain::{QualifiedContractIdentifier, StacksPrivateKey, StacksPublicKey};
 use libsigner::v0::messages::{BlockResponse, SignerMessage};
-use libsigner::{
-    EventReceiver, EventStopSignaler, SignerEvent, SignerEventReceiver, SignerSession,
-    StackerDBSession,
-};
+use libsigner::{SignerEvent, SignerSession, StackerDBSession};
+use mock_node_common::SignerEvents;
 use stacks_signer::devnet::stackerdb::sign_chunk;
 use stacks_signer::devnet::{MockNode, MockNodeConfig, ObserverSpec, SignerSpec};
 
@@ -24,31 +23,11 @@ fn session(node_host: &str, name: &str) -> StackerDBSession {
     )
 }
 
-/// Collects events until `done` holds for everything received so far.
-fn collect_until(
-    events: &Receiver<SignerEvent<SignerMessage>>,
-    seen: &mut Vec<SignerEvent<SignerMessage>>,
-    done: impl Fn(&[SignerEvent<SignerMessage>]) -> bool,
-) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !done(seen) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "timed out; got {} events", seen.len());
-        if let Ok(event) = events.recv_timeout(left.min(Duration::from_millis(200))) {
-            seen.push(event);
-        }
-    }
-}
-
 #[test]
 fn libsigners_session_and_event_receiver_work_against_the_mock_node() {
     // The signer's event receiver, on a free port.
-    let mut receiver = SignerEventReceiver::<SignerMessage>::new(false);
-    let endpoint = receiver.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let (tx, events) = channel();
-    receiver.add_consumer(tx);
-    let mut stop = receiver.get_stop_signaler().unwrap();
-    let loop_thread = std::thread::spawn(move || receiver.main_loop());
+    let mut events = SignerEvents::start();
+    let endpoint = events.endpoint;
 
     let own_key = StacksPrivateKey::from_seed(b"libsigner session signer");
     let mut signers = SignerSpec::generated(3, 5);
@@ -105,13 +84,13 @@ fn libsigners_session_and_event_receiver_work_against_the_mock_node() {
 
     // Events, decoded by the receiver.
     node.mine_tenures(2, 2, TIMEOUT).unwrap();
-    let mut seen = Vec::new();
-    collect_until(&events, &mut seen, |seen| {
+    events.collect_until(TIMEOUT, |seen| {
         seen.iter()
             .filter(|e| matches!(e, SignerEvent::NewBlock { .. }))
             .count()
             >= 4
     });
+    let seen = &events.seen;
     let burn_heights: Vec<u64> = seen
         .iter()
         .filter_map(|e| match e {
@@ -129,7 +108,7 @@ fn libsigners_session_and_event_receiver_work_against_the_mock_node() {
         .count();
     assert_eq!(proposals, 4);
     let mut acceptances = 0;
-    for event in &seen {
+    for event in seen {
         if let SignerEvent::SignerMessages {
             signer_set,
             messages,
@@ -179,16 +158,13 @@ fn libsigners_session_and_event_receiver_work_against_the_mock_node() {
     });
     let status = post_proposal(&node.node_host(), &body.to_string());
     assert_eq!(status, 202);
-    collect_until(&events, &mut seen, |seen| {
+    events.collect_until(TIMEOUT, |seen| {
         seen.iter().any(|e| {
             matches!(e, SignerEvent::BlockValidationResponse(r)
             if r.signer_signature_hash() == &proposal.signer_signature_hash)
         })
     });
     assert!(tip.height() < proposal.block.header.chain_length);
-
-    stop.send();
-    loop_thread.join().unwrap();
 }
 
 fn post_proposal(host: &str, body: &str) -> u16 {

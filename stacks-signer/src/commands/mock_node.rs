@@ -56,6 +56,8 @@ pub struct MockNodeFile {
     pub scenario: Option<std::path::PathBuf>,
     /// `--record`.
     pub record: Option<std::path::PathBuf>,
+    /// `--fixed-clock`.
+    pub fixed_clock: Option<u64>,
 }
 
 /// Merges the `--config` file under the flags (flags win; lists are concatenated).
@@ -90,6 +92,7 @@ pub fn effective_args(args: &MockNodeArgs) -> Result<MockNodeArgs, CommandError>
         timeout_secs: args.timeout_secs.or(file.timeout_secs),
         scenario: args.scenario.clone().or(file.scenario),
         record: args.record.clone().or(file.record),
+        fixed_clock: args.fixed_clock.or(file.fixed_clock),
     })
 }
 
@@ -97,6 +100,7 @@ pub fn effective_args(args: &MockNodeArgs) -> Result<MockNodeArgs, CommandError>
 pub fn node_config(args: &MockNodeArgs) -> Result<MockNodeConfig, CommandError> {
     let mut config = MockNodeConfig {
         bind: args.bind.clone().unwrap_or_else(|| DEFAULT_BIND.into()),
+        fixed_clock_secs: args.fixed_clock,
         ..MockNodeConfig::default()
     };
     match args.network.as_deref().unwrap_or("testnet") {
@@ -177,6 +181,15 @@ pub fn mock_node(args: &MockNodeArgs, out: &mut dyn Write) -> Result<(), Command
         None => None,
     };
 
+    // Serving until a signal: install the handler before anything listens, so a signal
+    // sent as soon as the node answers already stops it cleanly.
+    let serve_until_signal = scenario.is_none() && args.tenures.is_none();
+    let stop = Arc::new(AtomicBool::new(false));
+    if serve_until_signal {
+        libsigner::set_runloop_signal_handler(FlagSignaler(stop.clone()))
+            .map_err(|e| CommandError(format!("cannot install the signal handler: {e}")))?;
+    }
+
     let node = MockNode::start(config).map_err(CommandError)?;
     let stop_recorder = Arc::new(AtomicBool::new(false));
     let recorder = record_file.map(|file| {
@@ -208,9 +221,6 @@ pub fn mock_node(args: &MockNodeArgs, out: &mut dyn Write) -> Result<(), Command
             })
             .map_err(CommandError)
     } else {
-        let stop = Arc::new(AtomicBool::new(false));
-        libsigner::set_runloop_signal_handler(FlagSignaler(stop.clone()))
-            .map_err(|e| CommandError(format!("cannot install the signal handler: {e}")))?;
         while !stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(100));
         }

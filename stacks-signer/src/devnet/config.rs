@@ -124,6 +124,12 @@ pub struct MockNodeConfig {
     /// validator's limit); a lag well under `block_proposal_max_age_secs` keeps proposals
     /// fresh for signers.
     pub timestamp_lag_secs: u64,
+    /// A fixed clock instead of the wall clock: the node's "now" is this instant (seconds
+    /// since the Unix epoch), or one second after the newest burn or canonical Stacks block
+    /// if that is later. Every timestamp, and so every block hash, signature and chunk, then
+    /// repeats from run to run (records compare equal apart from `at_ms`). Signers outside
+    /// the node judge proposals by their own wall clock, so use it with simulated signers.
+    pub fixed_clock_secs: Option<u64>,
 }
 
 impl Default for MockNodeConfig {
@@ -150,6 +156,7 @@ impl Default for MockNodeConfig {
             block_proposal_max_age_secs: 600,
             http_threads: 4,
             timestamp_lag_secs: 120,
+            fixed_clock_secs: None,
         }
     }
 }

@@ -279,6 +279,16 @@ impl<'a> ScenarioRunner<'a> {
         }
     }
 
+    /// The signer signature hash of the proposal labelled `label` (`None`: the last one).
+    pub fn proposal(&self, label: Option<&str>) -> Option<Sha512Trunc256Sum> {
+        self.block(label).ok()
+    }
+
+    /// The hash and consensus hash of the burn block labelled `label`.
+    pub fn burn_block(&self, label: &str) -> Option<(BurnchainHeaderHash, ConsensusHash)> {
+        self.burn_labels.get(label).copied()
+    }
+
     /// Runs every step; the error names the failing step.
     pub fn run(&mut self, scenario: &Scenario) -> Result<(), String> {
         for (i, step) in scenario.step.iter().enumerate() {
@@ -414,7 +424,7 @@ impl<'a> ScenarioRunner<'a> {
                     o.parent_block_id = Some(StacksBlockId([0xbd; 32]));
                 }
                 if let Some(secs) = stale_timestamp_secs {
-                    o.timestamp = Some(super::activity::now_secs().saturating_sub(*secs));
+                    o.timestamp = Some(node.with_state(|s| s.now_secs()).saturating_sub(*secs));
                 }
                 if let Some(offset) = reward_cycle_offset {
                     let cycle = node.with_state(|s| s.current_cycle());

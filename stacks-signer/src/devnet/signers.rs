@@ -10,7 +10,6 @@
 
 use libsigner::chain::Sha512Trunc256Sum;
 
-use super::activity::now_secs;
 use super::state::NodeState;
 use super::validator::check_block;
 use super::wire::messages::{
@@ -120,7 +119,7 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
             hash,
             &signature,
             &version,
-            now_secs() + TENURE_EXTEND_DELAY_SECS,
+            state.now_secs() + TENURE_EXTEND_DELAY_SECS,
         );
         if state
             .write_internal(&response_db, *slot, key, data)

@@ -72,21 +72,17 @@ impl StacksChain {
         &mut self,
         on_fork: impl Fn(&ConsensusHash) -> bool,
     ) -> Option<StacksBlockId> {
-        self.canonical_tip = self
-            .blocks
-            .values()
-            .filter(|b| on_fork(&b.tenure()))
-            .max_by_key(|b| b.height())
-            .map(|b| b.id);
+        self.canonical_tip = self.highest_on(on_fork).map(|b| b.id);
         self.canonical_tip
     }
 
-    /// The highest block whose tenure satisfies `on_fork`.
+    /// The highest block whose tenure satisfies `on_fork`; among blocks of equal height the
+    /// one with the greatest id, so the choice never depends on hash-map order.
     pub fn highest_on(&self, on_fork: impl Fn(&ConsensusHash) -> bool) -> Option<&StoredBlock> {
         self.blocks
             .values()
             .filter(|b| on_fork(&b.tenure()))
-            .max_by_key(|b| b.height())
+            .max_by_key(|b| (b.height(), b.id))
     }
 
     /// A block by id.

@@ -169,7 +169,9 @@ impl NodeState {
         for cycle in cycles {
             self.compute_reward_set(cycle);
         }
-        let now = now_secs().saturating_sub(self.config.timestamp_lag_secs);
+        let now = self
+            .now_secs()
+            .saturating_sub(self.config.timestamp_lag_secs);
         let first_parent = BurnchainHeaderHash(self.entropy.next32("genesis-parent"));
         let first_parent_sortition = SortitionId(self.entropy.next32("genesis-parent-sortition"));
         let miners = self.miners.len();
@@ -236,11 +238,27 @@ impl NodeState {
         Ok(())
     }
 
+    /// The node's clock, in seconds since the Unix epoch: the wall clock, or with
+    /// [`MockNodeConfig::fixed_clock_secs`] that instant, moved to one second after the newest
+    /// burn tip or canonical Stacks tip timestamp when that is later (so it depends only on
+    /// the state, and runs repeat).
+    pub fn now_secs(&self) -> u64 {
+        let Some(start) = self.config.fixed_clock_secs else {
+            return now_secs();
+        };
+        let burn = self.burnchain.tip().map(|b| b.timestamp);
+        let stacks = self.stacks.tip().map(|b| b.block.header.timestamp);
+        match burn.max(stacks) {
+            Some(newest) => start.max(newest.saturating_add(1)),
+            None => start,
+        }
+    }
+
     /// A timestamp for something whose predecessor is at `previous`: strictly later, and
     /// `now - timestamp_lag_secs` when that is later still (the lag lets bursts of blocks
     /// keep increasing timestamps without running into the future).
     pub fn next_timestamp(&self, previous: u64) -> u64 {
-        now_secs()
+        self.now_secs()
             .saturating_sub(self.config.timestamp_lag_secs)
             .max(previous.saturating_add(1))
     }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use libsigner::chain::{Hash160, Sha512Trunc256Sum, StacksPublicKey};
 
-use super::activity::now_secs;
 use super::state::NodeState;
 use super::wire::NakamotoBlock;
 use crate::client::api::{
@@ -180,7 +179,7 @@ pub fn check_block(
             "Block timestamp is not greater than parent block",
         ));
     }
-    if header.timestamp > now_secs().saturating_add(MAX_FUTURE_TIMESTAMP_SECS) {
+    if header.timestamp > state.now_secs().saturating_add(MAX_FUTURE_TIMESTAMP_SECS) {
         return Err(reject(
             InvalidTimestamp,
             "Block timestamp is too far into the future",

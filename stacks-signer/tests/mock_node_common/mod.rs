@@ -147,6 +147,28 @@ pub fn post_json(addr: SocketAddr, path: &str, body: &serde_json::Value) -> Http
     )
 }
 
+/// `POST /v3/block_proposal` of `block` (testnet chain id, the default auth token).
+pub fn post_block_proposal(
+    addr: SocketAddr,
+    block: &libsigner::chain::NakamotoBlock,
+) -> HttpResponse {
+    let body = serde_json::json!({
+        "block": libsigner::chain::hex::to_hex(&libsigner::codec::StacksMessageCodec::serialize_to_vec(block)),
+        "chain_id": 0x8000_0000u32,
+        "replay_txs": null,
+    });
+    request(
+        addr,
+        "POST",
+        "/v3/block_proposal",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", "12345"),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
 /// One event an observer received.
 #[derive(Debug, Clone)]
 pub struct ReceivedEvent {
@@ -244,6 +266,69 @@ impl Observer {
 impl Drop for Observer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A libsigner `SignerEventReceiver` bound on a free port, run on its own thread, that keeps
+/// every decoded event it forwards (stopped on drop).
+pub struct SignerEvents {
+    pub endpoint: SocketAddr,
+    events:
+        std::sync::mpsc::Receiver<libsigner::SignerEvent<libsigner::v0::messages::SignerMessage>>,
+    pub seen: Vec<libsigner::SignerEvent<libsigner::v0::messages::SignerMessage>>,
+    stop: Option<libsigner::SignerStopSignaler>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl SignerEvents {
+    pub fn start() -> Self {
+        use libsigner::EventReceiver;
+        let mut receiver =
+            libsigner::SignerEventReceiver::<libsigner::v0::messages::SignerMessage>::new(false);
+        let endpoint = receiver.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (tx, events) = std::sync::mpsc::channel();
+        receiver.add_consumer(tx);
+        let stop = receiver.get_stop_signaler().unwrap();
+        let handle = std::thread::spawn(move || receiver.main_loop());
+        SignerEvents {
+            endpoint,
+            events,
+            seen: Vec::new(),
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    /// Collects events until `done` holds for everything received so far; panics after
+    /// `timeout`.
+    pub fn collect_until(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&[libsigner::SignerEvent<libsigner::v0::messages::SignerMessage>]) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        while !done(&self.seen) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out; got {} events", self.seen.len());
+            if let Ok(event) = self
+                .events
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
+                self.seen.push(event);
+            }
+        }
+    }
+}
+
+impl Drop for SignerEvents {
+    fn drop(&mut self) {
+        use libsigner::EventStopSignaler;
+        if let Some(mut stop) = self.stop.take() {
+            stop.send();
+        }
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use libsigner::chain::hex::hex_bytes;
 
-use super::super::activity::{now_secs, Activity};
+use super::super::activity::Activity;
 use super::super::dispatcher::EventPath;
 use super::super::node::Shared;
 use super::super::payloads;
@@ -107,7 +107,7 @@ fn block_proposal_inner(
             .header
             .timestamp
             .saturating_add(s.config.block_proposal_max_age_secs)
-            < now_secs()
+            < s.now_secs()
         {
             return Err(proposal_error(422, "Block proposal is too old to process."));
         }
