@@ -943,7 +943,7 @@ timeout_secs = 0.5
 
     let failures = [
         (
-            format!("[[step]]\ntype = \"wait\"\nsecs = 0\n[[step]]\ntype = \"expect_block\"\nblock = \"bad\"\ntimeout_secs = 0.5\n"),
+            "[[step]]\ntype = \"wait\"\nsecs = 0\n[[step]]\ntype = \"expect_block\"\nblock = \"bad\"\ntimeout_secs = 0.5\n".to_string(),
             format!("step 2 (expect_block): block {bad} was not processed within 500ms"),
         ),
         (
