@@ -619,6 +619,43 @@ mod tests {
         }
     }
 
+    fn mock_signature() -> SignerMessage {
+        use libsigner::chain::{BlockHeaderHash, ConsensusHash};
+        use libsigner::v0::messages::{MockProposal, MockSignature, PeerInfo};
+        let key = StacksPrivateKey::from_seed(b"monitor unit test");
+        let peer_info = PeerInfo {
+            burn_block_height: 1,
+            stacks_tip_consensus_hash: ConsensusHash([1; 20]),
+            stacks_tip: BlockHeaderHash([2; 32]),
+            stacks_tip_height: 3,
+            pox_consensus: ConsensusHash([4; 20]),
+            server_version: "test".into(),
+            network_id: 0x8000_0000,
+        };
+        SignerMessage::MockSignature(MockSignature::new(MockProposal::new(peer_info, &key), &key))
+    }
+
+    fn block_response() -> SignerMessage {
+        use libsigner::chain::MessageSignature;
+        use libsigner::v0::messages::BlockResponse;
+        SignerMessage::BlockResponse(BlockResponse::accepted(
+            Sha512Trunc256Sum([1; 32]),
+            MessageSignature([1; 65]),
+            1,
+            2,
+        ))
+    }
+
+    #[test]
+    fn epoch_2_5_expects_mock_signatures_and_later_epochs_block_responses() {
+        assert!(is_expected_message(StacksEpochId::Epoch25, &mock_signature()).unwrap());
+        assert!(!is_expected_message(StacksEpochId::Epoch25, &block_response()).unwrap());
+        for epoch in [StacksEpochId::Epoch30, StacksEpochId::Epoch33] {
+            assert!(is_expected_message(epoch, &block_response()).unwrap());
+            assert!(!is_expected_message(epoch, &mock_signature()).unwrap());
+        }
+    }
+
     #[test]
     fn the_weight_percentage_is_zero_without_weight() {
         let report = MonitorReport {
