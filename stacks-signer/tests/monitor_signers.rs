@@ -16,6 +16,7 @@ use libsigner::codec::StacksMessageCodec;
 use libsigner::v0::messages::{MessageSlotID, SignerMessage};
 use libsigner::{SignerSession, StackerDBSession};
 use stacks_signer::cli::MonitorSignersArgs;
+use stacks_signer::devnet::reward_sets::RewardSet;
 use stacks_signer::devnet::stackerdb::sign_chunk;
 use stacks_signer::devnet::{MockNode, MockNodeConfig, RunningMockNode, SignerSpec};
 use stacks_signer::logging::{discard, logger_to, LogSettings};
@@ -251,6 +252,45 @@ fn a_reward_cycle_change_switches_to_the_new_contract_and_rebuilds_the_slot_list
     assert_eq!(report.slots, 4);
     // Only cycle 13's weights count.
     assert_eq!(report.total_weight, 4);
+}
+
+#[test]
+fn a_slot_owner_outside_the_reward_set_counts_with_weight_zero() {
+    let node = start_node(simulated(&["a", "b", "c"], 1));
+    // Slot page 0 now lists cycle 14's owners (one more than cycle 12's reward set).
+    let outsider = key("outsider");
+    let slot = node.with_state(|s| {
+        let mut specs = simulated(&["a", "b", "c"], 1);
+        specs.push(SignerSpec::simulated(outsider.clone(), 1));
+        let set = RewardSet::compute(14, &specs, s.config.pox_ustx_threshold);
+        let slot = set
+            .index_of_key(&StacksPublicKey::from_private(&outsider))
+            .expect("outsider in the set") as u32;
+        s.reward_sets.insert(set);
+        slot
+    });
+    let log = SharedLog::default();
+    let logger = logger_to(LogSettings::default(), log.clone());
+    let mut monitor = SignerMonitor::new(args(&node, 1200), logger).expect("monitor starts");
+    // Nothing mined: every slot is empty, so every owner is missing.
+    let report = monitor.poll_once().expect("poll succeeds");
+    assert_eq!(report.slots, 4);
+    assert_eq!(report.registered_signers, 3);
+    assert_eq!(report.missing.len(), 4);
+    let entry = report
+        .missing
+        .iter()
+        .find(|s| s.slot_id.0 == slot)
+        .expect("the outsider's slot is listed");
+    assert_eq!(entry.address, address(&outsider));
+    assert_eq!(entry.weight, 0);
+    assert_eq!(entry.public_key, None);
+    assert_eq!(report.missing_weight, 3);
+    assert_eq!(report.total_weight, 3);
+    assert!(log.text().contains(&format!(
+        "Signer slot {slot} belongs to {}, which is not in the reward set of cycle 12; counting its weight as 0",
+        address(&outsider)
+    )));
 }
 
 /// A `Write` that appends to a shared buffer, for reading the log back.
