@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod devnet;
 pub mod logging;
+pub mod monitor;
 pub mod observer;
 pub mod runloop;
 pub mod signer;

@@ -1,4 +1,4 @@
-//! The binary's top level, `check-config`, and the commands not implemented yet.
+//! The binary's top level, `check-config`, and `monitor-signers`' argument errors.
 
 mod cli_support;
 
@@ -154,7 +154,12 @@ fn usage_errors_are_one_line() {
 }
 
 #[test]
-fn monitor_signers_is_not_implemented_yet() {
-    let e = run(&["monitor-signers", "--host", "127.0.0.1:20443"]);
-    assert!(e.one_line_error().contains("not yet implemented"));
+fn monitor_signers_with_a_malformed_host_is_a_one_line_error() {
+    for host in ["not a host", "127.0.0.1:99999"] {
+        let e = run(&["monitor-signers", "--host", host]);
+        assert!(
+            e.one_line_error().contains("Failed to parse node host"),
+            "{host}"
+        );
+    }
 }

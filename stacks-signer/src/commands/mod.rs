@@ -7,6 +7,7 @@ pub mod check_config;
 pub mod chunks;
 pub mod inspect;
 pub mod mock_node;
+pub mod monitor;
 pub mod run;
 pub mod stacking;
 pub mod vote;
@@ -63,9 +64,7 @@ pub fn dispatch(command: Command, out: &mut dyn Write) -> Result<(), CommandErro
         Command::CheckConfig(args) => check_config::check_config(&args, out),
         Command::GenerateVote(args) => vote::generate_vote(&args, out),
         Command::VerifyVote(args) => vote::verify_vote(&args, out),
-        Command::MonitorSigners(_) => Err(CommandError(
-            "`monitor-signers` is not yet implemented in this build".into(),
-        )),
+        Command::MonitorSigners(args) => monitor::monitor_signers(&args),
         Command::Inspect(args) => inspect::inspect(&args, out),
         Command::MockNode(args) => mock_node::mock_node(&args, out),
     }
