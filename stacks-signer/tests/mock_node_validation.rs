@@ -13,7 +13,7 @@ use serde_json::json;
 use stacks_signer::client::api::{BlockValidateResponse, ValidateRejectCode};
 use stacks_signer::devnet::wire::NakamotoBlock;
 use stacks_signer::devnet::{
-    BlockKind, BlockOverrides, ForcedRejection, MockNode, MockNodeConfig, ObserverSpec,
+    Activity, BlockKind, BlockOverrides, ForcedRejection, MockNode, MockNodeConfig, ObserverSpec,
     ProposeOptions, RunningMockNode, SignerSpec,
 };
 
@@ -113,6 +113,50 @@ fn a_valid_proposal_is_accepted_with_202_and_answered_ok_through_the_observer() 
     assert!(text.starts_with("{\"cost\":"), "{text}");
     assert!(text.contains("\"replay_tx_exhausted\":false"));
     assert!(text.contains("\"result\":\"Ok\""));
+}
+
+#[test]
+fn an_accepted_proposal_is_recorded_before_its_validation_result() {
+    let (node, observer) = setup();
+    let node = std::sync::Arc::new(node);
+    let activity = node.subscribe();
+    let block = propose(&node, BlockOverrides::default());
+    // Another client keeps the node busy, so the request and its validation contend for
+    // the state as they do when signers poll the node.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = {
+        let (node, stop) = (node.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                node.with_state(|_| std::thread::sleep(Duration::from_micros(200)));
+            }
+        })
+    };
+    let rounds = 30;
+    for round in 1..=rounds {
+        assert_eq!(
+            submit(&node, &block, 0x8000_0000, Some("12345")).status,
+            202
+        );
+        assert!(observer.wait_for(TIMEOUT, |events| {
+            events
+                .iter()
+                .filter(|e| e.path == "/proposal_response")
+                .count()
+                == round
+        }));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    busy.join().unwrap();
+    let order: Vec<&str> = activity
+        .try_iter()
+        .filter_map(|entry| match entry.activity {
+            Activity::ValidationRequested { .. } => Some("requested"),
+            Activity::ValidationResult(_) => Some("result"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["requested", "result"].repeat(rounds));
 }
 
 #[test]

@@ -41,46 +41,66 @@ fn check_auth(req: &Request, token: &Option<String>) -> Option<Reply> {
 }
 
 pub(super) fn block_proposal(req: &Request, shared: &Arc<Shared>) -> Reply {
-    let (reply, hash) = block_proposal_inner(req, shared);
-    shared.with_state(|s| {
-        s.activity.emit(Activity::ValidationRequested {
-            signer_signature_hash: hash,
-            status: reply.status,
-        })
-    });
+    let (reply, hash, recorded) = block_proposal_inner(req, shared);
+    if !recorded {
+        shared.with_state(|s| {
+            s.activity.emit(Activity::ValidationRequested {
+                signer_signature_hash: hash,
+                status: reply.status,
+            })
+        });
+    }
     reply
 }
 
+/// The reply, the proposal's signer signature hash when it decoded, and whether the
+/// `ValidationRequested` activity was already emitted (an accepted proposal is recorded under
+/// the same lock that starts its validation, so the record lists the request before the
+/// result however fast the validator answers).
 fn block_proposal_inner(
     req: &Request,
     shared: &Arc<Shared>,
-) -> (Reply, Option<libsigner::chain::Sha512Trunc256Sum>) {
+) -> (Reply, Option<libsigner::chain::Sha512Trunc256Sum>, bool) {
     let token = shared.with_state(|s| s.config.auth_token.clone());
     if let Some(reply) = check_auth(req, &token) {
-        return (reply, None);
+        return (reply, None, false);
     }
     if req.body.is_empty() || req.body_too_long {
         return (
             Reply::text(400, "Invalid Http request: invalid body length"),
             None,
+            false,
         );
     }
     if !req.content_type_is("application/json") {
         return (
             Reply::text(400, "Invalid content-type: expected application/json"),
             None,
+            false,
         );
     }
     let proposal = match serde_json::from_slice::<NakamotoBlockProposal>(&req.body) {
         Ok(p) => p,
-        Err(e) => return (Reply::text(400, format!("Failed to parse body: {e}")), None),
+        Err(e) => {
+            return (
+                Reply::text(400, format!("Failed to parse body: {e}")),
+                None,
+                false,
+            )
+        }
     };
     let block = match hex_bytes(&proposal.block)
         .map_err(|e| e.to_string())
         .and_then(|b| decode_block(&b))
     {
         Ok(b) => b,
-        Err(e) => return (Reply::text(400, format!("Failed to parse body: {e}")), None),
+        Err(e) => {
+            return (
+                Reply::text(400, format!("Failed to parse body: {e}")),
+                None,
+                false,
+            )
+        }
     };
     if block.header.is_shadow_block() {
         return (
@@ -89,6 +109,7 @@ fn block_proposal_inner(
                 "Failed to parse body: shadow blocks cannot be proposed",
             ),
             None,
+            false,
         );
     }
     let hash = block.header.signer_signature_hash();
@@ -117,21 +138,26 @@ fn block_proposal_inner(
                 "No `observer` registered for receiving proposal callbacks",
             ));
         }
+        // Start the validator while holding the state lock: its result needs the lock, so it
+        // is recorded after this request whatever the delay.
+        let worker = Arc::clone(shared);
+        let chain_id = proposal.chain_id;
+        let (delay, stall) = (s.validation.delay, s.validation.stall);
+        let spawned = std::thread::Builder::new()
+            .name("mock-node-validator".into())
+            .spawn(move || run_validation(&worker, block, chain_id, delay, stall));
+        if spawned.is_err() {
+            return Err(Reply::text(500, "Failed to start validation"));
+        }
         s.validation.in_progress = true;
-        Ok((s.validation.delay, s.validation.stall))
+        s.activity.emit(Activity::ValidationRequested {
+            signer_signature_hash: Some(hash),
+            status: 202,
+        });
+        Ok(())
     });
-    let (delay, stall) = match accepted {
-        Ok(v) => v,
-        Err(reply) => return (reply, Some(hash)),
-    };
-    let worker = Arc::clone(shared);
-    let chain_id = proposal.chain_id;
-    let spawned = std::thread::Builder::new()
-        .name("mock-node-validator".into())
-        .spawn(move || run_validation(&worker, block, chain_id, delay, stall));
-    if spawned.is_err() {
-        shared.with_state(|s| s.validation.in_progress = false);
-        return (Reply::text(500, "Failed to start validation"), Some(hash));
+    if let Err(reply) = accepted {
+        return (reply, Some(hash), false);
     }
     (
         Reply::json(
@@ -144,6 +170,7 @@ fn block_proposal_inner(
             },
         ),
         Some(hash),
+        true,
     )
 }
 
