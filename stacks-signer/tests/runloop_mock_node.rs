@@ -2,7 +2,10 @@
 //! SQLite database) learns its reward cycle and slot from the node, configures the next cycle
 //! in the prepare phase, crosses the boundary and drops the old cycle's instance.
 
+mod signerdb_support;
+
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libsigner::chain::{StacksPrivateKey, StacksPublicKey};
@@ -14,9 +17,9 @@ use stacks_signer::logging::discard;
 use stacks_signer::observer::ObservingSigner;
 use stacks_signer::runloop::{signer_config_for_cycle, ConfigurationError};
 use stacks_signer::signer::RunLoopState;
-use stacks_signer::signerdb::{SignerDb, SignerDbError};
+use stacks_signer::signerdb::{BlockState, SignerDb, SignerDbError};
 use stacks_signer::spawned::SpawnError;
-use stacks_signer::{SignerResult, SpawnedSigner, StateInfo};
+use stacks_signer::{SignerContext, SignerResult, SpawnedSigner, StateInfo};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -294,5 +297,77 @@ fn an_unreachable_node_leaves_the_signer_uninitialized_until_it_answers() {
     // The failed initialization is logged and the loop keeps answering.
     let info = wait_for_status(&signer, "another answer", |_| true);
     assert_eq!(info.runloop_state, RunLoopState::Uninitialized);
+    signer.stop();
+}
+
+#[test]
+fn a_past_cycles_instance_stays_while_its_blocks_are_unprocessed_and_older_cycles_are_pruned() {
+    let ours = key("ours");
+    let node = start_node(Some(&ours));
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("signer.sqlite");
+    let config = global_config(&node, &ours, db_path.to_str().unwrap(), false);
+
+    // Cycle 10 is beyond the kept horizon once cycle 13 begins (13 - 2 = 11); cycle 12 has a
+    // block still awaiting the network's verdict.
+    let mut ancient = signerdb_support::info(signerdb_support::block(1, 5, 1));
+    ancient.reward_cycle = 10;
+    ancient.state = BlockState::LocallyAccepted;
+    let mut pending = signerdb_support::info(signerdb_support::block(2, 6, 2));
+    pending.reward_cycle = 12;
+    let db = SignerDb::open(&db_path).unwrap();
+    let db = Arc::new(Mutex::new(db));
+    {
+        let mut db = db.lock().unwrap();
+        db.insert_block(&ancient).unwrap();
+        db.insert_block(&pending).unwrap();
+    }
+    let context = SignerContext {
+        stacks_client: StacksClient::from(&config),
+        db: db.clone(),
+        logger: discard(),
+    };
+    let signer = TestSigner::with_context(config, context).expect("signer starts");
+    node.add_observer(ObserverSpec::signer(signer.local_addr().to_string()));
+    wait_for_status(&signer, "registration for cycle 12", |info| {
+        info.registered_cycles == [12]
+    });
+
+    mine_until(&node, 361);
+    let info = wait_for_status(&signer, "cycle 13", |info| {
+        info.reward_cycle_info.is_some_and(|c| c.reward_cycle == 13)
+            && info.registered_cycles.contains(&13)
+    });
+    assert_eq!(
+        info.running_signers,
+        vec![12, 13],
+        "cycle 12 has an unprocessed block: its instance must stay"
+    );
+    {
+        let db = db.lock().unwrap();
+        let ancient_hash = ancient.signer_signature_hash();
+        let pending_hash = pending.signer_signature_hash();
+        assert!(
+            db.block_lookup(&ancient_hash).unwrap().is_none(),
+            "cycle 10 pruned"
+        );
+        assert!(
+            db.block_lookup(&pending_hash).unwrap().is_some(),
+            "cycle 12 kept"
+        );
+    }
+
+    // The network accepts the block: on the next burn block the old instance goes.
+    {
+        let mut db = db.lock().unwrap();
+        db.mark_block_globally_accepted(&mut pending).unwrap();
+        db.insert_block(&pending).unwrap();
+    }
+    node.mine_burn_block(None).expect("burn block mined");
+    assert!(node.wait_events_delivered(TIMEOUT));
+    let info = wait_for_status(&signer, "cycle 12's instance to be dropped", |info| {
+        info.running_signers == [13]
+    });
+    assert_eq!(info.registered_cycles, vec![13]);
     signer.stop();
 }
