@@ -392,3 +392,16 @@ where
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ConfiguredSigner;
+
+    #[test]
+    fn an_unregistered_cycle_displays_as_the_reference() {
+        let entry: ConfiguredSigner<String> = ConfiguredSigner::NotRegistered { reward_cycle: 7 };
+        assert_eq!(entry.to_string(), "NotRegistered in Cycle #7");
+        let entry = ConfiguredSigner::RegisteredSigner("Cycle #7 signer #2".to_string());
+        assert_eq!(entry.to_string(), "Cycle #7 signer #2");
+    }
+}
