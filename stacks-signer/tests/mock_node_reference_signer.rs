@@ -1,7 +1,9 @@
 //! The reference signer (stacks-core's `stacks-signer`, tag `signer-3.3.0.0.4.0`) run
 //! unchanged against `stacks-signer mock-node`: it signs every block the mock mines (its
 //! signature is required for the threshold), across a reward-cycle boundary, and rejects the
-//! blocks the mock makes invalid.
+//! blocks the mock makes invalid exactly as the simulated signers do (same response kind,
+//! wire reason code and detailed reject reason for every proposal of a scenario run once with
+//! two simulated signers and once with the reference signer in place of one of them).
 //!
 //! Opt-in: runs only when `STACKS_SIGNER_REFERENCE_BIN` names a reference signer binary the
 //! reader built themselves (see `docs/mock-node.md`, "Running the reference signer against the
@@ -28,6 +30,15 @@ fn reference_bin(test: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// Held by each test for its whole run: the tests pick ports by binding port 0 and releasing
+/// it, so two of them (or a mock node on port 0) running at once could take each other's
+/// port before the reference signer binds it.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn free_port() -> u16 {
@@ -194,6 +205,7 @@ fn the_reference_signer_signs_every_block_the_mock_node_mines_across_a_reward_cy
     let Some(bin) = reference_bin("the_reference_signer_signs_every_block") else {
         return;
     };
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let (node_port, event_port) = (free_port(), free_port());
     let record = dir.path().join("record.jsonl");
@@ -430,6 +442,7 @@ fn the_reference_signer_rejects_the_blocks_the_mock_node_makes_invalid() {
     let Some(bin) = reference_bin("the_reference_signer_rejects_invalid_blocks") else {
         return;
     };
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let scenario = dir.path().join("invalid.toml");
     std::fs::write(&scenario, INVALID_SCENARIO).expect("scenario written");

@@ -1034,3 +1034,93 @@ timeout_secs = 0.5
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+#[test]
+fn an_extend_keeping_the_burn_view_is_refused_until_the_tenure_idle_timeout_has_passed() {
+    use stacks_signer::devnet::signers::TENURE_IDLE_TIMEOUT_SECS;
+    use stacks_signer::devnet::BurnBlockOptions;
+    let observer = Observer::start();
+    let start = now_secs();
+    let mut config = MockNodeConfig {
+        signers: SignerSpec::generated(2, 0),
+        fixed_clock_secs: Some(start),
+        ..MockNodeConfig::default()
+    };
+    config
+        .observers
+        .push(ObserverSpec::signer(observer.endpoint()));
+    let node = MockNode::start(config).unwrap();
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    run(
+        &mut runner,
+        r#"
+[[step]]
+type = "burn_block"
+winner = 0
+label = "t1"
+[[step]]
+type = "propose"
+kind = "tenure_start"
+[[step]]
+type = "expect_block"
+[[step]]
+type = "propose"
+kind = "extend"
+burn_view = "t1"
+label = "early"
+[[step]]
+type = "expect_block"
+outcome = "rejected"
+"#,
+    )
+    .unwrap();
+    let early = runner.proposal(Some("early")).unwrap();
+    assert_eq!(
+        rejections(&node, &observer, &early),
+        vec!["InvalidTenureExtend".to_string(); 2]
+    );
+    // A burn block without a sortition moves the node's clock past the idle timeout.
+    node.advance_burn_block(&BurnBlockOptions {
+        timestamp: Some(start + TENURE_IDLE_TIMEOUT_SECS + 10),
+        ..BurnBlockOptions::default()
+    })
+    .unwrap();
+    run(
+        &mut runner,
+        r#"
+[[step]]
+type = "propose"
+kind = "extend"
+burn_view = "t1"
+label = "idle"
+[[step]]
+type = "expect_block"
+block = "idle"
+"#,
+    )
+    .unwrap();
+    let idle = runner.proposal(Some("idle")).unwrap();
+    assert!(rejections(&node, &observer, &idle).is_empty());
+}
+
+#[test]
+fn a_burn_view_on_a_continue_block_is_a_one_line_error() {
+    let text = "[[step]]\ntype = \"propose\"\nkind = \"continue\"\nburn_view = \"t1\"\n";
+    let err = Scenario::parse(text).unwrap_err();
+    assert!(err.starts_with("step 1 (propose):"), "{err}");
+    assert!(err.contains("burn_view") && !err.contains('\n'), "{err}");
+    // An automatic kind that turns out to be `continue` fails when the step runs.
+    let node = node_with(SignerSpec::generated(1, 0), &[]);
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"burn_block\"\nwinner = 0\nlabel = \"t1\"\n[[step]]\ntype = \"propose\"\n[[step]]\ntype = \"expect_block\"\n",
+    )
+    .unwrap();
+    let err = run(
+        &mut runner,
+        "[[step]]\ntype = \"propose\"\nburn_view = \"t1\"\n",
+    )
+    .unwrap_err();
+    assert!(err.contains("burn_view") && !err.contains('\n'), "{err}");
+}
