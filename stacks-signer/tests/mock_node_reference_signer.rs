@@ -1,7 +1,9 @@
 //! The reference signer (stacks-core's `stacks-signer`, tag `signer-3.3.0.0.4.0`) run
 //! unchanged against `stacks-signer mock-node`: it signs every block the mock mines (its
 //! signature is required for the threshold), across a reward-cycle boundary, and rejects the
-//! blocks the mock makes invalid.
+//! blocks the mock makes invalid exactly as the simulated signers do (same response kind,
+//! wire reason code and detailed reject reason for every proposal of a scenario run once with
+//! two simulated signers and once with the reference signer in place of one of them).
 //!
 //! Opt-in: runs only when `STACKS_SIGNER_REFERENCE_BIN` names a reference signer binary the
 //! reader built themselves (see `docs/mock-node.md`, "Running the reference signer against the
@@ -28,6 +30,15 @@ fn reference_bin(test: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// Held by each test for its whole run: the tests pick ports by binding port 0 and releasing
+/// it, so two of them (or a mock node on port 0) running at once could take each other's
+/// port before the reference signer binds it.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn free_port() -> u16 {
@@ -194,6 +205,7 @@ fn the_reference_signer_signs_every_block_the_mock_node_mines_across_a_reward_cy
     let Some(bin) = reference_bin("the_reference_signer_signs_every_block") else {
         return;
     };
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let (node_port, event_port) = (free_port(), free_port());
     let record = dir.path().join("record.jsonl");
@@ -244,6 +256,7 @@ const INVALID_SCENARIO: &str = r#"
 [[step]]
 type = "burn_block"
 winner = 0
+label = "b1"
 [[step]]
 type = "propose"
 kind = "tenure_start"
@@ -314,28 +327,158 @@ outcome = "rejected"
 [[step]]
 type = "propose"
 kind = "continue"
+duplicate_tenure_change = true
+label = "duplicate"
+[[step]]
+type = "expect_block"
+block = "duplicate"
+outcome = "rejected"
+[[step]]
+type = "propose"
+kind = "extend"
+cause = "extended_runtime"
+label = "runtime_extend"
+[[step]]
+type = "expect_block"
+block = "runtime_extend"
+outcome = "rejected"
+[[step]]
+type = "propose"
+kind = "extend"
+cause = "extended_read_count"
+label = "read_count_extend"
+[[step]]
+type = "expect_block"
+block = "read_count_extend"
+outcome = "rejected"
+[[step]]
+type = "propose"
+kind = "extend"
+cause = "extended"
+burn_view = "b1"
+label = "extend_older_view"
+[[step]]
+type = "expect_block"
+block = "extend_older_view"
+outcome = "rejected"
+[[step]]
+type = "propose"
+kind = "continue"
 label = "last"
 [[step]]
 type = "expect_block"
 block = "last"
 "#;
 
+/// The labels of [`INVALID_SCENARIO`]'s proposals, in order.
+const INVALID_LABELS: [&str; 13] = [
+    "first",
+    "orphan",
+    "wrong_key",
+    "punishing",
+    "forced",
+    "valid",
+    "extend_new_view",
+    "extend_same_view",
+    "duplicate",
+    "runtime_extend",
+    "read_count_extend",
+    "extend_older_view",
+    "last",
+];
+
+/// A block response as the record shows it: kind, wire `reason_code` and the detailed
+/// `reject_reason` of the response data (`Null` for acceptances).
+type Decision = (String, Value, Value);
+
+/// The block responses in `recs` whose chunk line satisfies `by`, by signer signature hash.
+fn decisions_by(recs: &[Value], by: impl Fn(&Value) -> bool) -> HashMap<String, Vec<Decision>> {
+    let mut out: HashMap<String, Vec<Decision>> = HashMap::new();
+    for r in recs.iter().filter(|r| {
+        r["event"] == "ChunkWrite"
+            && r["accepted"] == true
+            && r["contract"].as_str().is_some_and(|c| c.ends_with("-1"))
+            && by(r)
+    }) {
+        let response = &r["message"]["body"]["BlockResponse"];
+        let (kind, body) = if !response["Accepted"].is_null() {
+            ("accepted", &response["Accepted"])
+        } else if !response["Rejected"].is_null() {
+            ("rejected", &response["Rejected"])
+        } else {
+            continue;
+        };
+        let Some(hash) = body["signer_signature_hash"].as_str() else {
+            continue;
+        };
+        let decision = (
+            kind.to_string(),
+            body["reason_code"].clone(),
+            body["response_data"]["reject_reason"].clone(),
+        );
+        let seen = out.entry(hash.to_string()).or_default();
+        if !seen.contains(&decision) {
+            seen.push(decision);
+        }
+    }
+    out
+}
+
+/// Per proposal of the record, in order: the decisions of the writers `by` selects.
+fn decisions_per_proposal(recs: &[Value], by: impl Fn(&Value) -> bool) -> Vec<Vec<Decision>> {
+    let by_hash = decisions_by(recs, by);
+    proposals(recs)
+        .into_iter()
+        .map(|(hash, _)| by_hash.get(&hash).cloned().unwrap_or_default())
+        .collect()
+}
+
+fn simulated_chunk(r: &Value) -> bool {
+    r["source"] == "internal" && r["writer"] != signer_writer().as_str()
+}
+
 #[test]
 fn the_reference_signer_rejects_the_blocks_the_mock_node_makes_invalid() {
     let Some(bin) = reference_bin("the_reference_signer_rejects_invalid_blocks") else {
         return;
     };
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (node_port, event_port) = (free_port(), free_port());
-    let record = dir.path().join("record.jsonl");
     let scenario = dir.path().join("invalid.toml");
     std::fs::write(&scenario, INVALID_SCENARIO).expect("scenario written");
+    let scenario_arg = scenario.to_str().expect("utf-8 path");
+
+    // Run A: the scenario with two simulated signers only.
+    let simulated_record = dir.path().join("simulated.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_stacks-signer"))
+        .args(["mock-node", "--bind", "127.0.0.1:0", "--signers", "2"])
+        .args([
+            "--timeout-secs",
+            "60",
+            "--scenario",
+            scenario_arg,
+            "--record",
+        ])
+        .arg(&simulated_record)
+        .output()
+        .expect("the mock node runs");
+    assert!(
+        out.status.success(),
+        "mock-node (simulated signers only) failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let simulated_recs = records(&simulated_record);
+    let simulated_only = decisions_per_proposal(&simulated_recs, simulated_chunk);
+
+    // Run B: the same scenario, the reference signer in place of one simulated signer.
+    let (node_port, event_port) = (free_port(), free_port());
+    let record = dir.path().join("record.jsonl");
     let signer = ReferenceSigner::start(&bin, dir.path(), node_port, event_port);
     let out = run_mock_node(
         node_port,
         event_port,
         &record,
-        &["--scenario", scenario.to_str().expect("utf-8 path")],
+        &["--scenario", scenario_arg],
     );
     assert!(
         out.status.success(),
@@ -344,53 +487,70 @@ fn the_reference_signer_rejects_the_blocks_the_mock_node_makes_invalid() {
         signer.log_tail()
     );
     let recs = records(&record);
+    let labels = &INVALID_LABELS;
     let proposed: Vec<String> = proposals(&recs).into_iter().map(|(h, _)| h).collect();
-    let labels = [
-        "first",
-        "orphan",
-        "wrong_key",
-        "punishing",
-        "forced",
-        "valid",
-        "extend_new_view",
-        "extend_same_view",
-        "last",
-    ];
     assert_eq!(proposed.len(), labels.len());
-    let by_label: HashMap<&str, &String> = labels.iter().copied().zip(proposed.iter()).collect();
-    let responses = reference_responses(&recs);
+    assert_eq!(proposals(&simulated_recs).len(), labels.len());
+    let writer = signer_writer();
+    let reference = decisions_per_proposal(&recs, |r| {
+        r["writer"] == writer.as_str() && r["source"] == "rpc"
+    });
+    let simulated = decisions_per_proposal(&recs, simulated_chunk);
     let processed = processed(&recs);
-    let verdict = |label: &str| responses.get(by_label[label]).cloned().unwrap_or_default();
-    for label in ["first", "valid", "extend_new_view", "last"] {
-        assert!(
-            verdict(label).iter().any(|(kind, _)| kind == "accepted"),
-            "{label}: {:?}",
-            verdict(label)
+
+    // Every proposal: the reference signer decided exactly once, and exactly as the
+    // simulated signer next to it and the simulated signers of run A did.
+    for (i, label) in labels.iter().enumerate() {
+        assert_eq!(
+            reference[i].len(),
+            1,
+            "{label}: the reference signer's responses {:?}\nreference signer log:\n{}",
+            reference[i],
+            signer.log_tail()
         );
-        assert!(processed.contains(by_label[label]), "{label} not processed");
+        assert_eq!(
+            reference[i], simulated[i],
+            "{label}: reference signer (left) vs the simulated signer of the same run"
+        );
+        assert_eq!(
+            reference[i], simulated_only[i],
+            "{label}: reference signer (left) vs the simulated signers of run A"
+        );
     }
-    let sortition_mismatch = Value::from("SortitionViewMismatch");
-    let expected_rejections = [
-        ("orphan", sortition_mismatch.clone()),
-        ("wrong_key", sortition_mismatch.clone()),
-        ("punishing", sortition_mismatch.clone()),
+
+    // What those decisions are.
+    let code_of = |i: usize| (reference[i][0].0.as_str(), reference[i][0].1.clone());
+    for label in ["first", "valid", "extend_new_view", "last"] {
+        let i = labels.iter().position(|l| *l == label).expect("label");
+        assert_eq!(code_of(i).0, "accepted", "{label}");
+        assert!(processed.contains(&proposed[i]), "{label} not processed");
+    }
+    let mismatch = Value::from("SortitionViewMismatch");
+    let expected = [
+        ("orphan", mismatch.clone(), "InvalidParentBlock"),
+        ("wrong_key", mismatch.clone(), "PubkeyHashMismatch"),
+        ("punishing", mismatch.clone(), "InvalidBitvec"),
         (
             "forced",
             serde_json::json!({"ValidationFailed": "InvalidBlock"}),
+            "",
         ),
-        ("extend_same_view", sortition_mismatch),
+        ("extend_same_view", mismatch.clone(), "InvalidTenureExtend"),
+        ("duplicate", mismatch.clone(), "DuplicateBlockFound"),
+        ("runtime_extend", mismatch.clone(), "InvalidTenureExtend"),
+        ("read_count_extend", mismatch, "InvalidTenureExtend"),
+        (
+            "extend_older_view",
+            serde_json::json!({"ValidationFailed": "ChainstateError"}),
+            "",
+        ),
     ];
-    for (label, code) in expected_rejections {
-        let got = verdict(label);
-        assert!(
-            got.contains(&("rejected".to_string(), code.clone())),
-            "{label}: expected a rejection with {code}, got {got:?}\nreference signer log:\n{}",
-            signer.log_tail()
-        );
-        assert!(!got.iter().any(|(kind, _)| kind == "accepted"), "{label}");
-        assert!(
-            !processed.contains(by_label[label]),
-            "{label} was processed"
-        );
+    for (label, code, reason) in expected {
+        let i = labels.iter().position(|l| *l == label).expect("label");
+        assert_eq!(code_of(i), ("rejected", code.clone()), "{label}");
+        if !reason.is_empty() {
+            assert_eq!(reference[i][0].2, Value::from(reason), "{label}");
+        }
+        assert!(!processed.contains(&proposed[i]), "{label} was processed");
     }
 }

@@ -460,6 +460,7 @@ enum Signers {
 enum Validator {
     Ok,
     Reject(ValidateRejectCode),
+    RejectWith(ValidateRejectCode, &'static str),
     Status(u16),
 }
 
@@ -559,21 +560,27 @@ type = "expect_block"
                 assert_eq!(got, vec![true, false, true]);
             }),
             Signers::Reject("InvalidBitvec"),
-            // The node's validator does not look at the bit vector.
-            Validator::Ok,
+            // The node rebuilds the block with an all-ones bit vector, so the hash differs.
+            Validator::RejectWith(V::BadBlockHash, "Block hash is not as expected"),
         ),
         (
             "bad_parent".into(),
             "bad_parent = true".into(),
-            Box::new(|p, _| assert_eq!(p.block.header.parent_block_id, StacksBlockId([0xbd; 32]))),
-            Signers::Reject("ValidationFailed(UnknownParent)"),
+            Box::new(|p, _| {
+                assert_eq!(p.block.header.parent_block_id, StacksBlockId([0xbd; 32]));
+                // Without a known parent the miner counts from height 0.
+                assert_eq!(p.block.header.chain_length, 1);
+            }),
+            // As the reference signer: not higher than its tenure's tip, so refused before
+            // validation (the wire code is `SortitionViewMismatch`).
+            Signers::Reject("InvalidParentBlock"),
             Validator::Reject(V::UnknownParent),
         ),
         (
             "parent_block_id".into(),
             format!("parent_block_id = \"{genesis_tip}\""),
             Box::new(move |p, _| assert_eq!(p.block.header.parent_block_id, genesis_tip)),
-            Signers::Reject("ValidationFailed(InvalidParentBlock)"),
+            Signers::Reject("InvalidParentBlock"),
             Validator::Reject(V::InvalidParentBlock),
         ),
         (
@@ -621,8 +628,10 @@ type = "expect_block"
                 assert_eq!(p.block.is_wellformed_tenure_start_block(), Ok(true));
             }),
             Signers::Reject("DuplicateBlockFound"),
-            // Its tenure change claims the previous tenure ended at this tenure's tip.
-            Validator::Reject(V::InvalidParentBlock),
+            // The node checks a tenure-start block's parent against the parent's own tenure
+            // (here: this tenure, whose tip it is); the tenure change's contents are checked
+            // only when a block is appended, not when a proposal is validated.
+            Validator::Ok,
         ),
         (
             "reward_cycle".into(),
@@ -640,6 +649,9 @@ type = "expect_block"
         ),
     ];
     for (cause, expected) in cause_cases {
+        // Right after the tenure start, with the same burn view: `Extended` and
+        // `ExtendedReadCount` have not waited out their idle timeouts, the SIP-034 causes are
+        // not supported by the reference signer.
         cases.push((
             format!("extend {cause}"),
             format!("kind = \"extend\"\ncause = \"{cause}\""),
@@ -649,19 +661,44 @@ type = "expect_block"
                 assert_eq!(tc.tenure_consensus_hash, b.tip.tenure());
                 assert_eq!(tc.previous_tenure_end, b.tip.id);
             }),
-            Signers::Process,
+            Signers::Reject("InvalidTenureExtend"),
             Validator::Ok,
         ));
     }
-    // Last, as it adds a burn block: an extend whose burn view is an older burn block.
+    // Last, as they follow a new burn block (without a sortition): an extend that keeps the
+    // tenure's burn view (an older burn block than the tip), one that moves it to the tip,
+    // and then one that moves it back (older than its parent's).
     cases.push((
         "burn_view".into(),
         "kind = \"extend\"\nburn_view = \"t1\"".into(),
         Box::new(move |p, _| {
             assert_eq!(tenure_change(&p.block).burn_view_consensus_hash, t1_ch);
         }),
+        Signers::Reject("InvalidTenureExtend"),
+        // The parent's burn view is t1 too, so it connects.
+        Validator::Ok,
+    ));
+    cases.push((
+        "extend to the new burn view".into(),
+        "kind = \"extend\"".into(),
+        Box::new(move |p, _| {
+            assert_ne!(tenure_change(&p.block).burn_view_consensus_hash, t1_ch);
+        }),
         Signers::Process,
         Validator::Ok,
+    ));
+    cases.push((
+        "burn_view older than the parent's".into(),
+        "kind = \"extend\"\nburn_view = \"t1\"".into(),
+        Box::new(move |p, _| {
+            assert_eq!(tenure_change(&p.block).burn_view_consensus_hash, t1_ch);
+        }),
+        // It changes the tenure's burn view, so the signer check passes; the node refuses it.
+        Signers::Reject("ValidationFailed(ChainstateError)"),
+        Validator::RejectWith(
+            V::ChainstateError,
+            "Chainstate Error: Failed to load burn view of parent block ID",
+        ),
     ));
 
     for (name, fields, check, signers, validator) in cases {
@@ -731,6 +768,15 @@ type = "expect_block"
                 assert_eq!(resp.status, 202, "{name}");
                 match nth_validation_result(&observer, &hash, 1) {
                     BlockValidateResponse::Reject(r) => assert_eq!(r.reason_code, code, "{name}"),
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
+            Validator::RejectWith(code, reason) => {
+                assert_eq!(resp.status, 202, "{name}");
+                match nth_validation_result(&observer, &hash, 1) {
+                    BlockValidateResponse::Reject(r) => {
+                        assert_eq!((r.reason_code, r.reason.as_str()), (code, reason), "{name}")
+                    }
                     other => panic!("{name}: {other:?}"),
                 }
             }
@@ -987,4 +1033,94 @@ timeout_secs = 0.5
         assert!(err.starts_with(needle), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+#[test]
+fn an_extend_keeping_the_burn_view_is_refused_until_the_tenure_idle_timeout_has_passed() {
+    use stacks_signer::devnet::signers::TENURE_IDLE_TIMEOUT_SECS;
+    use stacks_signer::devnet::BurnBlockOptions;
+    let observer = Observer::start();
+    let start = now_secs();
+    let mut config = MockNodeConfig {
+        signers: SignerSpec::generated(2, 0),
+        fixed_clock_secs: Some(start),
+        ..MockNodeConfig::default()
+    };
+    config
+        .observers
+        .push(ObserverSpec::signer(observer.endpoint()));
+    let node = MockNode::start(config).unwrap();
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    run(
+        &mut runner,
+        r#"
+[[step]]
+type = "burn_block"
+winner = 0
+label = "t1"
+[[step]]
+type = "propose"
+kind = "tenure_start"
+[[step]]
+type = "expect_block"
+[[step]]
+type = "propose"
+kind = "extend"
+burn_view = "t1"
+label = "early"
+[[step]]
+type = "expect_block"
+outcome = "rejected"
+"#,
+    )
+    .unwrap();
+    let early = runner.proposal(Some("early")).unwrap();
+    assert_eq!(
+        rejections(&node, &observer, &early),
+        vec!["InvalidTenureExtend".to_string(); 2]
+    );
+    // A burn block without a sortition moves the node's clock past the idle timeout.
+    node.advance_burn_block(&BurnBlockOptions {
+        timestamp: Some(start + TENURE_IDLE_TIMEOUT_SECS + 10),
+        ..BurnBlockOptions::default()
+    })
+    .unwrap();
+    run(
+        &mut runner,
+        r#"
+[[step]]
+type = "propose"
+kind = "extend"
+burn_view = "t1"
+label = "idle"
+[[step]]
+type = "expect_block"
+block = "idle"
+"#,
+    )
+    .unwrap();
+    let idle = runner.proposal(Some("idle")).unwrap();
+    assert!(rejections(&node, &observer, &idle).is_empty());
+}
+
+#[test]
+fn a_burn_view_on_a_continue_block_is_a_one_line_error() {
+    let text = "[[step]]\ntype = \"propose\"\nkind = \"continue\"\nburn_view = \"t1\"\n";
+    let err = Scenario::parse(text).unwrap_err();
+    assert!(err.starts_with("step 1 (propose):"), "{err}");
+    assert!(err.contains("burn_view") && !err.contains('\n'), "{err}");
+    // An automatic kind that turns out to be `continue` fails when the step runs.
+    let node = node_with(SignerSpec::generated(1, 0), &[]);
+    let mut runner = ScenarioRunner::new(&node, TIMEOUT);
+    run(
+        &mut runner,
+        "[[step]]\ntype = \"burn_block\"\nwinner = 0\nlabel = \"t1\"\n[[step]]\ntype = \"propose\"\n[[step]]\ntype = \"expect_block\"\n",
+    )
+    .unwrap();
+    let err = run(
+        &mut runner,
+        "[[step]]\ntype = \"propose\"\nburn_view = \"t1\"\n",
+    )
+    .unwrap_err();
+    assert!(err.contains("burn_view") && !err.contains('\n'), "{err}");
 }

@@ -236,7 +236,7 @@ fn sign_block(
         s.write(
             node,
             &format!("signers-{parity}-1"),
-            block_accepted(hash, &sig, "test-signer", u64::MAX),
+            block_accepted(hash, &sig, "test-signer", u64::MAX, u64::MAX),
         );
     }
 }

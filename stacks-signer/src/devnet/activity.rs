@@ -5,7 +5,9 @@
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use libsigner::chain::{ConsensusHash, Hash160, Sha512Trunc256Sum, StacksBlockId};
+use libsigner::chain::{
+    BurnchainHeaderHash, ConsensusHash, Hash160, Sha512Trunc256Sum, StacksBlockId,
+};
 use serde::Serialize;
 
 use crate::client::api::BlockValidateResponse;
@@ -32,6 +34,16 @@ pub enum Activity {
         consensus_hash: ConsensusHash,
         /// The winning miner's index, if any.
         winner: Option<usize>,
+    },
+    /// The burn tip was moved to a block already known (`set_burn_tip`: a reorg) and
+    /// `/new_burn_block` was sent for it.
+    BurnTipSet {
+        /// The new tip's height.
+        height: u64,
+        /// Its consensus hash.
+        consensus_hash: ConsensusHash,
+        /// Its burn header hash.
+        burn_header_hash: BurnchainHeaderHash,
     },
     /// A reward set was computed.
     RewardSetComputed {

@@ -87,6 +87,9 @@ impl NodeState {
         });
         let tip_burn = self.burn_tip().clone();
         let ov = &opts.overrides;
+        if ov.burn_view.is_some() && kind == BlockKind::Continue {
+            return Err(super::scenario::BURN_VIEW_WITHOUT_TENURE_CHANGE.into());
+        }
         let (tenure_ch, parent_id, tenure_change) = match kind {
             BlockKind::TenureStart => {
                 let winner = latest

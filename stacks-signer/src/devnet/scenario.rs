@@ -156,6 +156,10 @@ pub enum Step {
     },
 }
 
+/// Why a `burn_view` on a `continue` block is refused (it has no tenure change to carry it).
+pub const BURN_VIEW_WITHOUT_TENURE_CHANGE: &str =
+    "`burn_view` needs a tenure change (kind `tenure_start` or `extend`); a `continue` block has none";
+
 impl Scenario {
     /// Parses a scenario; errors are one line naming the unknown type or field.
     pub fn parse(text: &str) -> Result<Scenario, String> {
@@ -197,8 +201,17 @@ impl Step {
     /// Value checks that need no node.
     fn check(&self) -> Result<(), String> {
         match self {
-            Step::Propose { kind, cause, .. } => {
-                parse_kind(kind.as_deref(), cause.as_deref()).map(|_| ())
+            Step::Propose {
+                kind,
+                cause,
+                burn_view,
+                ..
+            } => {
+                let kind = parse_kind(kind.as_deref(), cause.as_deref())?;
+                if burn_view.is_some() && kind == Some(BlockKind::Continue) {
+                    return Err(BURN_VIEW_WITHOUT_TENURE_CHANGE.into());
+                }
+                Ok(())
             }
             Step::ExpectBlock { outcome, .. } => match outcome.as_deref() {
                 None | Some("processed" | "rejected" | "not_processed") => Ok(()),
@@ -591,7 +604,10 @@ impl<'a> ScenarioRunner<'a> {
                 (None, Some("pre_commit"), Some(h)) => (messages::block_pre_commit(&h), 3),
                 (None, Some("accept"), Some(h)) => {
                     let sig = key.sign(&h.0).map_err(|e| format!("signing failed: {e}"))?;
-                    (messages::block_accepted(&h, &sig, "", u64::MAX), 1)
+                    (
+                        messages::block_accepted(&h, &sig, "", u64::MAX, u64::MAX),
+                        1,
+                    )
                 }
                 (None, Some(_), Some(h)) => (
                     messages::block_rejection(
@@ -601,6 +617,7 @@ impl<'a> ScenarioRunner<'a> {
                         ValidateRejectCode::InvalidBlock,
                         mainnet,
                         "",
+                        (u64::MAX, u64::MAX),
                     ),
                     1,
                 ),

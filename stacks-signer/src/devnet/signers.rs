@@ -16,6 +16,7 @@ use super::wire::messages::{
     block_accepted, block_pre_commit, block_rejection, signer_rejection, state_machine_update,
 };
 use super::wire::NakamotoBlock;
+use libsigner::chain::{ConsensusHash, TenureChangeCause, TransactionPayload};
 use libsigner::chain::{Hash160, StacksPrivateKey};
 use libsigner::v0::messages::{RejectReason, StateMachineUpdateMinerState, ValidateRejectCode};
 
@@ -26,8 +27,52 @@ pub const STATE_MACHINE_UPDATE_MSG_ID: u32 = 2;
 /// Message id of pre-commits.
 pub const BLOCK_PRE_COMMIT_MSG_ID: u32 = 3;
 
-/// How long after signing the simulated signers would allow a time-based tenure extend.
-pub const TENURE_EXTEND_DELAY_SECS: u64 = 600;
+/// The tenure idle timeout the simulated signers assume (the reference signer's default
+/// `tenure_idle_timeout`): a full tenure extend (`Extended`) that keeps the burn view is
+/// allowed once this long has passed since the tenure's last `BlockFound` or `Extended`
+/// block was proposed.
+pub const TENURE_IDLE_TIMEOUT_SECS: u64 = 120;
+
+/// The read-count idle timeout the simulated signers assume (the reference signer's default
+/// `read_count_idle_timeout`), for `ExtendedReadCount` extends.
+pub const READ_COUNT_IDLE_TIMEOUT_SECS: u64 = 20;
+
+/// Added to the idle timeouts in the extend timestamps the simulated signers announce (the
+/// reference signer's default `tenure_idle_timeout_buffer`), never when judging an extend.
+pub const TENURE_IDLE_TIMEOUT_BUFFER_SECS: u64 = 2;
+
+/// How long a block the simulated signers accepted, but the node has not processed, still
+/// counts as the last block of its tenure (the reference signer's default
+/// `tenure_last_block_proposal_timeout`).
+pub const TENURE_LAST_BLOCK_PROPOSAL_TIMEOUT_SECS: u64 = 30;
+
+/// Which tenure changes restart an idle timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtendTimer {
+    /// The full-extend timer: restarted by `BlockFound` and `Extended`.
+    Full,
+    /// The read-count timer: restarted by `BlockFound`, `Extended` and `ExtendedReadCount`.
+    ReadCount,
+}
+
+impl ExtendTimer {
+    fn restarted_by(self, cause: TenureChangeCause) -> bool {
+        match self {
+            ExtendTimer::Full => {
+                matches!(
+                    cause,
+                    TenureChangeCause::BlockFound | TenureChangeCause::Extended
+                )
+            }
+            ExtendTimer::ReadCount => matches!(
+                cause,
+                TenureChangeCause::BlockFound
+                    | TenureChangeCause::Extended
+                    | TenureChangeCause::ExtendedReadCount
+            ),
+        }
+    }
+}
 
 /// Why the simulated signers refuse a proposal.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,10 +83,91 @@ pub enum Refusal {
     Validation(ValidateRejectCode, String),
 }
 
-/// The signer-side checks the simulated signers make before validation: a subset of the
-/// reference signer's sortition-view checks, in its order (miner key recoverable, bitvec all
-/// ones, block in the current or last sortition, miner key hash, last-sortition miner, a
-/// second block-found tenure change).
+/// When the timer `timer` of `block`'s tenure expires, as the reference signer computes it
+/// (`idle_secs` after the proposal time of the tenure's latest processed block whose tenure
+/// change restarts the timer, walking down from the tenure tip; `now + idle_secs` if the
+/// simulated signers know no processed block of the tenure). With `at_signing`, a
+/// well-formed tenure-start block restarts the timer itself (`now + idle_secs`), as when the
+/// reference signer accepts one. Validation time is taken as zero.
+pub fn extend_timestamp(
+    state: &NodeState,
+    block: &NakamotoBlock,
+    timer: ExtendTimer,
+    idle_secs: u64,
+    at_signing: bool,
+) -> u64 {
+    let now = state.now_secs();
+    if at_signing
+        && block
+            .get_tenure_change_tx_payload()
+            .is_some_and(|tc| timer.restarted_by(tc.cause))
+    {
+        return now.saturating_add(idle_secs);
+    }
+    let mut blocks = state.stacks.tenure_blocks(&block.header.consensus_hash);
+    blocks.sort_by_key(|b| std::cmp::Reverse(b.height()));
+    let mut start = None;
+    for stored in blocks {
+        let Some(pending) = state
+            .pending
+            .get(&stored.block.header.signer_signature_hash())
+        else {
+            continue;
+        };
+        start = Some(pending.proposed_at);
+        if first_tx_tenure_change_cause(&stored.block).is_some_and(|c| timer.restarted_by(c)) {
+            break;
+        }
+    }
+    start.unwrap_or(now).saturating_add(idle_secs)
+}
+
+/// The cause of the tenure change that is `block`'s first transaction, if it is one.
+fn first_tx_tenure_change_cause(block: &NakamotoBlock) -> Option<TenureChangeCause> {
+    match &block.txs.first()?.payload {
+        TransactionPayload::TenureChange(tc) => Some(tc.cause),
+        _ => None,
+    }
+}
+
+/// Whether `block` is higher than the highest block of tenure `tenure` the simulated signers
+/// know: one they accepted less than [`TENURE_LAST_BLOCK_PROPOSAL_TIMEOUT_SECS`] ago, or the
+/// node's tenure tip (the reference signer's `check_latest_block_in_tenure`; an unknown
+/// tenure passes, as the node then has the last word).
+fn is_higher_than_tenure_tip(
+    state: &NodeState,
+    tenure: &ConsensusHash,
+    block: &NakamotoBlock,
+) -> bool {
+    let now = state.now_secs();
+    let locally_accepted = state
+        .pending
+        .values()
+        .filter(|p| p.block.header.consensus_hash == *tenure)
+        .filter(|p| {
+            p.accepted_at
+                .is_some_and(|at| at.saturating_add(TENURE_LAST_BLOCK_PROPOSAL_TIMEOUT_SECS) > now)
+        })
+        .map(|p| p.block.header.chain_length)
+        .max();
+    if locally_accepted.is_some_and(|height| block.header.chain_length <= height) {
+        return false;
+    }
+    state
+        .stacks
+        .tenure_tip(tenure)
+        .is_none_or(|tip| tip.height() < block.header.chain_length)
+}
+
+/// The signer-side checks the simulated signers make before validation, in the reference
+/// signer's order (its V1 sortition-view checks, with every miner taken as active): miner key
+/// recoverable, bitvec all ones, block in the current or last sortition, miner key hash,
+/// last-sortition miner; then for a tenure-start block that it builds on the highest known
+/// block of the parent tenure and is the first of its tenure, for any other block that it is
+/// higher than the highest known block of its tenure; then the tenure-extend rules (only
+/// `Extended` and `ExtendedReadCount` extends; a full extend must change the burn view or
+/// come [`TENURE_IDLE_TIMEOUT_SECS`] after the tenure's last tenure change; a read-count
+/// extend must keep the burn view and come [`READ_COUNT_IDLE_TIMEOUT_SECS`] after it).
 pub fn sortition_view_check(state: &NodeState, block: &NakamotoBlock) -> Result<(), RejectReason> {
     let Some(miner_pk) = block.header.recover_miner_pk() else {
         return Err(RejectReason::IrrecoverablePubkeyHash);
@@ -66,10 +192,70 @@ pub fn sortition_view_check(state: &NodeState, block: &NakamotoBlock) -> Result<
     if !is_current {
         return Err(RejectReason::NotLatestSortitionWinner);
     }
-    if block.get_tenure_change_tx_payload().is_some() && state.stacks.has_tenure(&ch) {
-        return Err(RejectReason::DuplicateBlockFound);
+    match block.get_tenure_change_tx_payload() {
+        Some(tenure_change) => {
+            if !is_higher_than_tenure_tip(state, &tenure_change.prev_tenure_consensus_hash, block) {
+                return Err(RejectReason::InvalidParentBlock);
+            }
+            if state.stacks.has_tenure(&ch) {
+                return Err(RejectReason::DuplicateBlockFound);
+            }
+        }
+        None => {
+            if !is_higher_than_tenure_tip(state, &ch, block) {
+                return Err(RejectReason::InvalidParentBlock);
+            }
+        }
     }
-    Ok(())
+    let Some(extend) = block.get_tenure_extend_tx_payload() else {
+        return Ok(());
+    };
+    let timer = match extend.cause {
+        TenureChangeCause::Extended => ExtendTimer::Full,
+        TenureChangeCause::ExtendedReadCount => ExtendTimer::ReadCount,
+        _ => return Err(RejectReason::InvalidTenureExtend),
+    };
+    let Some(tenure_tip) = state.stacks.tenure_tip(&proposer.consensus_hash) else {
+        return Err(RejectReason::InvalidTenureExtend);
+    };
+    let changed_burn_view = extend.burn_view_consensus_hash != tenure_tip.burn_view;
+    let now = state.now_secs();
+    let allowed = match timer {
+        ExtendTimer::Full => {
+            changed_burn_view
+                || now >= extend_timestamp(state, block, timer, TENURE_IDLE_TIMEOUT_SECS, false)
+        }
+        ExtendTimer::ReadCount => {
+            !changed_burn_view
+                && now >= extend_timestamp(state, block, timer, READ_COUNT_IDLE_TIMEOUT_SECS, false)
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(RejectReason::InvalidTenureExtend)
+    }
+}
+
+/// The (full, read-count) extend timestamps the simulated signers announce in a block
+/// response for `block`: when accepting (`at_signing`) or rejecting it.
+fn announced_timestamps(state: &NodeState, block: &NakamotoBlock, at_signing: bool) -> (u64, u64) {
+    (
+        extend_timestamp(
+            state,
+            block,
+            ExtendTimer::Full,
+            TENURE_IDLE_TIMEOUT_SECS + TENURE_IDLE_TIMEOUT_BUFFER_SECS,
+            at_signing,
+        ),
+        extend_timestamp(
+            state,
+            block,
+            ExtendTimer::ReadCount,
+            READ_COUNT_IDLE_TIMEOUT_SECS + TENURE_IDLE_TIMEOUT_BUFFER_SECS,
+            at_signing,
+        ),
+    )
 }
 
 /// Lets every simulated signer react to the proposal with hash `hash`: refuse it (signer-side
@@ -105,6 +291,15 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
     }
     let signers = simulated_signers(state, cycle);
     let version = state.config.server_version.clone();
+    let (full_ts, read_ts) = state
+        .pending
+        .get(hash)
+        .map(|p| announced_timestamps(state, &p.block, true))
+        .unwrap_or((u64::MAX, u64::MAX));
+    let now = state.now_secs();
+    if let Some(pending) = state.pending.get_mut(hash).filter(|_| !signers.is_empty()) {
+        pending.accepted_at = Some(now);
+    }
     let pre_commit_db = NodeState::signers_contract(cycle, BLOCK_PRE_COMMIT_MSG_ID);
     let response_db = NodeState::signers_contract(cycle, BLOCK_RESPONSE_MSG_ID);
     for (slot, key) in &signers {
@@ -115,12 +310,7 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
         let Ok(signature) = key.sign(&hash.0) else {
             continue;
         };
-        let data = block_accepted(
-            hash,
-            &signature,
-            &version,
-            state.now_secs() + TENURE_EXTEND_DELAY_SECS,
-        );
+        let data = block_accepted(hash, &signature, &version, full_ts, read_ts);
         if state
             .write_internal(&response_db, *slot, key, data)
             .is_ok_and(|ack| ack.accepted)
@@ -213,14 +403,19 @@ pub fn reject_proposal(
     let mainnet = state.config.mainnet;
     let version = state.config.server_version.clone();
     let contract = NodeState::signers_contract(cycle, BLOCK_RESPONSE_MSG_ID);
+    let timestamps = state
+        .pending
+        .get(hash)
+        .map(|p| announced_timestamps(state, &p.block, false))
+        .unwrap_or((u64::MAX, u64::MAX));
     let mut written = 0;
     for (slot, key) in &signers {
         let data = match refusal {
             Refusal::Validation(code, reason) => {
-                block_rejection(key, hash, reason, *code, mainnet, &version)
+                block_rejection(key, hash, reason, *code, mainnet, &version, timestamps)
             }
             Refusal::Signer(reason) => {
-                signer_rejection(key, hash, reason.clone(), mainnet, &version)
+                signer_rejection(key, hash, reason.clone(), mainnet, &version, timestamps)
             }
         };
         if state

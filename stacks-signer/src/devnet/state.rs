@@ -71,6 +71,10 @@ pub struct PendingBlock {
     pub pre_commits: BTreeSet<usize>,
     /// Whether the block was processed.
     pub processed: bool,
+    /// The node's clock when the proposal arrived (the simulated signers' `proposed_time`).
+    pub proposed_at: u64,
+    /// The node's clock when the simulated signers accepted it, if they did.
+    pub accepted_at: Option<u64>,
 }
 
 /// How [`NodeState::advance_burn_block`] builds the next burn block.
@@ -434,6 +438,11 @@ impl NodeState {
             return Err(format!("unknown burn block {hash}"));
         }
         let block = self.burn_tip().clone();
+        self.activity.emit(Activity::BurnTipSet {
+            height: block.height,
+            consensus_hash: block.consensus_hash,
+            burn_header_hash: block.hash,
+        });
         let fork = self.burnchain.fork_of(&block);
         self.stacks.reselect_tip(|ch| fork.contains(ch));
         self.reconfigure_miners();
@@ -706,6 +715,7 @@ impl NodeState {
         if contract == MINERS_DB {
             if let SignerMessage::BlockProposal(proposal) = message {
                 let hash = proposal.block.header.signer_signature_hash();
+                let proposed_at = self.now_secs();
                 self.pending.entry(hash).or_insert(PendingBlock {
                     block: proposal.block,
                     reward_cycle: proposal.reward_cycle,
@@ -713,6 +723,8 @@ impl NodeState {
                     signatures: BTreeMap::new(),
                     pre_commits: BTreeSet::new(),
                     processed: false,
+                    proposed_at,
+                    accepted_at: None,
                 });
                 self.signer_jobs.push(hash);
             }

@@ -101,6 +101,7 @@ pub fn check_block(
     let Some(parent) = state.stacks.get(&header.parent_block_id) else {
         return Err(reject(UnknownParent, "Unknown parent block"));
     };
+    check_burn_view_connects(state, block, &parent.burn_view)?;
     let Some(sortition) = state.burnchain.by_consensus_hash(&header.consensus_hash) else {
         return Err(reject(
             NoSuchTenure,
@@ -123,10 +124,15 @@ pub fn check_block(
             if tenure_change.tenure_consensus_hash != header.consensus_hash {
                 return Err(reject(InvalidBlock, "Block is not well-formed"));
             }
-            let highest = state
-                .stacks
-                .tenure_tip(&tenure_change.prev_tenure_consensus_hash);
-            if highest.is_none_or(|tip| tip.id != parent.id) {
+            // A tenure-start block must build on the highest block of its parent's tenure
+            // (whatever tenure its tenure change names).
+            let Some(highest) = state.stacks.tenure_tip(&parent.tenure()) else {
+                return Err(reject(
+                    NoSuchTenure,
+                    "Block is not a tenure-start block, and has an unrecognized tenure consensus hash",
+                ));
+            };
+            if highest.height() != parent.height() {
                 return Err(reject(
                     InvalidParentBlock,
                     "Block is not higher than the highest block in its tenure",
@@ -140,7 +146,7 @@ pub fn check_block(
                     "Block is not a tenure-start block, and has an unrecognized tenure consensus hash",
                 ));
             };
-            if tip.id != parent.id {
+            if tip.height() != parent.height() {
                 return Err(reject(
                     InvalidParentBlock,
                     "Block is not higher than the highest block in its tenure",
@@ -185,10 +191,55 @@ pub fn check_block(
             "Block timestamp is too far into the future",
         ));
     }
-    if header.tx_merkle_root != block.compute_tx_merkle_root() {
+    // The node rebuilds the block with an all-ones `pox_treatment` of the same length and
+    // compares the block hashes, so a cleared bit (like a wrong merkle root) changes the hash.
+    if header.tx_merkle_root != block.compute_tx_merkle_root()
+        || header.pox_treatment.iter().any(|bit| !bit)
+    {
         return Err(reject(BadBlockHash, "Block hash is not as expected"));
     }
     Ok(())
+}
+
+/// The node's burn-view rule for a block with a tenure change (start or extend): the burn
+/// view it names must be known and descend from (or be) its parent's burn view
+/// `parent_view`.
+fn check_burn_view_connects(
+    state: &NodeState,
+    block: &NakamotoBlock,
+    parent_view: &libsigner::chain::ConsensusHash,
+) -> Result<(), (ValidateRejectCode, String)> {
+    use ValidateRejectCode::ChainstateError;
+    let Some(tenure_change) = block.get_tenure_tx_payload() else {
+        return Ok(());
+    };
+    let Some(parent_view) = state.burnchain.by_consensus_hash(parent_view) else {
+        return Err(reject(
+            ChainstateError,
+            "Chainstate Error: Failed to load burn view of parent block ID",
+        ));
+    };
+    let Some(view) = state
+        .burnchain
+        .by_consensus_hash(&tenure_change.burn_view_consensus_hash)
+    else {
+        return Err(reject(ChainstateError, "Chainstate Error: Not found"));
+    };
+    match state
+        .burnchain
+        .ancestors(view)
+        .find(|b| b.height == parent_view.height)
+    {
+        None => Err(reject(
+            ChainstateError,
+            "Chainstate Error: Failed to load burn view of parent block ID",
+        )),
+        Some(ancestor) if ancestor.hash != parent_view.hash => Err(reject(
+            ChainstateError,
+            "Chainstate Error: Does not connect to burn view of parent block ID",
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Validates `block` as the node's validation thread does (forced rejections first).

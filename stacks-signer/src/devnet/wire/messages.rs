@@ -48,12 +48,13 @@ pub fn block_accepted(
     signature: &MessageSignature,
     server_version: &str,
     tenure_extend_timestamp: u64,
+    read_count_extend_timestamp: u64,
 ) -> Vec<u8> {
     let mut accepted = BlockAccepted::new(
         *signer_signature_hash,
         *signature,
         tenure_extend_timestamp,
-        tenure_extend_timestamp,
+        read_count_extend_timestamp,
     );
     accepted.metadata = SignerMessageMetadata {
         server_version: server_version.to_string(),
@@ -62,7 +63,8 @@ pub fn block_accepted(
 }
 
 /// A signer's `BlockResponse::Rejected` relaying the node's validation failure, signed by
-/// `key` (as the reference signer does on a `/proposal_response` rejection).
+/// `key` (as the reference signer does on a `/proposal_response` rejection), announcing the
+/// (full, read-count) tenure-extend timestamps `timestamps`.
 pub fn block_rejection(
     key: &StacksPrivateKey,
     signer_signature_hash: &Sha512Trunc256Sum,
@@ -70,6 +72,7 @@ pub fn block_rejection(
     code: ValidateRejectCode,
     mainnet: bool,
     server_version: &str,
+    timestamps: (u64, u64),
 ) -> Vec<u8> {
     let mut rejection = BlockRejection::from_validate_rejection(
         *signer_signature_hash,
@@ -77,8 +80,8 @@ pub fn block_rejection(
         code,
         key,
         mainnet,
-        u64::MAX,
-        u64::MAX,
+        timestamps.0,
+        timestamps.1,
     );
     rejection.metadata = SignerMessageMetadata {
         server_version: server_version.to_string(),
@@ -87,21 +90,23 @@ pub fn block_rejection(
 }
 
 /// A signer's `BlockResponse::Rejected` for a signer-side `reason` (its display text as
-/// `reason`), signed by `key`.
+/// `reason`), signed by `key`, announcing the (full, read-count) tenure-extend timestamps
+/// `timestamps`.
 pub fn signer_rejection(
     key: &StacksPrivateKey,
     signer_signature_hash: &Sha512Trunc256Sum,
     reason: RejectReason,
     mainnet: bool,
     server_version: &str,
+    timestamps: (u64, u64),
 ) -> Vec<u8> {
     let mut rejection = BlockRejection::new(
         *signer_signature_hash,
         reason,
         key,
         mainnet,
-        u64::MAX,
-        u64::MAX,
+        timestamps.0,
+        timestamps.1,
     );
     rejection.metadata = SignerMessageMetadata {
         server_version: server_version.to_string(),
@@ -160,7 +165,7 @@ mod tests {
         .unwrap();
         let sig = MessageSignature::from_hex("001c694f8134c5c90f2f2bcd330e9f423204884f001b5df0050f36a2c4ff79dd93522bb2ae395ea87de4964886447507c18374b7a46ee2e371e9bf332f0706a3e8").unwrap();
         assert_eq!(
-            libsigner::chain::hex::to_hex(&block_accepted(&hash, &sig, "", u64::MAX)),
+            libsigner::chain::hex::to_hex(&block_accepted(&hash, &sig, "", u64::MAX, u64::MAX)),
             concat!(
                 "010011717149677c2ac97d15ae5954f7a716f10100b9cb81a2bf27551b2f2e54ef19",
                 "001c694f8134c5c90f2f2bcd330e9f423204884f001b5df0050f36a2c4ff79dd93522bb2ae395ea87de4964886447507c18374b7a46ee2e371e9bf332f0706a3e8",
@@ -180,6 +185,7 @@ mod tests {
             ValidateRejectCode::BadBlockHash,
             false,
             "v",
+            (u64::MAX, u64::MAX),
         );
         let SignerMessage::BlockResponse(BlockResponse::Rejected(rejection)) =
             decode(&bytes).unwrap()
