@@ -69,7 +69,11 @@ where
     /// Opens (and locks) the database at `config.db_path`, binds the event receiver to
     /// `config.endpoint` and starts the threads.
     pub fn new(config: GlobalConfig, logger: Logger) -> Result<Self, SpawnError> {
-        info!(logger, "Stacks signer version {VERSION_STRING:?}");
+        info!(
+            logger,
+            "Stacks signer version {:?}",
+            VERSION_STRING.as_str()
+        );
         info!(logger, "Starting signer with config: {config}");
         warn!(logger, "Reminder: the signer is primarily designed for use with a local or dedicated Stacks node. Please see https://docs.stacks.co/guides-and-tutorials/running-a-signer#preflight-setup for more information.");
         if config.metrics_endpoint.is_some() {

@@ -154,6 +154,11 @@ fn run_starts_registers_answers_status_and_stops_on_shutdown() {
 
     let warning = signer.wait_for_line("event_timeout");
     assert!(warning.starts_with("WARN ["), "{warning}");
+    let version = signer.wait_for_line("Stacks signer version");
+    assert!(
+        version.contains("] Stacks signer version \"stacks-signer 3.3.0.0.4.0 ("),
+        "{version}"
+    );
     let listening = signer.wait_for_line("Signer listening for node events");
     // The reference's line format: LEVEL [secs.micros] [file:line] [thread] message, k: v
     assert!(listening.starts_with("INFO ["), "{listening}");
@@ -244,4 +249,41 @@ fn run_stops_gracefully_on_sigterm() {
     let exit = signer.wait_exit();
     assert!(exit.success(), "{exit:?}");
     signer.wait_for_line("Signer stopped");
+}
+
+#[test]
+fn malformed_events_are_logged_and_the_signer_keeps_running() {
+    let node = start_node();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &node, &dir.path().join("signer.sqlite"));
+    let mut signer = SignerProcess::start(&config, &[]);
+    let endpoint = endpoint_of(&signer.wait_for_line("Signer listening for node events"));
+
+    for (path, body) in [
+        ("/new_burn_block", "not json"),
+        ("/stackerdb_chunks", "{\"contract_id\": 5}"),
+        ("/new_block", "{}"),
+        ("/proposal_response", "\u{0}\u{1}"),
+    ] {
+        let answer = ureq::post(&format!("http://{endpoint}{path}"))
+            .header("Content-Type", "application/json")
+            .send(body);
+        assert!(
+            answer.is_ok(),
+            "{path}: the node's delivery is acknowledged"
+        );
+        let logged = signer.wait_for_line("Failed to receive next event");
+        assert!(logged.starts_with("WARN ["), "{logged}");
+    }
+
+    // Still alive: it answers status, registers and processes a real burn block.
+    node.add_observer(ObserverSpec::signer(endpoint.clone()));
+    let status = ureq::get(&format!("http://{endpoint}/status")).call();
+    assert!(status.is_ok(), "{status:?}");
+    signer.wait_for_line("Signer is registered for reward cycle 12");
+    node.mine_burn_block(None).expect("burn block mined");
+    signer.wait_for_line("Refreshing runloop with new burn block event");
+    assert!(signer.child.try_wait().unwrap().is_none(), "still running");
+    shutdown(&endpoint);
+    assert!(signer.wait_exit().success());
 }

@@ -40,21 +40,36 @@ pub trait EventReceiver<T: SignerEventTrait> {
     /// A handle that stops this receiver; requires [`EventReceiver::bind`] first.
     fn get_stop_signaler(&mut self) -> Result<Self::ST, EventError>;
 
+    /// Where [`EventReceiver::main_loop`] logs; nowhere unless the receiver says otherwise.
+    fn logger(&self) -> Logger {
+        Logger::root(slog::Discard, o!())
+    }
+
     /// Receives and forwards events until stopped or until a consumer hangs up.
-    /// Requests that are not events, and bodies that do not decode, are skipped.
+    /// Requests that are not events are skipped; bodies that do not decode are logged and
+    /// skipped.
     fn main_loop(&mut self) {
+        let logger = self.logger();
         while !self.is_stopped() {
             match self.next_event() {
                 Ok(event) => {
                     if !self.forward_event(event) {
+                        info!(logger, "Failed to forward event");
                         break;
                     }
                 }
                 Err(EventError::UnrecognizedEvent(_)) => continue,
-                Err(EventError::Terminated) => break,
-                Err(_) => continue,
+                Err(EventError::Terminated) => {
+                    info!(logger, "Caught termination signal");
+                    break;
+                }
+                Err(e) => {
+                    warn!(logger, "Failed to receive next event: {e:?}");
+                    continue;
+                }
             }
         }
+        info!(logger, "Event receiver main loop exit");
     }
 }
 
@@ -179,6 +194,10 @@ fn respond_empty(logger: &Logger, request: HttpRequest, status: u16) {
 
 impl<T: SignerEventTrait> EventReceiver<T> for SignerEventReceiver<T> {
     type ST = SignerStopSignaler;
+
+    fn logger(&self) -> Logger {
+        self.logger.clone()
+    }
 
     fn bind(&mut self, addr: SocketAddr) -> Result<SocketAddr, EventError> {
         let server = HttpServer::bind(addr)?;
