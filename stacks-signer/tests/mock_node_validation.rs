@@ -276,7 +276,7 @@ fn invalid_blocks_are_rejected_with_the_nodes_codes_and_reasons() {
             },
             0x8000_0000,
             ValidateRejectCode::ChainstateError,
-            "Chainstate Error: InvalidStacksBlock(\"Invalid miner signature\")",
+            "Chainstate Error: Invalid miner signature",
         ),
         (
             BlockOverrides {
