@@ -1,6 +1,6 @@
 //! Burn-chain forks: a fork block at the tip's height becomes the tip, the canonical Stacks
 //! tip falls back to the fork's tenures, sortitions and fork info follow the new fork, and
-//! blocks of abandoned tenures are rejected as non-canonical.
+//! blocks of abandoned tenures are refused as the node refuses them.
 
 mod mock_node_common;
 
@@ -17,8 +17,33 @@ use stacks_signer::devnet::{
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Posts `block` to `/v3/block_proposal` and returns the validator's rejection.
+fn validation_rejection(
+    node: &stacks_signer::devnet::RunningMockNode,
+    observer: &Observer,
+    block: &stacks_signer::devnet::wire::NakamotoBlock,
+) -> (ValidateRejectCode, String) {
+    let resp = post_block_proposal(node.addr(), block);
+    assert_eq!(resp.status, 202);
+    let hash = json!(block.header.signer_signature_hash().to_hex());
+    assert!(observer
+        .wait_for(TIMEOUT, |e| e.iter().any(|e| e.path
+            == "/proposal_response"
+            && e.body["signer_signature_hash"] == hash)));
+    let event = observer
+        .events_on("/proposal_response")
+        .into_iter()
+        .find(|e| e.body["signer_signature_hash"] == hash)
+        .unwrap();
+    match serde_json::from_value(event.body).unwrap() {
+        BlockValidateResponse::Reject(r) => (r.reason_code, r.reason),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
 #[test]
-fn a_burn_fork_moves_the_canonical_tips_and_old_tenures_become_non_canonical() {
+fn a_burn_fork_moves_the_canonical_tips_and_blocks_of_abandoned_tenures_are_refused_as_the_node_does(
+) {
     let observer = Observer::start();
     let mut config = MockNodeConfig::with_simulated_signers(3);
     config
@@ -60,24 +85,25 @@ fn a_burn_fork_moves_the_canonical_tips_and_old_tenures_become_non_canonical() {
     .parse();
     assert_eq!(forked.len(), 2);
 
-    // A block of the abandoned tenure is refused as non-canonical.
-    let old = &abandoned[1].block;
-    let resp = post_block_proposal(node.addr(), old);
-    assert_eq!(resp.status, 202);
-    let hash = json!(old.header.signer_signature_hash().to_hex());
-    assert!(observer
-        .wait_for(TIMEOUT, |e| e.iter().any(|e| e.path
-            == "/proposal_response"
-            && e.body["signer_signature_hash"] == hash)));
-    let event = observer
-        .events_on("/proposal_response")
-        .into_iter()
-        .find(|e| e.body["signer_signature_hash"] == hash)
-        .unwrap();
-    let BlockValidateResponse::Reject(reject) = serde_json::from_value(event.body).unwrap() else {
-        panic!("expected a rejection");
-    };
-    assert_eq!(reject.reason_code, ValidateRejectCode::NonCanonicalTenure);
+    // The blocks of the abandoned tenure, proposed again. Its sortition is on their burn
+    // view's fork, so the tenure check passes; a later block has no highest block of its
+    // tenure with a canonical burn view, and the tenure start fails the burnchain check.
+    assert_eq!(
+        validation_rejection(&node, &observer, &abandoned[1].block),
+        (
+            ValidateRejectCode::NoSuchTenure,
+            "Block is not a tenure-start block, and has an unrecognized tenure consensus hash"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        validation_rejection(&node, &observer, &abandoned[0].block),
+        (
+            ValidateRejectCode::ChainstateError,
+            "Chainstate Error: No sortition for block's consensus hash -- not canonical"
+                .to_string()
+        )
+    );
 
     // The fork's winner mines on the fork; heights are reused.
     let proposal = node

@@ -7,14 +7,20 @@ mod mock_node_common;
 use std::time::Duration;
 
 use libsigner::chain::hex::to_hex;
-use libsigner::chain::{StacksBlockId, StacksPrivateKey};
+use libsigner::chain::{
+    ConsensusHash, Hash160, MessageSignature, StacksBlockId, StacksPrivateKey, StacksTransaction,
+};
 use mock_node_common::{request, HttpResponse, Observer};
 use serde_json::json;
 use stacks_signer::client::api::{BlockValidateResponse, ValidateRejectCode};
-use stacks_signer::devnet::wire::NakamotoBlock;
+use stacks_signer::devnet::state::sign_as_miner;
+use stacks_signer::devnet::validator::check_block;
+use stacks_signer::devnet::wire::{
+    NakamotoBlock, TenureChangeCause, TenureChangePayload as TenureChange,
+};
 use stacks_signer::devnet::{
-    Activity, BlockKind, BlockOverrides, ForcedRejection, MockNode, MockNodeConfig, ObserverSpec,
-    ProposeOptions, RunningMockNode, SignerSpec,
+    Activity, BlockKind, BlockOverrides, BurnBlockOptions, ForcedRejection, MockNode,
+    MockNodeConfig, NodeState, ObserverSpec, ProposeOptions, RunningMockNode, SignerSpec,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -276,7 +282,7 @@ fn invalid_blocks_are_rejected_with_the_nodes_codes_and_reasons() {
             },
             0x8000_0000,
             ValidateRejectCode::ChainstateError,
-            "Chainstate Error: InvalidStacksBlock(\"Invalid miner signature\")",
+            "Chainstate Error: Invalid miner signature",
         ),
         (
             BlockOverrides {
@@ -293,7 +299,8 @@ fn invalid_blocks_are_rejected_with_the_nodes_codes_and_reasons() {
         assert_eq!(submit(&node, &block, chain_id, Some("12345")).status, 202);
         assert_eq!(rejection(&observer, &block), (code, reason.to_string()));
     }
-    // A non-start block whose parent is not its tenure's tip.
+    // A non-start block whose parent is in the previous tenure: it keeps that parent's burn
+    // view, which is older than its own tenure's sortition.
     let stale_parent = node.with_state(|s| s.stacks.tip().unwrap().block.header.parent_block_id);
     let block = node
         .propose_block(&ProposeOptions {
@@ -310,8 +317,11 @@ fn invalid_blocks_are_rejected_with_the_nodes_codes_and_reasons() {
         202
     );
     assert_eq!(
-        rejection(&observer, &block).0,
-        ValidateRejectCode::InvalidParentBlock
+        rejection(&observer, &block),
+        (
+            ValidateRejectCode::NonCanonicalTenure,
+            "Tenure consensus hash is not on the canonical Bitcoin fork".to_string()
+        )
     );
 }
 
@@ -366,4 +376,402 @@ fn forced_rejections_and_stalls_follow_the_test_hooks() {
         serde_json::from_value(observer.events_on("/proposal_response").pop().unwrap().body)
             .unwrap();
     assert!(matches!(last, BlockValidateResponse::Ok(_)));
+}
+
+/// What a hand-built block is checked against: the chain after one tenure of two blocks
+/// and a later burn block without a sortition.
+struct Chain {
+    tip: stacks_signer::devnet::stacks_chain::StoredBlock,
+    tenure: ConsensusHash,
+    miner_index: usize,
+    miner_key: StacksPrivateKey,
+    miner_pkh: Hash160,
+    now: u64,
+}
+
+impl Chain {
+    fn tenure_change(&self, cause: TenureChangeCause, burn_view: ConsensusHash) -> TenureChange {
+        TenureChange {
+            tenure_consensus_hash: self.tenure,
+            prev_tenure_consensus_hash: self.tenure,
+            burn_view_consensus_hash: burn_view,
+            previous_tenure_end: self.tip.id,
+            previous_tenure_blocks: 2,
+            cause,
+            pubkey_hash: self.miner_pkh,
+        }
+    }
+
+    /// A block on the tip with `tenure_change` (`None`: a plain transfer block).
+    fn block(&self, s: &mut NodeState, tenure_change: Option<TenureChange>) -> NakamotoBlock {
+        s.build_block(
+            self.miner_index,
+            self.tenure,
+            self.tip.id,
+            self.tip.height() + 1,
+            self.tip.block.header.timestamp + 1,
+            tenure_change,
+            Some(self.tip.block.header.pox_treatment.len()),
+        )
+    }
+
+    /// Recomputes the Merkle root and signs the header with the tenure's miner key.
+    fn resign(&self, mut block: NakamotoBlock) -> NakamotoBlock {
+        block.header.tx_merkle_root = block.compute_tx_merkle_root();
+        sign_as_miner(&mut block, &self.miner_key);
+        block
+    }
+}
+
+#[test]
+fn each_validation_check_answers_with_the_nodes_code_and_reason_text() {
+    use ValidateRejectCode::*;
+    let start = libsigner_now();
+    let config = MockNodeConfig {
+        fixed_clock_secs: Some(start),
+        ..MockNodeConfig::with_simulated_signers(2)
+    };
+    let node = MockNode::start(config).unwrap();
+    node.mine_tenures(1, 2, TIMEOUT).unwrap();
+    let empty = node.mine_burn_block(None).unwrap().consensus_hash;
+    // A sibling of the tenure's sortition, below the burn tip (so not canonical).
+    let tenure_parent_burn = node.with_state(|s| {
+        let tenure = s.stacks.tip().unwrap().tenure();
+        s.burnchain.by_consensus_hash(&tenure).unwrap().parent_hash
+    });
+    let sibling = node
+        .advance_burn_block(&BurnBlockOptions {
+            parent: Some(tenure_parent_burn),
+            ..BurnBlockOptions::default()
+        })
+        .unwrap()
+        .consensus_hash;
+    assert_eq!(node.burn_tip().consensus_hash, empty);
+    let other_key = StacksPrivateKey::from_seed(b"not the miner");
+    type Answer = Result<(), (ValidateRejectCode, String)>;
+    type Case = (&'static str, NakamotoBlock, u32, Answer);
+    let results: Vec<(&str, Answer, Answer)> = node.with_state(|s| {
+            let tip = s.stacks.tip().unwrap().clone();
+            let tenure = tip.tenure();
+            let miner_index = s
+                .burnchain
+                .by_consensus_hash(&tenure)
+                .unwrap()
+                .winner
+                .as_ref()
+                .unwrap()
+                .miner_index;
+            let miner_key = s.miners[miner_index].key.clone();
+            let chain = Chain {
+                tenure,
+                miner_index,
+                miner_pkh: s.miners[miner_index].pkh,
+                miner_key,
+                now: s.now_secs(),
+                tip,
+            };
+            let first = s.stacks.tenure_start(&tenure).unwrap().clone();
+            let prior_tenure = s.stacks.get(&first.block.header.parent_block_id).unwrap().tenure();
+            let testnet = 0x8000_0000;
+            let err = |code, reason: &str| Err((code, reason.to_string()));
+            let plain = chain.block(s, None);
+            let extend = |s: &mut NodeState, cause, view| {
+                let tc = chain.tenure_change(cause, view);
+                chain.block(s, Some(tc))
+            };
+            // A second tenure start in the tenure, on its tip (valid for the validator).
+            let start_block = |s: &mut NodeState| {
+                let tc = chain.tenure_change(TenureChangeCause::BlockFound, empty);
+                chain.block(s, Some(tc))
+            };
+            let mut cases: Vec<Case> = vec![
+                ("a plain block on the tenure tip", plain.clone(), testnet, Ok(())),
+                (
+                    "a full extend to the burn tip",
+                    extend(s, TenureChangeCause::Extended, empty),
+                    testnet,
+                    Ok(()),
+                ),
+                (
+                    "a SIP-034 extend (epoch 3.3 supports them)",
+                    extend(s, TenureChangeCause::ExtendedRuntime, empty),
+                    testnet,
+                    Ok(()),
+                ),
+                ("a second tenure start on the tip", start_block(s), testnet, Ok(())),
+                {
+                    let mut b = plain.clone();
+                    b.header.signer_signature = vec![MessageSignature([3; 65])];
+                    ("signer signatures are not validated", b, testnet, Ok(()))
+                },
+                (
+                    "another chain id",
+                    plain.clone(),
+                    1,
+                    err(NetworkChainMismatch, "Wrong network/chain_id"),
+                ),
+                (
+                    "a testnet chain id other than the node's",
+                    plain.clone(),
+                    0x8000_0001,
+                    err(NetworkChainMismatch, "Wrong network/chain_id"),
+                ),
+                {
+                    let mut b = plain.clone();
+                    b.header.parent_block_id = StacksBlockId([7; 32]);
+                    ("an unknown parent", chain.resign(b), testnet, err(UnknownParent, "Unknown parent block"))
+                },
+                (
+                    "an extend to an unknown burn view",
+                    extend(s, TenureChangeCause::Extended, ConsensusHash([9; 20])),
+                    testnet,
+                    err(ChainstateError, "Chainstate Error: Not found"),
+                ),
+                (
+                    "an extend to a burn view off its parent's burn view's fork",
+                    extend(s, TenureChangeCause::Extended, sibling),
+                    testnet,
+                    err(
+                        ChainstateError,
+                        "Chainstate Error: Does not connect to burn view of parent block ID",
+                    ),
+                ),
+                {
+                    let mut b = plain.clone();
+                    b.header.consensus_hash = ConsensusHash([0x42; 20]);
+                    (
+                        "a plain block of an unknown tenure",
+                        chain.resign(b),
+                        testnet,
+                        err(
+                            NonCanonicalTenure,
+                            "Tenure consensus hash is not on the canonical Bitcoin fork",
+                        ),
+                    )
+                },
+                {
+                    let mut b = start_block(s);
+                    b.txs.remove(0);
+                    (
+                        "a coinbase without a tenure change",
+                        chain.resign(b),
+                        testnet,
+                        err(InvalidBlock, "Block is not well-formed"),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    b.header.parent_block_id = first.id;
+                    b.header.chain_length = first.height() + 1;
+                    (
+                        "a plain block on a block below its tenure's tip",
+                        chain.resign(b),
+                        testnet,
+                        err(
+                            InvalidParentBlock,
+                            "Block is not higher than the highest block in its tenure",
+                        ),
+                    )
+                },
+                {
+                    let mut b = start_block(s);
+                    b.header.parent_block_id = first.id;
+                    b.header.chain_length = first.height() + 1;
+                    let mut tc = chain.tenure_change(TenureChangeCause::BlockFound, empty);
+                    tc.previous_tenure_end = first.id;
+                    b.txs[0] = tenure_change_tx(s, &chain, &tc);
+                    (
+                        "a tenure start on a block below its parent tenure's tip",
+                        chain.resign(b),
+                        testnet,
+                        err(
+                            InvalidParentBlock,
+                            "Block is not higher than the highest block in its tenure",
+                        ),
+                    )
+                },
+                {
+                    let mut b = start_block(s);
+                    b.header.consensus_hash = empty;
+                    let mut tc = chain.tenure_change(TenureChangeCause::BlockFound, empty);
+                    tc.tenure_consensus_hash = empty;
+                    b.txs[0] = tenure_change_tx(s, &chain, &tc);
+                    (
+                        "a tenure start in a sortition without a winner",
+                        chain.resign(b),
+                        testnet,
+                        err(
+                            ChainstateError,
+                            "Chainstate Error: No block-commit in sortition for block's consensus hash",
+                        ),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    b.header.burn_spent += 1;
+                    (
+                        "a wrong total burn",
+                        chain.resign(b),
+                        testnet,
+                        err(ChainstateError, "Chainstate Error: Invalid Nakamoto block: invalid total burns"),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    sign_as_miner(&mut b, &other_key);
+                    (
+                        "a signature by another key",
+                        b,
+                        testnet,
+                        err(ChainstateError, "Chainstate Error: Invalid miner signature"),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    b.header.miner_signature = MessageSignature::empty();
+                    (
+                        "an unrecoverable miner signature",
+                        b,
+                        testnet,
+                        err(ChainstateError, "Chainstate Error: Unrecoverable miner public key"),
+                    )
+                },
+                {
+                    let mut b = start_block(s);
+                    let mut tc = chain.tenure_change(TenureChangeCause::BlockFound, empty);
+                    tc.pubkey_hash = Hash160([5; 20]);
+                    b.txs[0] = tenure_change_tx(s, &chain, &tc);
+                    (
+                        "a tenure change naming another miner",
+                        chain.resign(b),
+                        testnet,
+                        err(
+                            ChainstateError,
+                            "Chainstate Error: Invalid tenure change -- bad miner pubkey hash160",
+                        ),
+                    )
+                },
+                {
+                    let mut b = start_block(s);
+                    let mut tc = chain.tenure_change(TenureChangeCause::BlockFound, empty);
+                    tc.tenure_consensus_hash = prior_tenure;
+                    b.txs[0] = tenure_change_tx(s, &chain, &tc);
+                    (
+                        "a tenure start whose tenure change names another tenure",
+                        chain.resign(b),
+                        testnet,
+                        err(
+                            ChainstateError,
+                            "Chainstate Error: Invalid tenure change -- bad consensus hash",
+                        ),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    b.txs.clear();
+                    (
+                        "a block without transactions",
+                        chain.resign(b),
+                        testnet,
+                        err(
+                            ChainstateError,
+                            "Chainstate Error: Invalid Nakamoto block: failed static transaction checks",
+                        ),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    b.txs[0].chain_id = 1;
+                    (
+                        "a transaction for another chain",
+                        chain.resign(b),
+                        testnet,
+                        err(
+                            ChainstateError,
+                            "Chainstate Error: Invalid Nakamoto block: failed static transaction checks",
+                        ),
+                    )
+                },
+                {
+                    let mut b = extend(s, TenureChangeCause::Extended, empty);
+                    let mut tc = chain.tenure_change(TenureChangeCause::Extended, empty);
+                    tc.previous_tenure_end = first.id;
+                    b.txs[0] = tenure_change_tx(s, &chain, &tc);
+                    (
+                        "an extend that does not continue the parent",
+                        chain.resign(b),
+                        testnet,
+                        err(
+                            ChainstateError,
+                            "Chainstate Error: Invalid Nakamoto block: failed static transaction checks",
+                        ),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    b.header.timestamp = chain.tip.block.header.timestamp;
+                    (
+                        "a timestamp equal to the parent's",
+                        chain.resign(b),
+                        testnet,
+                        err(InvalidTimestamp, "Block timestamp is not greater than parent block"),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    b.header.timestamp = chain.now + 15;
+                    ("a timestamp 15 s ahead", chain.resign(b), testnet, Ok(()))
+                },
+                {
+                    let mut b = plain.clone();
+                    b.header.timestamp = chain.now + 16;
+                    (
+                        "a timestamp 16 s ahead",
+                        chain.resign(b),
+                        testnet,
+                        err(InvalidTimestamp, "Block timestamp is too far into the future"),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    b.header.chain_length += 1;
+                    (
+                        "a chain length other than the parent's + 1",
+                        chain.resign(b),
+                        testnet,
+                        err(BadBlockHash, "Block hash is not as expected"),
+                    )
+                },
+                {
+                    let mut b = plain.clone();
+                    b.header.pox_treatment.set(0, false).unwrap();
+                    (
+                        "a cleared pox_treatment bit",
+                        chain.resign(b),
+                        testnet,
+                        err(BadBlockHash, "Block hash is not as expected"),
+                    )
+                },
+            ];
+            cases
+                .drain(..)
+                .map(|(name, block, chain_id, expected)| {
+                    (name, check_block(s, &block, chain_id), expected)
+                })
+                .collect()
+        });
+    for (name, got, expected) in results {
+        assert_eq!(got, expected, "{name}");
+    }
+}
+
+/// A tenure-change transaction with `tc` from the tenure's miner.
+fn tenure_change_tx(s: &NodeState, chain: &Chain, tc: &TenureChange) -> StacksTransaction {
+    stacks_signer::devnet::wire::tx::tenure_change(
+        &chain.miner_key,
+        s.config.mainnet,
+        s.config.chain_id,
+        0,
+        tc,
+    )
 }

@@ -587,7 +587,12 @@ impl NodeState {
         let tc = block.try_get_tenure_change_payload().cloned();
         let burn_view = match &tc {
             Some(tc) => tc.burn_view_consensus_hash,
-            None => self.tenure_burn_view(&tenure_ch).unwrap_or(tenure_ch),
+            // As the node's `get_block_burn_view`: the parent's burn view.
+            None => parent
+                .as_ref()
+                .map(|p| p.burn_view)
+                .or_else(|| self.tenure_burn_view(&tenure_ch))
+                .unwrap_or(tenure_ch),
         };
         let is_start = tc
             .as_ref()

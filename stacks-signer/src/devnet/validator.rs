@@ -5,9 +5,12 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use libsigner::chain::{Hash160, Sha512Trunc256Sum, StacksPublicKey};
+use libsigner::chain::{
+    ConsensusHash, Hash160, Sha512Trunc256Sum, TransactionVersion, CHAIN_ID_MAINNET,
+};
 
-use super::state::NodeState;
+use super::stacks_chain::StoredBlock;
+use super::state::{NodeState, MOCK_BURN_SPENT};
 use super::wire::NakamotoBlock;
 use crate::client::api::{
     BlockValidateOk, BlockValidateReject, BlockValidateResponse, ExecutionCost, ValidateRejectCode,
@@ -87,98 +90,63 @@ fn reject(code: ValidateRejectCode, reason: impl Into<String>) -> (ValidateRejec
     (code, reason.into())
 }
 
-/// Checks `block` against the node's chain state, in the order of the node's validator.
+/// A `ChainstateError` rejection: stackslib converts a chain-state error `e` into the reason
+/// `Chainstate Error: {e}`, where an invalid-block error displays as its bare message.
+fn chainstate_error(message: &str) -> (ValidateRejectCode, String) {
+    reject(
+        ValidateRejectCode::ChainstateError,
+        format!("Chainstate Error: {message}"),
+    )
+}
+
+type Rejection = (ValidateRejectCode, String);
+
+/// Checks `block` against the node's chain state, in the order of the node's validator
+/// (`NakamotoBlockProposal::validate`): network, parent, burn view, tenure on the burn view's
+/// fork, parent the highest of its tenure, burnchain checks (tenure sortition canonical,
+/// block-commit, total burns, miner signature, tenure change, static transaction checks),
+/// timestamps, then the rebuilt block's hash.
 pub fn check_block(
     state: &NodeState,
     block: &NakamotoBlock,
     chain_id: u32,
-) -> Result<(), (ValidateRejectCode, String)> {
+) -> Result<(), Rejection> {
     use ValidateRejectCode::*;
     let header = &block.header;
-    if chain_id != state.config.chain_id {
+    let mainnet = chain_id == CHAIN_ID_MAINNET;
+    if chain_id != state.config.chain_id || mainnet != state.config.mainnet {
         return Err(reject(NetworkChainMismatch, "Wrong network/chain_id"));
     }
     let Some(parent) = state.stacks.get(&header.parent_block_id) else {
         return Err(reject(UnknownParent, "Unknown parent block"));
     };
-    check_burn_view_connects(state, block, &parent.burn_view)?;
-    let Some(sortition) = state.burnchain.by_consensus_hash(&header.consensus_hash) else {
+    let burn_view_ch = block_burn_view(state, block, &parent.burn_view)?;
+    let Some(burn_view) = state.burnchain.by_consensus_hash(&burn_view_ch) else {
         return Err(reject(
             NoSuchTenure,
             "Failed to find sortition for block tenure",
         ));
     };
-    if !state.burnchain.is_canonical(&header.consensus_hash) {
+    // The tenure must be on the burn view's fork (not necessarily the canonical one).
+    let tenure_on_fork = state
+        .burnchain
+        .ancestors(burn_view)
+        .any(|b| b.consensus_hash == header.consensus_hash);
+    if !tenure_on_fork {
         return Err(reject(
             NonCanonicalTenure,
             "Tenure consensus hash is not on the canonical Bitcoin fork",
         ));
     }
-    // The node's shape rules for tenure-start and tenure-extend blocks.
-    let start = block.is_wellformed_tenure_start_block();
-    if start.is_err() || block.is_wellformed_tenure_extend_block().is_err() {
-        return Err(reject(InvalidBlock, "Block is not well-formed"));
-    }
-    match block.get_tenure_change_tx_payload() {
-        Some(tenure_change) => {
-            if tenure_change.tenure_consensus_hash != header.consensus_hash {
-                return Err(reject(InvalidBlock, "Block is not well-formed"));
-            }
-            // A tenure-start block must build on the highest block of its parent's tenure
-            // (whatever tenure its tenure change names).
-            let Some(highest) = state.stacks.tenure_tip(&parent.tenure()) else {
-                return Err(reject(
-                    NoSuchTenure,
-                    "Block is not a tenure-start block, and has an unrecognized tenure consensus hash",
-                ));
-            };
-            if highest.height() != parent.height() {
-                return Err(reject(
-                    InvalidParentBlock,
-                    "Block is not higher than the highest block in its tenure",
-                ));
-            }
-        }
-        None => {
-            let Some(tip) = state.stacks.tenure_tip(&header.consensus_hash) else {
-                return Err(reject(
-                    NoSuchTenure,
-                    "Block is not a tenure-start block, and has an unrecognized tenure consensus hash",
-                ));
-            };
-            if tip.height() != parent.height() {
-                return Err(reject(
-                    InvalidParentBlock,
-                    "Block is not higher than the highest block in its tenure",
-                ));
-            }
-        }
-    }
-    if header.chain_length != parent.height() + 1 {
-        return Err(reject(
-            ChainstateError,
-            "Chainstate Error: InvalidStacksBlock(\"Block height is not one more than its parent\")",
-        ));
-    }
-    if block.txs.is_empty() {
-        return Err(reject(
-            ChainstateError,
-            "Chainstate Error: InvalidStacksBlock(\"Block has no transactions\")",
-        ));
-    }
-    let winner_pkh = sortition.winner.as_ref().map(|w| w.miner_pkh);
-    let miner_pkh = StacksPublicKey::recover_to_pubkey(
-        &header.miner_signature_hash().0,
-        &header.miner_signature,
-    )
-    .ok()
-    .map(|pk| Hash160::from_node_public_key(&pk));
-    if miner_pkh.is_none() || miner_pkh != winner_pkh {
-        return Err(reject(
-            ChainstateError,
-            "Chainstate Error: InvalidStacksBlock(\"Invalid miner signature\")",
-        ));
-    }
+    check_block_has_valid_parent(state, block, parent)?;
+    // The total burn a block must commit to: its burn view's if it has a tenure change, else
+    // its parent's (every mock sortition has the same total burn).
+    let expected_burn = if block.get_tenure_tx_payload().is_some() {
+        MOCK_BURN_SPENT
+    } else {
+        parent.block.header.burn_spent
+    };
+    check_against_burnchain(state, block, expected_burn)?;
     if header.timestamp <= parent.block.header.timestamp {
         return Err(reject(
             InvalidTimestamp,
@@ -191,9 +159,12 @@ pub fn check_block(
             "Block timestamp is too far into the future",
         ));
     }
-    // The node rebuilds the block with an all-ones `pox_treatment` of the same length and
-    // compares the block hashes, so a cleared bit (like a wrong merkle root) changes the hash.
-    if header.tx_merkle_root != block.compute_tx_merkle_root()
+    // The node replays the transactions onto the parent and rebuilds the header from the
+    // proposal's version, burn spent, consensus hash, timestamp and signatures, with
+    // `chain_length` = parent + 1, the computed `tx_merkle_root` and an all-ones
+    // `pox_treatment` of the same length; any other value changes the block hash.
+    if header.chain_length != parent.height().saturating_add(1)
+        || header.tx_merkle_root != block.compute_tx_merkle_root()
         || header.pox_treatment.iter().any(|bit| !bit)
     {
         return Err(reject(BadBlockHash, "Block hash is not as expected"));
@@ -201,45 +172,159 @@ pub fn check_block(
     Ok(())
 }
 
-/// The node's burn-view rule for a block with a tenure change (start or extend): the burn
-/// view it names must be known and descend from (or be) its parent's burn view
-/// `parent_view`.
-fn check_burn_view_connects(
+/// The node's `get_block_burn_view`: the burn view a block with a (well-formed) tenure
+/// change names, which must be known and descend from (or be) its parent's burn view
+/// `parent_view`; otherwise the parent's.
+fn block_burn_view(
     state: &NodeState,
     block: &NakamotoBlock,
-    parent_view: &libsigner::chain::ConsensusHash,
-) -> Result<(), (ValidateRejectCode, String)> {
-    use ValidateRejectCode::ChainstateError;
+    parent_view: &ConsensusHash,
+) -> Result<ConsensusHash, Rejection> {
     let Some(tenure_change) = block.get_tenure_tx_payload() else {
-        return Ok(());
+        return Ok(*parent_view);
     };
     let Some(parent_view) = state.burnchain.by_consensus_hash(parent_view) else {
-        return Err(reject(
-            ChainstateError,
-            "Chainstate Error: Failed to load burn view of parent block ID",
+        return Err(chainstate_error(
+            "Failed to load burn view of parent block ID",
         ));
     };
     let Some(view) = state
         .burnchain
         .by_consensus_hash(&tenure_change.burn_view_consensus_hash)
     else {
-        return Err(reject(ChainstateError, "Chainstate Error: Not found"));
+        return Err(chainstate_error("Not found"));
     };
     match state
         .burnchain
         .ancestors(view)
         .find(|b| b.height == parent_view.height)
     {
-        None => Err(reject(
-            ChainstateError,
-            "Chainstate Error: Failed to load burn view of parent block ID",
+        None => Err(chainstate_error(
+            "Failed to load burn view of parent block ID",
         )),
-        Some(ancestor) if ancestor.hash != parent_view.hash => Err(reject(
-            ChainstateError,
-            "Chainstate Error: Does not connect to burn view of parent block ID",
+        Some(ancestor) if ancestor.hash != parent_view.hash => Err(chainstate_error(
+            "Does not connect to burn view of parent block ID",
         )),
-        Some(_) => Ok(()),
+        Some(_) => Ok(tenure_change.burn_view_consensus_hash),
     }
+}
+
+/// The node's `check_block_has_valid_parent`: a tenure-start block must build on the highest
+/// known block of its parent's tenure, any other block on the highest known block of its own
+/// tenure.
+fn check_block_has_valid_parent(
+    state: &NodeState,
+    block: &NakamotoBlock,
+    parent: &StoredBlock,
+) -> Result<(), Rejection> {
+    use ValidateRejectCode::*;
+    let tenure = match block.is_wellformed_tenure_start_block() {
+        Err(_) => return Err(reject(InvalidBlock, "Block is not well-formed")),
+        Ok(true) => parent.tenure(),
+        Ok(false) => block.header.consensus_hash,
+    };
+    let Some(highest) = highest_known_block_in_tenure(state, &tenure) else {
+        return Err(reject(
+            NoSuchTenure,
+            "Block is not a tenure-start block, and has an unrecognized tenure consensus hash",
+        ));
+    };
+    if highest.height() != parent.height() {
+        return Err(reject(
+            InvalidParentBlock,
+            "Block is not higher than the highest block in its tenure",
+        ));
+    }
+    Ok(())
+}
+
+/// The node's `find_highest_known_block_header_in_tenure`: the highest processed block of
+/// tenure `ch` whose burn view is on the canonical burn fork.
+fn highest_known_block_in_tenure<'a>(
+    state: &'a NodeState,
+    ch: &ConsensusHash,
+) -> Option<&'a StoredBlock> {
+    state
+        .stacks
+        .tenure_blocks(ch)
+        .into_iter()
+        .filter(|b| state.burnchain.is_canonical(&b.burn_view))
+        .max_by_key(|b| b.height())
+}
+
+/// The node's `validate_normal_nakamoto_block_burnchain`: the tenure's sortition is on the
+/// canonical fork and has a winner, the block commits to `expected_burn`, the winner signed
+/// it, its tenure change names the winner and the tenure, and its transactions pass the
+/// static checks.
+fn check_against_burnchain(
+    state: &NodeState,
+    block: &NakamotoBlock,
+    expected_burn: u64,
+) -> Result<(), Rejection> {
+    let header = &block.header;
+    let Some(sortition) = state.burnchain.by_consensus_hash(&header.consensus_hash) else {
+        return Err(chainstate_error("No sortition for block's consensus hash"));
+    };
+    if !state.burnchain.is_canonical(&header.consensus_hash) {
+        return Err(chainstate_error(
+            "No sortition for block's consensus hash -- not canonical",
+        ));
+    }
+    let Some(winner) = &sortition.winner else {
+        return Err(chainstate_error(
+            "No block-commit in sortition for block's consensus hash",
+        ));
+    };
+    if header.burn_spent != expected_burn {
+        return Err(chainstate_error(
+            "Invalid Nakamoto block: invalid total burns",
+        ));
+    }
+    let Some(miner_pkh) = header
+        .recover_miner_pk()
+        .map(|pk| Hash160::from_node_public_key(&pk))
+    else {
+        return Err(chainstate_error("Unrecoverable miner public key"));
+    };
+    if miner_pkh != winner.miner_pkh {
+        return Err(chainstate_error("Invalid miner signature"));
+    }
+    if let Some(tenure_change) = block.get_tenure_tx_payload() {
+        if tenure_change.pubkey_hash != miner_pkh {
+            return Err(chainstate_error(
+                "Invalid tenure change -- bad miner pubkey hash160",
+            ));
+        }
+        if tenure_change.tenure_consensus_hash != header.consensus_hash {
+            return Err(chainstate_error(
+                "Invalid tenure change -- bad consensus hash",
+            ));
+        }
+    }
+    if !transactions_pass_static_checks(state, block) {
+        return Err(chainstate_error(
+            "Invalid Nakamoto block: failed static transaction checks",
+        ));
+    }
+    Ok(())
+}
+
+/// The node's `validate_transactions_static` for the proposal's network: at least one
+/// transaction, each for this network and chain id, well-formed tenure transactions.
+/// (Duplicates fail to decode; every transaction kind is allowed in epoch 3.3.)
+fn transactions_pass_static_checks(state: &NodeState, block: &NakamotoBlock) -> bool {
+    let version = if state.config.mainnet {
+        TransactionVersion::Mainnet
+    } else {
+        TransactionVersion::Testnet
+    };
+    !block.txs.is_empty()
+        && block
+            .txs
+            .iter()
+            .all(|tx| tx.version == version && tx.chain_id == state.config.chain_id)
+        && block.is_wellformed_tenure_start_block().is_ok()
+        && block.is_wellformed_tenure_extend_block().is_ok()
 }
 
 /// Validates `block` as the node's validation thread does (forced rejections first).
