@@ -2,104 +2,16 @@
 //! or inconsistent answers (each must be an error, never a panic or a hang), and the exact
 //! request shapes on the wire (headers, bodies, query strings).
 
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+mod scripted_server;
+
 use std::time::{Duration, Instant};
 
 use libsigner::chain::{ConsensusHash, StacksPrivateKey, StacksPublicKey, Value};
 use libsigner::codec::StacksMessageCodec;
+use scripted_server::Scripted;
 use serde_json::{json, Value as Json};
-use stacks_signer::client::{ClientError, StacksClient};
+use stacks_signer::client::ClientError;
 use stacks_signer::devnet::{MockNode, MockNodeConfig, ProposeOptions, SignerSpec};
-
-/// One request as received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    url: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-type Route = dyn Fn(&str, &str) -> (u16, String) + Send + Sync;
-
-/// A server answering every request with `route(method, url)` and recording it.
-struct Scripted {
-    server: Arc<tiny_http::Server>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Scripted {
-    fn start(route: impl Fn(&str, &str) -> (u16, String) + Send + Sync + 'static) -> Self {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let seen = Arc::new(Mutex::new(vec![]));
-        let route: Box<Route> = Box::new(route);
-        let (s, log) = (Arc::clone(&server), Arc::clone(&seen));
-        let thread = std::thread::spawn(move || {
-            while let Ok(mut req) = s.recv() {
-                let mut body = vec![];
-                let _ = req.as_reader().read_to_end(&mut body);
-                let method = req.method().to_string();
-                let url = req.url().to_string();
-                log.lock().unwrap().push(Seen {
-                    method: method.clone(),
-                    url: url.clone(),
-                    headers: req
-                        .headers()
-                        .iter()
-                        .map(|h| (h.field.to_string(), h.value.to_string()))
-                        .collect(),
-                    body,
-                });
-                let (status, text) = route(&method, &url);
-                let _ =
-                    req.respond(tiny_http::Response::from_string(text).with_status_code(status));
-            }
-        });
-        Self {
-            server,
-            seen,
-            thread: Some(thread),
-        }
-    }
-
-    fn host(&self) -> String {
-        self.server.server_addr().to_ip().unwrap().to_string()
-    }
-
-    fn client(&self, auth: &str) -> StacksClient {
-        StacksClient::new(
-            &StacksPrivateKey::from_seed(b"scripted"),
-            &self.host(),
-            auth.into(),
-            false,
-            0x8000_0000,
-        )
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Scripted {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 /// Real JSON bodies from a mock node, to be altered.
 fn mock_bodies() -> (Json, Json) {
@@ -119,7 +31,7 @@ fn a_zero_reward_cycle_length_is_an_error_not_a_division_by_zero() {
     pox["reward_phase_block_length"] = json!(0);
     pox["prepare_phase_block_length"] = json!(0);
     let body = pox.to_string();
-    let server = Scripted::start(move |_, _| (200, body.clone()));
+    let server = Scripted::start(move |_, _, _| (200, body.clone()));
     let c = server.client("");
     assert!(c.get_pox_data().is_ok());
     assert!(matches!(
@@ -148,7 +60,7 @@ fn inconsistent_sortition_lists_are_errors() {
     ];
     for (body, needle) in cases {
         let text = body.to_string();
-        let server = Scripted::start(move |_, _| (200, text.clone()));
+        let server = Scripted::start(move |_, _, _| (200, text.clone()));
         let err = server
             .client("")
             .get_current_and_last_sortition()
@@ -163,7 +75,7 @@ fn inconsistent_sortition_lists_are_errors() {
     let mut only = list[0].clone();
     only["last_sortition_ch"] = Json::Null;
     let text = json!([only]).to_string();
-    let server = Scripted::start(move |_, _| (200, text.clone()));
+    let server = Scripted::start(move |_, _, _| (200, text.clone()));
     let (_, last) = server.client("").get_current_and_last_sortition().unwrap();
     assert!(last.is_none());
 }
@@ -186,7 +98,7 @@ fn fork_info_that_stops_short_or_walks_in_circles_is_an_error() {
     let start = ConsensusHash([0x01; 20]);
     let stop = ConsensusHash([0x05; 20]);
     // Second call answers only the repeated tenure: cannot get back to start.
-    let short = Scripted::start(|_, url| {
+    let short = Scripted::start(|_, url, _| {
         let body = if url.ends_with(&"05".repeat(20)) {
             json!([fork_entry(5, 50), fork_entry(4, 40)])
         } else {
@@ -204,7 +116,7 @@ fn fork_info_that_stops_short_or_walks_in_circles_is_an_error() {
         .contains("Could not fetch forking info all the way back"));
 
     // A node that keeps answering with a cycle: an error, not an endless loop.
-    let circle = Scripted::start(|_, url| {
+    let circle = Scripted::start(|_, url, _| {
         let body = if url.ends_with(&"05".repeat(20)) {
             json!([fork_entry(5, 50), fork_entry(4, 40)])
         } else {
@@ -220,7 +132,7 @@ fn fork_info_that_stops_short_or_walks_in_circles_is_an_error() {
     assert!(t.elapsed() < Duration::from_secs(2));
 
     // Empty first answer: empty result.
-    let empty = Scripted::start(|_, _| (200, "[]".into()));
+    let empty = Scripted::start(|_, _, _| (200, "[]".into()));
     assert!(empty
         .client("")
         .get_tenure_forking_info(&start, &stop)
@@ -228,7 +140,7 @@ fn fork_info_that_stops_short_or_walks_in_circles_is_an_error() {
         .is_empty());
 
     // Two steps: the duplicate is dropped.
-    let two = Scripted::start(|_, url| {
+    let two = Scripted::start(|_, url, _| {
         let body = if url.ends_with(&"05".repeat(20)) {
             json!([fork_entry(5, 50), fork_entry(4, 40)])
         } else {
@@ -254,7 +166,7 @@ fn fork_info_that_stops_short_or_walks_in_circles_is_an_error() {
 
 #[test]
 fn malformed_bodies_are_errors_and_are_not_retried() {
-    let server = Scripted::start(|_, url| {
+    let server = Scripted::start(|_, url, _| {
         if url.starts_with("/v3/stacker_set") {
             (400, "not json".into())
         } else if url.starts_with("/v2/contracts") {
@@ -286,13 +198,13 @@ fn a_contract_principal_among_the_signers_is_an_error_on_the_wire_too() {
         "69676e6572061a52cb471c08e4c04c1830ec6705cf2bdfa9600c6a0568656c6c6f"
     );
     let server =
-        Scripted::start(move |_, _| (200, json!({"okay": true, "result": page}).to_string()));
+        Scripted::start(move |_, _, _| (200, json!({"okay": true, "result": page}).to_string()));
     assert!(matches!(
         server.client("").get_parsed_signer_slots(12),
         Err(ClientError::MalformedContractData(_))
     ));
     // A non-`ok` answer to get-last-set-cycle.
-    let err = Scripted::start(|_, _| {
+    let err = Scripted::start(|_, _, _| {
         (
             200,
             json!({"okay": true, "result": "0x080100000000000000000000000000000001"}).to_string(),
@@ -306,7 +218,7 @@ fn a_contract_principal_among_the_signers_is_an_error_on_the_wire_too() {
 
 #[test]
 fn requests_have_the_references_shapes() {
-    let server = Scripted::start(|_, url| {
+    let server = Scripted::start(|_, url, _| {
         if url.starts_with("/v3/blocks/upload") {
             (
                 200,

@@ -2,10 +2,11 @@
 //! codes), and against a scripted HTTP server for what the node never does (rejections without
 //! a code, endless version conflicts).
 
+mod scripted_server;
+
 use std::net::TcpListener;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use libsigner::chain::{
@@ -19,6 +20,7 @@ use libsigner::v0::messages::{
     StateMachineUpdateMinerState,
 };
 use libsigner::{SignerSession, StackerDBSession};
+use scripted_server::Scripted;
 use stacks_signer::client::{ClientError, SignerSlotID, StackerDB};
 use stacks_signer::config::{GlobalConfig, SignerConfig, SignerConfigMode};
 use stacks_signer::devnet::activity::{Activity, ActivityEntry, ChunkSource};
@@ -541,66 +543,18 @@ fn a_down_node_fails_after_the_retry_budget_instead_of_hanging() {
     assert_eq!(stored_version(&db, &keys[0], 0), None);
 }
 
-/// One POST body the scripted server received.
-type Posts = Arc<Mutex<Vec<serde_json::Value>>>;
-
-/// A server answering every request with `200 answer(body)` and recording the JSON bodies.
-struct Scripted {
-    server: Arc<tiny_http::Server>,
-    posts: Posts,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Scripted {
-    fn start(answer: impl Fn(&serde_json::Value) -> String + Send + 'static) -> Self {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let posts: Posts = Arc::new(Mutex::new(vec![]));
-        let (s, log) = (Arc::clone(&server), Arc::clone(&posts));
-        let thread = std::thread::spawn(move || {
-            while let Ok(mut req) = s.recv() {
-                let mut body = vec![];
-                let _ = req.as_reader().read_to_end(&mut body);
-                let json: serde_json::Value =
-                    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                let text = answer(&json);
-                log.lock().unwrap().push(json);
-                let _ = req.respond(tiny_http::Response::from_string(text));
-            }
-        });
-        Self {
-            server,
-            posts,
-            thread: Some(thread),
-        }
-    }
-
-    fn host(&self) -> String {
-        self.server.server_addr().to_ip().unwrap().to_string()
-    }
-
-    /// The `slot_version` of every chunk posted so far.
-    fn versions(&self) -> Vec<u64> {
-        self.posts
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|p| p["slot_version"].as_u64().unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Scripted {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// The `slot_version` of every chunk posted to `server` so far.
+fn versions(server: &Scripted) -> Vec<u64> {
+    server
+        .seen()
+        .iter()
+        .map(|post| post.json()["slot_version"].as_u64().unwrap())
+        .collect()
 }
 
 #[test]
 fn rejections_without_a_code_give_up_after_a_bounded_number_of_attempts() {
-    let server = Scripted::start(|_| r#"{"accepted":false}"#.to_string());
+    let server = Scripted::start(|_, _, _| (200, r#"{"accepted":false}"#.to_string()));
     let keys = keys();
     let (_dir, _path, db) = temp_db();
     let mut c = client(&server.host(), &keys[0], 12, normal(0), &db);
@@ -623,16 +577,16 @@ fn rejections_without_a_code_give_up_after_a_bounded_number_of_attempts() {
     }
     assert!(err.to_string().contains("slot 0"), "{err}");
     // The same version each time, and nothing recorded.
-    assert_eq!(server.versions(), vec![0, 0, 0]);
+    assert_eq!(versions(&server), vec![0, 0, 0]);
     assert_eq!(stored_version(&db, &keys[0], 0), None);
 }
 
 #[test]
 fn endless_version_conflicts_give_up_after_a_bounded_number_of_attempts() {
     // Always "DataAlreadyExists", without the slot's metadata.
-    let server = Scripted::start(|_| {
-        r#"{"accepted":false,"reason":"{\"code\":0,\"message\":\"DataAlreadyExists\",\"reason\":\"Data for this slot and version already exist\"}","code":0}"#
-            .to_string()
+    let server = Scripted::start(|_, _, _| {
+        (200, r#"{"accepted":false,"reason":"{\"code\":0,\"message\":\"DataAlreadyExists\",\"reason\":\"Data for this slot and version already exist\"}","code":0}"#
+                .to_string())
     });
     let keys = keys();
     let (_dir, _path, db) = temp_db();
@@ -654,7 +608,7 @@ fn endless_version_conflicts_give_up_after_a_bounded_number_of_attempts() {
     }
     // Each conflict moves one version up; the last attempted one is recorded.
     let expected: Vec<u64> = (0..u64::from(max)).collect();
-    assert_eq!(server.versions(), expected);
+    assert_eq!(versions(&server), expected);
     assert_eq!(stored_version(&db, &keys[0], 0), Some(max - 1));
 }
 
@@ -666,18 +620,19 @@ fn the_database_lock_is_not_held_while_the_node_answers() {
     // client's database lock is free while the request is in flight.
     let free: Arc<Mutex<Vec<bool>>> = Arc::new(Mutex::new(vec![]));
     let (db_seen, free_seen) = (Arc::clone(&db), Arc::clone(&free));
-    let server = Scripted::start(move |_| {
+    let server = Scripted::start(move |_, _, _| {
         let mut seen = free_seen.lock().unwrap();
         seen.push(db_seen.try_lock().is_ok());
-        if seen.len() == 1 {
-            r#"{"accepted":false,"code":0}"#.to_string()
+        let answer = if seen.len() == 1 {
+            r#"{"accepted":false,"code":0}"#
         } else {
-            r#"{"accepted":true}"#.to_string()
-        }
+            r#"{"accepted":true}"#
+        };
+        (200, answer.to_string())
     });
     let mut c = client(&server.host(), &keys[0], 12, normal(0), &db);
     assert!(c.send_message_with_retry(&pre_commit(1)).unwrap().accepted);
-    assert_eq!(server.versions(), vec![0, 1]);
+    assert_eq!(versions(&server), vec![0, 1]);
     assert_eq!(*free.lock().unwrap(), vec![true, true]);
     assert_eq!(stored_version(&db, &keys[0], 0), Some(1));
 }
