@@ -353,12 +353,7 @@ fn a_slot_owned_by_another_signer_is_refused_with_bad_signer_without_retrying() 
     // keys[0] owns slot 0, not slot 1.
     let mut c = client(&node.node_host(), &keys[0], cycle, normal(1), &db);
     let err = c.send_message_with_retry(&block_response(1)).unwrap_err();
-    match &err {
-        ClientError::PutChunkRejected(reason) => {
-            assert!(reason.contains("BadSigner"), "{reason}")
-        }
-        other => panic!("expected PutChunkRejected, got {other:?}"),
-    }
+    assert_rejected_with(&err, "BadSigner");
     assert!(err
         .to_string()
         .starts_with("Stacker-db rejected the chunk. Reason: "));
@@ -373,12 +368,7 @@ fn a_slot_past_the_slot_count_is_refused_with_no_such_slot_without_retrying() {
     let (_dir, _path, db) = temp_db();
     let mut c = client(&node.node_host(), &keys[0], cycle, normal(7), &db);
     let err = c.send_message_with_retry(&pre_commit(1)).unwrap_err();
-    match &err {
-        ClientError::PutChunkRejected(reason) => {
-            assert!(reason.contains("NoSuchSlot"), "{reason}")
-        }
-        other => panic!("expected PutChunkRejected, got {other:?}"),
-    }
+    assert_rejected_with(&err, "NoSuchSlot");
     assert_eq!(rpc_writes(&activity), vec![w("signers-0-3", 7, 0, Some(1))]);
 }
 
@@ -541,6 +531,14 @@ fn a_down_node_fails_after_the_retry_budget_instead_of_hanging() {
     assert!(elapsed >= Duration::from_secs(1), "retried: {elapsed:?}");
     assert!(elapsed <= Duration::from_secs(30), "bounded: {elapsed:?}");
     assert_eq!(stored_version(&db, &keys[0], 0), None);
+}
+
+/// Asserts `err` is the node's rejection with a reason naming `code`.
+fn assert_rejected_with(err: &ClientError, code: &str) {
+    match err {
+        ClientError::PutChunkRejected(reason) => assert!(reason.contains(code), "{reason}"),
+        other => panic!("expected PutChunkRejected, got {other:?}"),
+    }
 }
 
 /// The `slot_version` of every chunk posted to `server` so far.
