@@ -31,6 +31,20 @@ use stacks_signer::devnet::{
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Scenario steps: a burn block won by miner 0 (labelled `t1`) and its tenure-start block,
+/// signed and processed.
+const FIRST_TENURE: &str = r#"
+[[step]]
+type = "burn_block"
+winner = 0
+label = "t1"
+[[step]]
+type = "propose"
+kind = "tenure_start"
+[[step]]
+type = "expect_block"
+"#;
+
 fn node_with(signers: Vec<SignerSpec>, observers: &[String]) -> RunningMockNode {
     let mut config = MockNodeConfig {
         signers,
@@ -495,21 +509,7 @@ fn every_propose_deviation_reaches_the_observer_and_is_judged_as_documented() {
     let observer = Observer::start();
     let node = node_with(SignerSpec::generated(3, 0), &[observer.endpoint()]);
     let mut runner = ScenarioRunner::new(&node, TIMEOUT);
-    run(
-        &mut runner,
-        r#"
-[[step]]
-type = "burn_block"
-winner = 0
-label = "t1"
-[[step]]
-type = "propose"
-kind = "tenure_start"
-[[step]]
-type = "expect_block"
-"#,
-    )
-    .unwrap();
+    run(&mut runner, FIRST_TENURE).unwrap();
     let (_, t1_ch) = runner.burn_block("t1").unwrap();
     let other_key = StacksPrivateKey::from_seed(b"scenario other miner key");
     let other_pkh = Hash160::from_node_public_key(&StacksPublicKey::from_private(&other_key));
@@ -1063,18 +1063,9 @@ fn an_extend_keeping_the_burn_view_is_refused_until_the_tenure_idle_timeout_has_
         .push(ObserverSpec::signer(observer.endpoint()));
     let node = MockNode::start(config).unwrap();
     let mut runner = ScenarioRunner::new(&node, TIMEOUT);
-    run(
-        &mut runner,
+    let steps = format!(
+        "{FIRST_TENURE}{}",
         r#"
-[[step]]
-type = "burn_block"
-winner = 0
-label = "t1"
-[[step]]
-type = "propose"
-kind = "tenure_start"
-[[step]]
-type = "expect_block"
 [[step]]
 type = "propose"
 kind = "extend"
@@ -1083,9 +1074,9 @@ label = "early"
 [[step]]
 type = "expect_block"
 outcome = "rejected"
-"#,
-    )
-    .unwrap();
+"#
+    );
+    run(&mut runner, &steps).unwrap();
     let early = runner.proposal(Some("early")).unwrap();
     assert_eq!(
         rejections(&node, &observer, &early),
