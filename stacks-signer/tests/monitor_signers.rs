@@ -52,6 +52,20 @@ fn args(node: &RunningMockNode, max_age: u64) -> MonitorSignersArgs {
     }
 }
 
+/// A node whose set is three simulated signers of weight 3 and one external signer of weight
+/// 1 (never writing), after one tenure; and the external signer's key.
+fn node_with_a_silent_external_signer() -> (RunningMockNode, StacksPrivateKey) {
+    let ours = key("external");
+    let mut signers = simulated(&["a", "b", "c"], 3);
+    signers.push(SignerSpec::external(
+        StacksPublicKey::from_private(&ours),
+        1,
+    ));
+    let node = start_node(signers);
+    node.mine_tenures(1, 1, TIMEOUT).expect("tenure mined");
+    (node, ours)
+}
+
 fn monitor(node: &RunningMockNode, max_age: u64) -> SignerMonitor {
     SignerMonitor::new(args(node, max_age), discard()).expect("monitor starts")
 }
@@ -124,14 +138,7 @@ fn all_simulated_signers_answering_leaves_nothing_missing_stale_or_unexpected() 
 
 #[test]
 fn an_external_signer_that_never_writes_is_missing_with_its_address_key_and_weight() {
-    let ours = key("external");
-    let mut signers = simulated(&["a", "b", "c"], 3);
-    signers.push(SignerSpec::external(
-        StacksPublicKey::from_private(&ours),
-        1,
-    ));
-    let node = start_node(signers);
-    node.mine_tenures(1, 1, TIMEOUT).expect("tenure mined");
+    let (node, ours) = node_with_a_silent_external_signer();
     let slot = slot_of(&node, 12, &ours);
 
     let mut monitor = monitor(&node, 1200);
@@ -184,14 +191,7 @@ fn signers_without_new_messages_for_longer_than_max_age_are_stale_until_they_wri
 
 #[test]
 fn a_message_of_the_wrong_kind_is_unexpected_and_an_undecodable_one_is_missing() {
-    let ours = key("external");
-    let mut signers = simulated(&["a", "b", "c"], 3);
-    signers.push(SignerSpec::external(
-        StacksPublicKey::from_private(&ours),
-        1,
-    ));
-    let node = start_node(signers);
-    node.mine_tenures(1, 1, TIMEOUT).expect("tenure mined");
+    let (node, ours) = node_with_a_silent_external_signer();
     let slot = slot_of(&node, 12, &ours);
 
     let pre_commit = SignerMessage::BlockPreCommit(Sha512Trunc256Sum([7; 32]));
@@ -327,14 +327,7 @@ impl SharedLog {
 
 #[test]
 fn the_main_loop_logs_errors_and_restarts_with_the_reference_lines() {
-    let ours = key("external");
-    let mut signers = simulated(&["a", "b", "c"], 3);
-    signers.push(SignerSpec::external(
-        StacksPublicKey::from_private(&ours),
-        1,
-    ));
-    let node = start_node(signers);
-    node.mine_tenures(1, 1, TIMEOUT).expect("tenure mined");
+    let (node, ours) = node_with_a_silent_external_signer();
     let log = SharedLog::default();
     let logger = logger_to(LogSettings::default(), log.clone());
     let mut monitor = SignerMonitor::new(args(&node, 1200), logger).expect("monitor starts");
