@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use mock_node_common::read_record;
 use serde_json::Value;
 
 fn bin() -> Command {
@@ -20,12 +21,13 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("the binary runs")
 }
 
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .expect("record written")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
+/// Asserts the mock node exited 0, showing its stderr otherwise.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn count(records: &[Value], event: &str) -> usize {
@@ -52,13 +54,9 @@ fn tenures_with_simulated_signers_exit_zero_and_are_recorded() {
         record.to_str().unwrap(),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(stdout.lines().next().unwrap().contains("127.0.0.1:"));
-    let recs = records(&record);
+    let recs = read_record(&record);
     assert_eq!(count(&recs, "BurnBlock"), 2);
     assert_eq!(count(&recs, "BlockProposed"), 4);
     assert_eq!(count(&recs, "BlockProcessed"), 4);
@@ -151,12 +149,8 @@ fn scenario_with_rejections_runs_and_records_them() {
         "--timeout-secs",
         "30",
     ]);
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let recs = records(&record);
+    assert_success(&out);
+    let recs = read_record(&record);
     let rejections: Vec<&Value> = recs
         .iter()
         .filter(|r| r["event"] == "ChunkWrite" && r["message"]["kind"] == "BlockRejected")
@@ -250,13 +244,9 @@ fn the_config_file_sets_every_option_and_flags_override_it() {
     .unwrap();
     // The file alone: 2 simulated signers, 2 tenures of 2 blocks, recorded where it says.
     let out = run(&["mock-node", "--config", config.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("mined 4 blocks in 2 tenures"));
-    let recs = records(&file_record);
+    let recs = read_record(&file_record);
     assert_eq!(count(&recs, "BlockProcessed"), 4);
     let accepted = |recs: &[Value]| {
         recs.iter()
@@ -278,14 +268,10 @@ fn the_config_file_sets_every_option_and_flags_override_it() {
         "--record",
         flag_record.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("mined 2 blocks in 1 tenures"));
     assert!(!file_record.exists());
-    let recs = records(&flag_record);
+    let recs = read_record(&flag_record);
     assert_eq!(count(&recs, "BlockProcessed"), 2);
     assert_eq!(accepted(&recs), 2 * 3);
 
@@ -361,7 +347,7 @@ fn serving_until_sigterm_exits_zero_with_a_complete_record() {
     assert_eq!(status.code(), Some(0), "{status:?}");
     let text = std::fs::read_to_string(&record).unwrap();
     assert!(text.ends_with('\n'), "the last line is complete");
-    let recs = records(&record);
+    let recs = read_record(&record);
     assert_eq!(recs.len(), REQUESTS);
     for (i, r) in recs.iter().enumerate() {
         assert_eq!(r["seq"], i as u64);
@@ -454,12 +440,8 @@ fn stable_record(dir: &Path, name: &str) -> Vec<Value> {
         "--record",
         record.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    records(&record)
+    assert_success(&out);
+    read_record(&record)
         .into_iter()
         .map(|mut r| {
             assert!(r["at_ms"].is_u64());

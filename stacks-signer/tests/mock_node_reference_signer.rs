@@ -9,6 +9,8 @@
 //! reader built themselves (see `docs/mock-node.md`, "Running the reference signer against the
 //! mock node"); otherwise each test prints one line and returns.
 
+mod mock_node_common;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::TcpListener;
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use libsigner::chain::{Hash160, StacksPrivateKey, StacksPublicKey};
+use mock_node_common::read_record;
 use serde_json::Value;
 
 /// The reference signer's key (the docs' example signer).
@@ -136,14 +139,6 @@ fn run_mock_node(node_port: u16, event_port: u16, record: &Path, extra: &[&str])
         .expect("the mock node runs")
 }
 
-fn records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .expect("record written")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
-}
-
 /// The reference signer's block responses by signer signature hash: (kind, reason code).
 fn reference_responses(recs: &[Value]) -> HashMap<String, Vec<(String, Value)>> {
     let writer = signer_writer();
@@ -225,7 +220,7 @@ fn the_reference_signer_signs_every_block_the_mock_node_mines_across_a_reward_cy
         signer.log_tail()
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("mined 36 blocks in 18 tenures"));
-    let recs = records(&record);
+    let recs = read_record(&record);
     let processed = processed(&recs);
     assert_eq!(processed.len(), 36);
     for r in recs.iter().filter(|r| r["event"] == "BlockProcessed") {
@@ -467,7 +462,7 @@ fn the_reference_signer_rejects_the_blocks_the_mock_node_makes_invalid() {
         "mock-node (simulated signers only) failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let simulated_recs = records(&simulated_record);
+    let simulated_recs = read_record(&simulated_record);
     let simulated_only = decisions_per_proposal(&simulated_recs, simulated_chunk);
 
     // Run B: the same scenario, the reference signer in place of one simulated signer.
@@ -486,7 +481,7 @@ fn the_reference_signer_rejects_the_blocks_the_mock_node_makes_invalid() {
         String::from_utf8_lossy(&out.stderr),
         signer.log_tail()
     );
-    let recs = records(&record);
+    let recs = read_record(&record);
     let labels = &INVALID_LABELS;
     let proposed: Vec<String> = proposals(&recs).into_iter().map(|(h, _)| h).collect();
     assert_eq!(proposed.len(), labels.len());

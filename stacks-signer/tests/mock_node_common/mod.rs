@@ -334,3 +334,12 @@ impl Drop for SignerEvents {
         }
     }
 }
+
+/// The lines of a mock node's `--record` file, each parsed as JSON.
+pub fn read_record(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("record written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
