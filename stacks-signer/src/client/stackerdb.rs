@@ -111,12 +111,12 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
     /// The client of the signer instance configured by `config`, sharing `signer_db`.
     pub fn from_config(config: &SignerConfig, signer_db: SharedSignerDb) -> Self {
         Self::new(
-            &config.node_host,
-            config.stacks_private_key.clone(),
-            config.mainnet,
+            &config.global.node_host,
+            config.global.stacks_private_key.clone(),
+            config.mainnet(),
             config.reward_cycle,
             config.signer_mode,
-            config.stackerdb_timeout,
+            config.global.stackerdb_timeout,
             signer_db,
         )
     }

@@ -1,11 +1,8 @@
-//! The configuration of one signer instance: the global configuration narrowed to one reward
-//! cycle, with that cycle's signer set and this signer's place in it.
+//! The configuration of one signer instance: one reward cycle's signer set and this signer's
+//! place in it, next to the process's global configuration.
 
 use std::fmt;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use libsigner::chain::StacksPrivateKey;
 use libsigner::SignerEntries;
 
 use super::GlobalConfig;
@@ -34,8 +31,9 @@ impl fmt::Display for SignerConfigMode {
     }
 }
 
-/// Everything one signer instance needs for one reward cycle. Built by the run loop from the
-/// [`GlobalConfig`] and what the node reports for the cycle.
+/// Everything one signer instance needs for one reward cycle: the cycle's signer set and this
+/// signer's place in it, with the process's [`GlobalConfig`] (key, node, database, timeouts).
+/// Built by the run loop from what the node reports for the cycle.
 #[derive(Clone)]
 pub struct SignerConfig {
     /// The reward cycle this instance signs for.
@@ -46,46 +44,12 @@ pub struct SignerConfig {
     pub signer_entries: SignerEntries,
     /// The StackerDB slot of every signer of the cycle.
     pub signer_slot_ids: Vec<SignerSlotID>,
-    /// The signer's key.
-    pub stacks_private_key: StacksPrivateKey,
-    /// Whether the network is mainnet.
-    pub mainnet: bool,
-    /// `host:port` of the node's RPC interface.
-    pub node_host: String,
-    /// The signer's database.
-    pub db_path: PathBuf,
-    /// StackerDB socket timeout.
-    pub stackerdb_timeout: Duration,
-    /// Window after a burn block in which a new miner's first proposal may arrive.
-    pub first_proposal_burn_block_timing: Duration,
-    /// How long to wait for a block proposal before the miner is considered invalid.
-    pub block_proposal_timeout: Duration,
-    /// How long after the last block of a tenure it may still be extended.
-    pub tenure_last_block_proposal_timeout: Duration,
-    /// How long to wait for the node to validate a proposal.
-    pub block_proposal_validation_timeout: Duration,
-    /// Idle time before a time-based tenure extend is allowed.
-    pub tenure_idle_timeout: Duration,
-    /// Idle time before a read-count tenure extend is allowed.
-    pub read_count_idle_timeout: Duration,
-    /// Buffer added to the tenure idle timeout.
-    pub tenure_idle_timeout_buffer: Duration,
-    /// Maximum age of a block proposal, in seconds.
-    pub block_proposal_max_age_secs: u64,
-    /// Time within which a reorg attempt must show activity.
-    pub reorg_attempts_activity_timeout: Duration,
-    /// How long to wait for a proposal's parent block.
-    pub proposal_wait_for_parent_time: Duration,
-    /// Validate proposals against the transaction replay set.
-    pub validate_with_replay_tx: bool,
-    /// Blocks after a fork before the replay set is reset.
-    pub reset_replay_set_after_fork_blocks: u64,
-    /// Time before capitulating to the other signers' miner view.
-    pub capitulate_miner_view_timeout: Duration,
+    /// The process's configuration.
+    pub global: GlobalConfig,
 }
 
 impl SignerConfig {
-    /// The configuration of the instance for `reward_cycle`, copying the global settings.
+    /// The configuration of the instance for `reward_cycle`.
     pub fn new(
         global: &GlobalConfig,
         reward_cycle: u64,
@@ -98,25 +62,13 @@ impl SignerConfig {
             signer_mode,
             signer_entries,
             signer_slot_ids,
-            stacks_private_key: global.stacks_private_key.clone(),
-            mainnet: global.network.is_mainnet(),
-            node_host: global.node_host.clone(),
-            db_path: global.db_path.clone(),
-            stackerdb_timeout: global.stackerdb_timeout,
-            first_proposal_burn_block_timing: global.first_proposal_burn_block_timing,
-            block_proposal_timeout: global.block_proposal_timeout,
-            tenure_last_block_proposal_timeout: global.tenure_last_block_proposal_timeout,
-            block_proposal_validation_timeout: global.block_proposal_validation_timeout,
-            tenure_idle_timeout: global.tenure_idle_timeout,
-            read_count_idle_timeout: global.read_count_idle_timeout,
-            tenure_idle_timeout_buffer: global.tenure_idle_timeout_buffer,
-            block_proposal_max_age_secs: global.block_proposal_max_age_secs,
-            reorg_attempts_activity_timeout: global.reorg_attempts_activity_timeout,
-            proposal_wait_for_parent_time: global.proposal_wait_for_parent_time,
-            validate_with_replay_tx: global.validate_with_replay_tx,
-            reset_replay_set_after_fork_blocks: global.reset_replay_set_after_fork_blocks,
-            capitulate_miner_view_timeout: global.capitulate_miner_view_timeout,
+            global: global.clone(),
         }
+    }
+
+    /// Whether the network is mainnet.
+    pub fn mainnet(&self) -> bool {
+        self.global.network.is_mainnet()
     }
 }
 
@@ -127,9 +79,9 @@ impl fmt::Debug for SignerConfig {
             .field("signer_mode", &self.signer_mode)
             .field("signers", &self.signer_entries.signer_addresses.len())
             .field("signer_slot_ids", &self.signer_slot_ids)
-            .field("mainnet", &self.mainnet)
-            .field("node_host", &self.node_host)
-            .field("db_path", &self.db_path)
+            .field("mainnet", &self.mainnet())
+            .field("node_host", &self.global.node_host)
+            .field("db_path", &self.global.db_path)
             .finish_non_exhaustive()
     }
 }
