@@ -181,7 +181,7 @@ fn the_signer_configures_the_next_cycle_in_the_prepare_phase_and_drops_the_old_o
 }
 
 #[test]
-fn a_signer_outside_the_reward_set_runs_no_instance_and_says_so() {
+fn a_signer_outside_the_reward_set_runs_no_instance_for_the_cycle() {
     let ours = key("outsider");
     let node = start_node(None);
     let (_dir, _db_path, signer) = spawn_with_fresh_db(&node, &ours);
@@ -278,7 +278,7 @@ fn a_second_signer_on_the_same_database_is_refused_at_start() {
 }
 
 #[test]
-fn an_unreachable_node_leaves_the_signer_uninitialized_until_it_answers() {
+fn an_unreachable_node_leaves_the_signer_uninitialized_and_still_answering_status() {
     let ours = key("ours");
     let node = start_node(Some(&ours));
     let mut config = global_config(&node, &ours, ":memory:", false);
