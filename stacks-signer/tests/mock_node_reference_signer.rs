@@ -6,8 +6,8 @@
 //! two simulated signers and once with the reference signer in place of one of them).
 //!
 //! Opt-in: runs only when `STACKS_SIGNER_REFERENCE_BIN` names a reference signer binary the
-//! reader built themselves (see `docs/mock-node.md`, "Running the reference signer against the
-//! mock node"); otherwise each test prints one line and returns.
+//! reader has (see `docs/mock-node.md`, "Running the reference signer against the mock
+//! node"); otherwise each test prints one line and returns.
 
 mod mock_node_common;
 
