@@ -7,8 +7,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod chainstate;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod devnet;
@@ -19,6 +21,7 @@ pub mod runloop;
 pub mod signer;
 pub mod signerdb;
 pub mod spawned;
+pub mod v0;
 
 pub use runloop::RunLoop;
 pub use signer::{SignerContext, SignerResult, SignerTrait, StateInfo};
