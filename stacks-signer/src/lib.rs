@@ -23,6 +23,9 @@ pub mod signerdb;
 pub mod spawned;
 pub mod v0;
 
+#[cfg(test)]
+pub(crate) mod test_support;
+
 pub use runloop::RunLoop;
 pub use signer::{SignerContext, SignerResult, SignerTrait, StateInfo};
 pub use spawned::SpawnedSigner;
