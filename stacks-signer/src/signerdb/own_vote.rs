@@ -1,51 +1,65 @@
-//! Recording this signer's own vote: "may I vote this way on this block?" and "I did", as one
-//! durable transaction.
+//! This signer's own votes: what it published about each block (a pre-commit, a signature, a
+//! rejection), checked and recorded in one durable transaction before the message leaves the
+//! process.
 //!
-//! The check and the write happen in the same `BEGIN IMMEDIATE` transaction on a handle that
-//! nobody else can open (see [`super::SignerDb::open`]), so no interleaving can let two
-//! conflicting blocks both be signed; the commit uses `synchronous=FULL`, so once
-//! [`SignerDb::record_own_vote`] returns [`VoteRecord::Recorded`] the vote survives a crash or a
-//! power cut. **Publish the vote only after that.**
+//! SKELETON (the v0 signer issue): the table `own_votes` and these bodies are being written;
+//! the signatures are the contract the v0 signer codes against.
 //!
-//! The rules, on top of the block state machine:
-//! * a vote never flips: no pre-commit or signature after this signer rejected the block
-//!   (`valid == Some(false)`), no rejection after it pre-committed or signed;
-//! * the first favourable vote on a block is refused while another block of the same tenure
-//!   at the same height is accepted by the network (globally accepted, or seen with the
-//!   signer set's signatures) or was voted for by this signer less than
-//!   [`ConflictPolicy::reconsider_after`] ago. Later favourable votes on a block this signer
-//!   already pre-committed to (the signature that follows the pre-commit) are not re-checked:
-//!   the decision was taken at the pre-commit.
+//! The record is separate from the `blocks` row, whose state follows the reference signer's
+//! state machine (and can, in the reference, move in ways that would let a vote flip). The
+//! rules, checked against the record:
+//! * no rejection after a favourable vote (pre-commit or signature) on the same block;
+//! * no signature after a rejection of the same block: only a pre-commit (which the signer
+//!   sends only after its own fresh evaluation and the node's validation) turns a rejected
+//!   block into a favourable vote, and the signature may follow it;
+//! * a first favourable vote on a block is refused while another block of the same tenure at
+//!   the same height (a sibling) is globally accepted, or was signed by the signer set
+//!   (`signed_group`), or got this signer's favourable vote less than
+//!   [`ConflictPolicy::reconsider_after`] ago, or got this signer's favourable vote at any
+//!   time and the node's tip of the tenure is not known to be below the height
+//!   ([`VoteContext::tenure_tip_height`]).
 
 use std::time::Duration;
 
-use libsigner::chain::Sha512Trunc256Sum;
+use libsigner::chain::{ConsensusHash, NakamotoBlockHeader, Sha512Trunc256Sum};
 use libsigner::v0::messages::RejectReason;
-use rusqlite::{params, OptionalExtension};
 
-use super::blocks::lookup_row;
-use super::sql::{now_secs, u64_to_sql, Cols};
-use super::{BlockInfo, BlockState, SignerDb, SignerDbError};
+use super::{BlockInfo, SignerDb, SignerDbError};
 
 /// How this signer votes on a block.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OwnVote {
-    /// It validated the block and pre-commits to it (state `PreCommitted`).
+    /// It validated the block and pre-commits to it.
     PreCommit,
-    /// It signs the block (state `LocallyAccepted`; if the block is already globally
-    /// accepted its state stays and only `signed_self` is set).
+    /// It signs the block.
     Accept,
-    /// It rejects the block for this reason (state `LocallyRejected`).
+    /// It rejects the block for this reason.
     Reject(RejectReason),
+}
+
+impl OwnVote {
+    /// Whether this is a vote for the block (a pre-commit or a signature).
+    pub fn is_favourable(&self) -> bool {
+        !matches!(self, OwnVote::Reject(_))
+    }
 }
 
 /// When an earlier vote for a sibling block stops blocking a new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConflictPolicy {
-    /// A sibling this signer voted for (but the network did not accept) blocks a vote for
-    /// another block at the same height for this long after that vote; the v0 signer passes
-    /// its `tenure_last_block_proposal_timeout`, after which it defers to the node's tip.
+    /// A sibling this signer voted for blocks a vote for another block at the same height
+    /// for this long after that first vote; the v0 signer passes its
+    /// `tenure_last_block_proposal_timeout`.
     pub reconsider_after: Duration,
+}
+
+/// What the caller knows, beyond the database, when it asks to vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteContext {
+    /// The sibling rule's window.
+    pub policy: ConflictPolicy,
+    /// The node's tip height of the block's tenure, if the caller could learn it.
+    pub tenure_tip_height: Option<u64>,
 }
 
 /// The outcome of [`SignerDb::record_own_vote`].
@@ -60,183 +74,73 @@ pub enum VoteRecord {
 /// Why a vote was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VoteRefusal {
-    /// Another block of the tenure at the same height is accepted or was recently voted for.
+    /// A sibling block (same tenure, same height) stands in the way.
     ConflictingBlock {
-        /// The other block.
+        /// The sibling.
         signer_signature_hash: Sha512Trunc256Sum,
-        /// Its state.
-        state: BlockState,
     },
-    /// This signer already rejected the block.
+    /// This signer already rejected the block (and this vote is not a pre-commit).
     AlreadyRejected,
     /// This signer already pre-committed to or signed the block.
     AlreadyAccepted,
-    /// The block state machine refuses the move (e.g. the block is globally rejected).
-    InvalidTransition {
-        /// The block's state.
-        from: BlockState,
-        /// The state the vote would move it to.
-        to: BlockState,
-    },
+}
+
+/// What this signer published about one block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnVoteRecord {
+    /// The block.
+    pub signer_signature_hash: Sha512Trunc256Sum,
+    /// Its reward cycle.
+    pub reward_cycle: u64,
+    /// Its tenure.
+    pub consensus_hash: ConsensusHash,
+    /// Its height.
+    pub stacks_height: u64,
+    /// When this signer first pre-committed to it (seconds), if it did.
+    pub pre_committed_at: Option<u64>,
+    /// When this signer first signed it (seconds), if it did.
+    pub signed_at: Option<u64>,
+    /// When this signer first rejected it (seconds), if it did.
+    pub rejected_at: Option<u64>,
+    /// The reason of its latest rejection, if any.
+    pub reject_reason: Option<RejectReason>,
+}
+
+impl OwnVoteRecord {
+    /// Whether the current vote is for the block.
+    pub fn is_favourable(&self) -> bool {
+        self.pre_committed_at.is_some() || self.signed_at.is_some()
+    }
 }
 
 impl SignerDb {
-    /// Checks that this signer may cast `vote` on `block` and, if so, records it (the block's
-    /// new state with its stamps, and for a rejection its reason) durably, in one
-    /// transaction. On [`VoteRecord::Recorded`] `block` holds the stored record; on a refusal
-    /// neither `block` nor the database changed. The rules: a vote never flips (no pre-commit or
-    /// signature after a rejection, no rejection after either), and the first favourable vote
-    /// on a block is refused while another block of its tenure at the same height is accepted
-    /// by the network or was voted for by this signer within
-    /// [`ConflictPolicy::reconsider_after`].
-    ///
-    /// The stored record is authoritative for the vote fields: an in-memory copy that is
-    /// behind (or ahead, in a way the state machine allows) is merged with it first.
+    /// Checks that this signer may cast `vote` on the block of `header` (reward cycle
+    /// `reward_cycle`) under the rules of the [module documentation](self) and, if so, records
+    /// it — and stores `store` (the block's row as the caller's state machine left it), if
+    /// given — in one durable transaction. On [`VoteRecord::Refused`] nothing changed.
     pub fn record_own_vote(
         &mut self,
-        block: &mut BlockInfo,
-        vote: OwnVote,
-        policy: &ConflictPolicy,
+        vote: &OwnVote,
+        header: &NakamotoBlockHeader,
+        reward_cycle: u64,
+        store: Option<&BlockInfo>,
+        context: &VoteContext,
     ) -> Result<VoteRecord, SignerDbError> {
-        let outcome = self.durable_write(|tx| {
-            let hash = block.signer_signature_hash();
-            let mut working = block.clone();
-            if let Some(stored) = lookup_row(tx, &hash)? {
-                merge_stored_vote(&mut working, &BlockInfo::from_row(stored)?);
-            }
-            if let Err(refusal) = check_and_apply(tx, &mut working, &vote, policy)? {
-                return Ok(Err(refusal));
-            }
-            working.to_row()?.upsert(tx)?;
-            Ok(Ok(working))
-        })?;
-        match outcome {
-            Ok(recorded) => {
-                *block = recorded;
-                Ok(VoteRecord::Recorded)
-            }
-            Err(refusal) => Ok(VoteRecord::Refused(refusal)),
-        }
+        let _ = (vote, header, reward_cycle, store, context);
+        todo!()
     }
-}
 
-/// Brings the vote fields of `working` up to date with the stored record: the state that is
-/// further along (by the state machine), and every stamp already set.
-fn merge_stored_vote(working: &mut BlockInfo, stored: &BlockInfo) {
-    if working.state != stored.state && !stored.state.can_move_to(working.state) {
-        working.state = stored.state;
+    /// What this signer published about block `signer_signature_hash`, if anything.
+    pub fn get_own_vote(
+        &self,
+        signer_signature_hash: &Sha512Trunc256Sum,
+    ) -> Result<Option<OwnVoteRecord>, SignerDbError> {
+        let _ = signer_signature_hash;
+        todo!()
     }
-    if stored.valid.is_some() && working.valid != Some(false) {
-        working.valid = stored.valid;
-    }
-    working.signed_over |= stored.signed_over;
-    working.signed_self = stored.signed_self.or(working.signed_self);
-    working.signed_group = stored.signed_group.or(working.signed_group);
-}
 
-fn check_and_apply(
-    tx: &rusqlite::Transaction<'_>,
-    block: &mut BlockInfo,
-    vote: &OwnVote,
-    policy: &ConflictPolicy,
-) -> Result<Result<(), VoteRefusal>, SignerDbError> {
-    let already_voted_for = block.signed_self.is_some()
-        || matches!(
-            block.state,
-            BlockState::PreCommitted | BlockState::LocallyAccepted
-        );
-    let transition = |e: SignerDbError| match e {
-        SignerDbError::InvalidStateTransition { from, to } => {
-            Ok(Err(VoteRefusal::InvalidTransition { from, to }))
-        }
-        other => Err(other),
-    };
-    match vote {
-        OwnVote::Reject(reason) => {
-            if already_voted_for {
-                return Ok(Err(VoteRefusal::AlreadyAccepted));
-            }
-            if let Err(e) = block.mark_locally_rejected() {
-                return transition(e);
-            }
-            block.reject_reason = Some(reason.clone());
-            Ok(Ok(()))
-        }
-        OwnVote::PreCommit | OwnVote::Accept => {
-            if block.valid == Some(false) {
-                return Ok(Err(VoteRefusal::AlreadyRejected));
-            }
-            if block.state == BlockState::GloballyRejected {
-                let to = if *vote == OwnVote::Accept {
-                    BlockState::LocallyAccepted
-                } else {
-                    BlockState::PreCommitted
-                };
-                return Ok(Err(VoteRefusal::InvalidTransition {
-                    from: block.state,
-                    to,
-                }));
-            }
-            if !already_voted_for {
-                if let Some(conflict) = find_conflict(tx, block, policy)? {
-                    return Ok(Err(conflict));
-                }
-            }
-            let marked = match vote {
-                OwnVote::PreCommit => block.mark_pre_committed(),
-                _ if block.state == BlockState::GloballyAccepted => {
-                    // Signing a block the network already accepted: no state change, as
-                    // the reference, but the signature is stamped.
-                    block.signed_self.get_or_insert_with(now_secs);
-                    Ok(())
-                }
-                _ => block.mark_locally_accepted(false),
-            };
-            match marked {
-                Ok(()) => Ok(Ok(())),
-                Err(e) => transition(e),
-            }
-        }
+    /// Every vote this signer recorded, by tenure, height and block.
+    pub fn get_own_votes(&self) -> Result<Vec<OwnVoteRecord>, SignerDbError> {
+        todo!()
     }
-}
-
-fn find_conflict(
-    tx: &rusqlite::Transaction<'_>,
-    block: &BlockInfo,
-    policy: &ConflictPolicy,
-) -> Result<Option<VoteRefusal>, SignerDbError> {
-    let cutoff = now_secs().saturating_sub(policy.reconsider_after.as_secs());
-    let mut stmt = tx.prepare_cached(
-        "SELECT signer_signature_hash, state FROM blocks \
-         WHERE consensus_hash = ?1 AND stacks_height = ?2 AND signer_signature_hash != ?3 \
-         AND (state = 'GloballyAccepted' \
-              OR (state IN ('PreCommitted', 'LocallyAccepted') \
-                  AND (signed_group IS NOT NULL OR signed_self >= ?4))) \
-         LIMIT 1",
-    )?;
-    let found = stmt
-        .query_row(
-            params![
-                block.block.header.consensus_hash.as_bytes(),
-                u64_to_sql("stacks_height", block.block.header.chain_length)?,
-                block.signer_signature_hash().as_bytes(),
-                u64_to_sql("signed_self", cutoff)?,
-            ],
-            |row| {
-                let cols = Cols::new(row, "blocks");
-                Ok((|| {
-                    let hash =
-                        Sha512Trunc256Sum::from(cols.array::<32>(0, "signer_signature_hash")?);
-                    let text = cols.text(1, "state")?;
-                    let state = BlockState::try_from(text)
-                        .map_err(|e| SignerDbError::corrupt("blocks", "state", e))?;
-                    Ok::<_, SignerDbError>(VoteRefusal::ConflictingBlock {
-                        signer_signature_hash: hash,
-                        state,
-                    })
-                })())
-            },
-        )
-        .optional()?;
-    found.transpose()
 }
