@@ -16,7 +16,6 @@ pub mod config;
 pub mod devnet;
 pub mod logging;
 pub mod monitor;
-pub mod observer;
 pub mod runloop;
 pub mod signer;
 pub mod signerdb;

@@ -2,9 +2,8 @@
 //!
 //! The run loop ([`crate::runloop::RunLoop`]) keeps one instance per reward cycle it is
 //! configured for (the current one and, during the prepare phase, the next), creates them with
-//! [`SignerTrait::new`] and hands each of them every event. The voting logic lives behind this
-//! trait; [`crate::observer::ObservingSigner`] is the instance that records and logs without
-//! voting.
+//! [`SignerTrait::new`] and hands each of them every event. The voting logic
+//! lives behind this trait: [`crate::v0::Signer`].
 
 use std::fmt;
 use std::sync::mpsc::Sender;

@@ -9,8 +9,8 @@ use slog::{info, warn};
 use super::CommandError;
 use crate::config::GlobalConfig;
 use crate::logging::{stderr_logger, LogSettings};
-use crate::observer::ObservingSigner;
 use crate::spawned::SpawnedSigner;
+use crate::v0::Signer;
 
 /// Loads the config at `path`, starts the signer and runs it until `/shutdown`, SIGINT,
 /// SIGTERM or SIGHUP.
@@ -21,8 +21,7 @@ pub fn run(path: &Path) -> Result<(), CommandError> {
     for warning in warnings {
         warn!(logger, "{}: {warning}", path.display());
     }
-    warn!(logger, "This build follows its reward cycles and records the burn chain but does not vote on blocks yet (the v0 voting logic is not part of it).");
-    let signer: SpawnedSigner<ObservingSigner, SignerMessage> =
+    let signer: SpawnedSigner<Signer, SignerMessage> =
         SpawnedSigner::new(config, logger.clone())
             .map_err(|e| CommandError(format!("cannot start the signer: {e}")))?;
     if let Err(e) = set_runloop_signal_handler(signer.stop_signaler()) {

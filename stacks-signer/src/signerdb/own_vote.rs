@@ -144,3 +144,17 @@ impl SignerDb {
         todo!()
     }
 }
+
+impl SignerDb {
+    /// Whether this signer voted for a sibling of the block (same tenure and height, another
+    /// block).
+    pub fn has_favourable_sibling_vote(
+        &self,
+        consensus_hash: &ConsensusHash,
+        stacks_height: u64,
+        signer_signature_hash: &Sha512Trunc256Sum,
+    ) -> Result<bool, SignerDbError> {
+        let _ = (consensus_hash, stacks_height, signer_signature_hash);
+        todo!()
+    }
+}
