@@ -1,5 +1,6 @@
 //! Unit tests of the proposal checks: the shared parent and tenure-tip rules (`shared`), the
-//! sortition view (`v1`), the global-state view (`v2`) and the node cache (`cache`).
+//! sortition view (`v1`), the global-state view (`v2`), the node cache (`cache`) and the
+//! reading of the node's tenure tips (`node`).
 //!
 //! Every test runs against an in-memory database and a scripted node ([`FakeNode`]): an
 //! unscripted call fails as an unreachable node would, and a tenure tip nobody scripted is a
@@ -8,6 +9,7 @@
 //! threshold.
 
 mod cache;
+mod node;
 mod shared;
 mod v1;
 mod v2;
