@@ -27,7 +27,12 @@ fn processed(cache: &RefCell<NodeCache>, block: &NakamotoBlock) {
 fn script_sortitions(env: &Env, current: u8, last: u8) {
     env.node.set_sortitions(
         sortition(ch(current), &env.miner, ch(last), ch(last)),
-        Some(sortition(ch(last), &env.miner, ch(BEFORE_LAST), ch(BEFORE_LAST))),
+        Some(sortition(
+            ch(last),
+            &env.miner,
+            ch(BEFORE_LAST),
+            ch(BEFORE_LAST),
+        )),
     );
 }
 
@@ -107,7 +112,10 @@ fn tenure_tip_is_fetched_once_then_served_from_the_cache() {
     let cache = RefCell::new(NodeCache::default());
     let node = CachedNode::new(&env.node, &cache);
     for _ in 0..3 {
-        assert_eq!(node.get_tenure_tip(&ch(CUR)).expect("scripted"), tip_at(9, Some(ch(CUR))));
+        assert_eq!(
+            node.get_tenure_tip(&ch(CUR)).expect("scripted"),
+            tip_at(9, Some(ch(CUR)))
+        );
     }
     assert_eq!(env.node.calls("tenure_tip"), 1);
 }
@@ -232,7 +240,8 @@ fn stacks_tip_height_is_the_highest_height_seen_anywhere() {
     processed(&cache, &env.block(LAST, 7).build());
     assert_eq!(cache.borrow().stacks_tip_height(), 12);
 
-    env.node.set_tenure_tip(ch(LAST), tip_at(15, Some(ch(LAST))));
+    env.node
+        .set_tenure_tip(ch(LAST), tip_at(15, Some(ch(LAST))));
     node.get_tenure_tip(&ch(LAST)).expect("scripted");
     assert_eq!(cache.borrow().stacks_tip_height(), 15);
 
@@ -246,7 +255,10 @@ fn stacks_tip_height_is_the_highest_height_seen_anywhere() {
         network_id: 0,
     };
     *env.node.peer_info.borrow_mut() = Some(peer(20));
-    assert_eq!(node.get_peer_info().expect("scripted").stacks_tip_height, 20);
+    assert_eq!(
+        node.get_peer_info().expect("scripted").stacks_tip_height,
+        20
+    );
     assert_eq!(cache.borrow().stacks_tip_height(), 20);
     *env.node.peer_info.borrow_mut() = Some(peer(3));
     node.get_peer_info().expect("scripted");

@@ -17,8 +17,7 @@ mod v2;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libsigner::chain::{
-    BurnchainHeaderHash, ConsensusHash, NakamotoBlock, SortitionId, StacksBlockId,
-    StacksPrivateKey,
+    BurnchainHeaderHash, ConsensusHash, NakamotoBlock, SortitionId, StacksBlockId, StacksPrivateKey,
 };
 use libsigner::v0::messages::{BlockProposal, BlockProposalData};
 use slog::Logger;
@@ -176,7 +175,8 @@ impl Env {
 /// Pre-commits the record, signed by this signer at `signed_self`.
 pub(super) fn pre_committed(signed_self: u64) -> impl FnOnce(&mut BlockInfo) {
     move |info| {
-        info.mark_pre_committed().expect("an unprocessed block pre-commits");
+        info.mark_pre_committed()
+            .expect("an unprocessed block pre-commits");
         info.signed_self = Some(signed_self);
     }
 }

@@ -48,7 +48,10 @@ fn epoch2_tip_counts_its_work_as_height_and_hashes_its_consensus_encoding() {
     let tip = read(epoch2_answer(42)).expect("a well-formed Epoch 2 header");
     assert_eq!(tip.height, 42);
     assert_eq!(tip.signer_signature_hash, None);
-    assert_eq!(tip.burn_view, Some(libsigner::chain::ConsensusHash([0x66; 20])));
+    assert_eq!(
+        tip.burn_view,
+        Some(libsigner::chain::ConsensusHash([0x66; 20]))
+    );
 
     // version, burn and work (big-endian), proof, parent block, parent microblock, its
     // sequence (big-endian), tx merkle root, state index root, microblock key hash.

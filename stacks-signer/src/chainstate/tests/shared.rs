@@ -71,7 +71,10 @@ fn reorg_of_tenure_whose_first_block_came_less_than_the_window_before_the_sortit
 /// (`check_proposal_reorg_timing_bad`, v2 `check_parent_tenure_choice_reorg_timing_bad`)
 #[test]
 fn reorg_of_tenure_whose_first_block_came_at_or_beyond_the_window_is_refused() {
-    assert!(!reorg_with_gap(30), "the window is strict: exactly 30 s is too late");
+    assert!(
+        !reorg_with_gap(30),
+        "the window is strict: exactly 30 s is too late"
+    );
     assert!(!reorg_with_gap(31));
 }
 
@@ -166,10 +169,10 @@ fn reorg_of_empty_tenures_is_allowed_even_without_local_knowledge() {
 fn the_chosen_parent_tenure_itself_is_not_judged() {
     let env = Env::new();
     // Only the parent's entry: it has blocks this signer never saw, and that is fine.
-    env.node
-        .fork_info
-        .borrow_mut()
-        .insert((ch(BEFORE_LAST), ch(LAST)), vec![fork_entry(BEFORE_LAST, Some(2))]);
+    env.node.fork_info.borrow_mut().insert(
+        (ch(BEFORE_LAST), ch(LAST)),
+        vec![fork_entry(BEFORE_LAST, Some(2))],
+    );
     assert!(reorging_sortition(&env)
         .check_parent_tenure_choice(&env.db, &env.node, Duration::from_secs(30), &env.log)
         .expect("the check completes"));
@@ -373,7 +376,12 @@ fn refused_reorg_of_a_locally_accepted_block_counts_as_activity_of_the_proposing
         .expect("query runs")
         .expect("the attempt was recorded for the proposing tenure");
     assert!(activity >= before && activity <= now_secs());
-    assert_eq!(env.db.get_last_activity_time(&ch(LAST)).expect("query runs"), None);
+    assert_eq!(
+        env.db
+            .get_last_activity_time(&ch(LAST))
+            .expect("query runs"),
+        None
+    );
 }
 
 #[test]
@@ -384,7 +392,11 @@ fn refused_reorg_counts_as_activity_only_while_the_group_signature_is_recent() {
     env.record(&accepted, globally_accepted(Some(now_secs()), now_secs()));
     let proposal = env.block(CUR, 10).tenure_start(ch(LAST)).build();
     assert!(!is_higher(&mut env, LAST, &proposal));
-    assert!(env.db.get_last_activity_time(&ch(CUR)).expect("query").is_some());
+    assert!(env
+        .db
+        .get_last_activity_time(&ch(CUR))
+        .expect("query")
+        .is_some());
 
     // Group signature 20 s old: the attempt is refused but is no activity.
     let mut env = Env::new();
@@ -392,7 +404,10 @@ fn refused_reorg_counts_as_activity_only_while_the_group_signature_is_recent() {
     env.record(&accepted, globally_accepted(Some(now_secs()), secs_ago(20)));
     let proposal = env.block(CUR, 10).tenure_start(ch(LAST)).build();
     assert!(!is_higher(&mut env, LAST, &proposal));
-    assert_eq!(env.db.get_last_activity_time(&ch(CUR)).expect("query"), None);
+    assert_eq!(
+        env.db.get_last_activity_time(&ch(CUR)).expect("query"),
+        None
+    );
 }
 
 #[test]
@@ -400,7 +415,10 @@ fn reorg_activity_window_is_compared_in_whole_seconds() {
     let mut env = Env::new();
     let signed_group = now_secs();
     let accepted = env.block(LAST, 10).build();
-    env.record(&accepted, globally_accepted(Some(signed_group), signed_group));
+    env.record(
+        &accepted,
+        globally_accepted(Some(signed_group), signed_group),
+    );
     let proposal = env.block(CUR, 10).tenure_start(ch(LAST)).build();
     // 999 ms is 0 whole seconds: `signed_group + 0 > now` never holds.
     assert!(!SortitionData::check_latest_block_in_tenure(
@@ -413,7 +431,10 @@ fn reorg_activity_window_is_compared_in_whole_seconds() {
         &env.log,
     )
     .expect("the check completes"));
-    assert_eq!(env.db.get_last_activity_time(&ch(CUR)).expect("query"), None);
+    assert_eq!(
+        env.db.get_last_activity_time(&ch(CUR)).expect("query"),
+        None
+    );
 }
 
 #[test]
@@ -438,7 +459,8 @@ fn node_tip_known_locally_is_marked_globally_accepted() {
 fn node_tip_unknown_locally_is_not_stored() {
     let mut env = Env::new();
     let unknown = env.block(CUR, 10).build();
-    env.node.set_tenure_tip(ch(CUR), tip(&unknown, Some(ch(CUR))));
+    env.node
+        .set_tenure_tip(ch(CUR), tip(&unknown, Some(ch(CUR))));
     let proposal = env.block(CUR, 11).build();
     assert!(is_higher(&mut env, CUR, &proposal));
     assert_eq!(
@@ -460,7 +482,15 @@ fn extend_check(
     cfg: &crate::chainstate::ProposalEvalConfig,
     in_replay: bool,
 ) -> Result<(), RejectReason> {
-    check_tenure_extend(block, &ch(CUR), &env.db, &env.node, cfg, in_replay, &env.log)
+    check_tenure_extend(
+        block,
+        &ch(CUR),
+        &env.db,
+        &env.node,
+        cfg,
+        in_replay,
+        &env.log,
+    )
 }
 
 /// A fresh environment whose node names CUR as tenure CUR's burn view.
@@ -508,7 +538,10 @@ fn extend_is_refused_when_the_tenure_tip_or_its_burn_view_is_unknown() {
     let mut cfg = config();
     cfg.read_count_idle_timeout = Duration::ZERO;
     cfg.tenure_idle_timeout = Duration::ZERO;
-    for cause in [TenureChangeCause::Extended, TenureChangeCause::ExtendedReadCount] {
+    for cause in [
+        TenureChangeCause::Extended,
+        TenureChangeCause::ExtendedReadCount,
+    ] {
         // No tip at all (404), even in replay and with every timer run out.
         let env = Env::new();
         let block = env.block(CUR, 10).extend(cause, ch(CUR)).build();
@@ -586,11 +619,26 @@ fn full_extend_idle_time_runs_from_the_tenure_start_recorded_in_the_database() {
     };
     // Tenure started 400 s ago, 300 s idle timeout: allowed.
     let mut env = extend_env();
-    accepted_tenure_change(&mut env, 9, TenureChangeCause::BlockFound, secs_ago(400), None);
-    assert_eq!(extend_check(&env, &same_view(&env), &config(), false), Ok(()));
+    accepted_tenure_change(
+        &mut env,
+        9,
+        TenureChangeCause::BlockFound,
+        secs_ago(400),
+        None,
+    );
+    assert_eq!(
+        extend_check(&env, &same_view(&env), &config(), false),
+        Ok(())
+    );
     // Started 200 s ago: refused.
     let mut env = extend_env();
-    accepted_tenure_change(&mut env, 9, TenureChangeCause::BlockFound, secs_ago(200), None);
+    accepted_tenure_change(
+        &mut env,
+        9,
+        TenureChangeCause::BlockFound,
+        secs_ago(200),
+        None,
+    );
     assert_eq!(
         extend_check(&env, &same_view(&env), &config(), false),
         Err(RejectReason::InvalidTenureExtend)
@@ -626,7 +674,13 @@ fn full_extend_is_allowed_from_the_very_second_the_idle_time_ends() {
 fn full_extend_idle_time_leaves_out_the_buffer_announced_to_miners() {
     let mut env = extend_env();
     // 301 s since the tenure start, 300 s idle timeout, 100 s buffer: allowed.
-    accepted_tenure_change(&mut env, 9, TenureChangeCause::BlockFound, secs_ago(301), None);
+    accepted_tenure_change(
+        &mut env,
+        9,
+        TenureChangeCause::BlockFound,
+        secs_ago(301),
+        None,
+    );
     let mut cfg = config();
     cfg.tenure_idle_timeout_buffer = Duration::from_secs(100);
     let block = env
@@ -659,7 +713,13 @@ fn full_extend_idle_time_adds_the_validation_time_rounded_up_to_seconds() {
     // the extend is refused within the same second (it would pass if the 1 ms rounded down).
     let refused = within_one_second(|now| {
         let mut env = extend_env();
-        accepted_tenure_change(&mut env, 9, TenureChangeCause::BlockFound, now - 300, Some(1));
+        accepted_tenure_change(
+            &mut env,
+            9,
+            TenureChangeCause::BlockFound,
+            now - 300,
+            Some(1),
+        );
         let block = env
             .block(CUR, 20)
             .extend(TenureChangeCause::Extended, ch(CUR))
@@ -691,6 +751,22 @@ fn read_count_extend_keeping_the_burn_view_is_allowed_once_its_idle_time_passed(
 }
 
 #[test]
+fn read_count_extend_is_allowed_from_the_very_second_its_idle_time_ends() {
+    let allowed = within_one_second(|now| {
+        let mut env = extend_env();
+        accepted_tenure_change(&mut env, 9, TenureChangeCause::BlockFound, now - 20, None);
+        let mut cfg = config();
+        cfg.read_count_idle_timeout = Duration::from_secs(20);
+        let block = env
+            .block(CUR, 20)
+            .extend(TenureChangeCause::ExtendedReadCount, ch(CUR))
+            .build();
+        extend_check(&env, &block, &cfg, false)
+    });
+    assert_eq!(allowed, Ok(()));
+}
+
+#[test]
 fn read_count_extend_changing_the_burn_view_is_refused_even_in_replay() {
     let env = extend_env();
     let mut cfg = config();
@@ -708,7 +784,13 @@ fn read_count_extend_changing_the_burn_view_is_refused_even_in_replay() {
 #[test]
 fn read_count_timer_restarts_on_read_count_extends_but_the_full_timer_does_not() {
     let mut env = extend_env();
-    accepted_tenure_change(&mut env, 9, TenureChangeCause::BlockFound, secs_ago(400), None);
+    accepted_tenure_change(
+        &mut env,
+        9,
+        TenureChangeCause::BlockFound,
+        secs_ago(400),
+        None,
+    );
     accepted_tenure_change(
         &mut env,
         10,
@@ -738,7 +820,13 @@ fn read_count_timer_restarts_on_read_count_extends_but_the_full_timer_does_not()
 #[test]
 fn a_full_extend_restarts_the_read_count_timer() {
     let mut env = extend_env();
-    accepted_tenure_change(&mut env, 9, TenureChangeCause::BlockFound, secs_ago(400), None);
+    accepted_tenure_change(
+        &mut env,
+        9,
+        TenureChangeCause::BlockFound,
+        secs_ago(400),
+        None,
+    );
     accepted_tenure_change(&mut env, 10, TenureChangeCause::Extended, secs_ago(5), None);
     let mut cfg = config();
     cfg.read_count_idle_timeout = Duration::from_secs(20);
@@ -782,7 +870,9 @@ fn chainstate_errors_become_connectivity_issues_with_the_reference_texts() {
         assert!(shown.starts_with(prefix), "{shown}");
     }
     assert_eq!(
-        RejectReason::from(SignerChainstateError::NoParentTenureInfo(ConsensusHash([1; 20]))),
+        RejectReason::from(SignerChainstateError::NoParentTenureInfo(ConsensusHash(
+            [1; 20]
+        ))),
         RejectReason::ConnectivityIssues(format!(
             "No information available for parent tenure '{}'",
             ConsensusHash([1; 20])

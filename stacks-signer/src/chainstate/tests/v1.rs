@@ -11,12 +11,12 @@ use libsigner::v0::messages::RejectReason;
 use libsigner::v0::signer_state::ReplayTransactionSet;
 
 use super::{
-    config, fork_entry, globally_accepted, locally_accepted, secs_ago, sortition_data, tip_at,
-    Env, BEFORE_LAST, CUR, ELSEWHERE, LAST,
+    config, fork_entry, globally_accepted, locally_accepted, secs_ago, sortition_data, tip_at, Env,
+    BEFORE_LAST, CUR, ELSEWHERE, LAST,
 };
 use crate::chainstate::v1::{is_timed_out, SortitionMinerStatus, SortitionState, SortitionsView};
-use crate::clock::now_secs;
 use crate::client::ClientError;
+use crate::clock::now_secs;
 use crate::test_support::{ch, coinbase_tx, miner_key, sortition, BlockBuilder};
 
 /// The fixture view.
@@ -83,9 +83,13 @@ fn block_signed_by_a_key_other_than_the_winners_is_a_pubkey_hash_mismatch() {
     let mut view = view(&env);
     let intruder = miner_key(2);
     for tenure in [CUR, LAST] {
-        let block =
-            BlockBuilder::new(ch(tenure), 10, libsigner::chain::StacksBlockId([0; 32]), &intruder)
-                .build();
+        let block = BlockBuilder::new(
+            ch(tenure),
+            10,
+            libsigner::chain::StacksBlockId([0; 32]),
+            &intruder,
+        )
+        .build();
         // For the last miner's tenure this comes before "the current miner is still valid".
         assert_eq!(
             check(&mut view, &mut env, &block, false),
@@ -335,7 +339,12 @@ fn block_of_an_unknown_tenure_refreshes_the_view_once_and_is_checked_again() {
     view.cur_sortition.data.consensus_hash = ch(BEFORE_LAST);
     env.node.set_sortitions(
         sortition(ch(CUR), &env.miner, ch(LAST), ch(LAST)),
-        Some(sortition(ch(LAST), &env.miner, ch(BEFORE_LAST), ch(BEFORE_LAST))),
+        Some(sortition(
+            ch(LAST),
+            &env.miner,
+            ch(BEFORE_LAST),
+            ch(BEFORE_LAST),
+        )),
     );
     assert_eq!(check(&mut view, &mut env, &block, true), Ok(()));
     assert_eq!(env.node.calls("sortitions"), 1);
@@ -386,7 +395,10 @@ fn canonical_tip_reorg_env() -> (SortitionsView, Env) {
     let mut view = view(&env);
     view.cur_sortition.data.parent_tenure_id = ch(BEFORE_LAST);
     let tip_block = env.block(LAST, 10).build();
-    env.record(&tip_block, globally_accepted(Some(secs_ago(100)), secs_ago(100)));
+    env.record(
+        &tip_block,
+        globally_accepted(Some(secs_ago(100)), secs_ago(100)),
+    );
     env.burn_block(CUR, now_secs());
     env.node.fork_info.borrow_mut().insert(
         (ch(BEFORE_LAST), ch(LAST)),
@@ -419,7 +431,10 @@ fn canonical_tip_in_the_current_tenure_or_its_parent_needs_no_parent_choice_chec
         let mut env = Env::new();
         let mut view = view(&env);
         let tip_block = env.block(tip_tenure, 9).build();
-        env.record(&tip_block, globally_accepted(Some(secs_ago(100)), secs_ago(100)));
+        env.record(
+            &tip_block,
+            globally_accepted(Some(secs_ago(100)), secs_ago(100)),
+        );
         let block = env.block(CUR, 10).build();
         assert_eq!(check(&mut view, &mut env, &block, false), Ok(()));
         assert_eq!(env.node.calls("fork_info"), 0, "tip in tenure {tip_tenure}");
@@ -467,7 +482,8 @@ fn tenure_start_no_higher_than_the_previous_tenure_tip_is_invalid_parent_block()
     let mut env = Env::new();
     let mut view = view(&env);
     view.cur_sortition.data.parent_tenure_id = ch(BEFORE_LAST);
-    env.node.set_tenure_tip(ch(LAST), tip_at(10, Some(ch(LAST))));
+    env.node
+        .set_tenure_tip(ch(LAST), tip_at(10, Some(ch(LAST))));
     let block = env.block(CUR, 10).tenure_start(ch(LAST)).build();
     assert_eq!(
         check(&mut view, &mut env, &block, false),
@@ -482,7 +498,10 @@ fn second_tenure_start_of_a_tenure_with_an_accepted_block_is_duplicate_block_fou
     let mut env = Env::new();
     let mut view = view(&env);
     let first = env.block(CUR, 10).tenure_start(ch(LAST)).build();
-    env.record(&first, globally_accepted(Some(secs_ago(100)), secs_ago(100)));
+    env.record(
+        &first,
+        globally_accepted(Some(secs_ago(100)), secs_ago(100)),
+    );
     env.node.set_tenure_tip(ch(LAST), tip_at(9, Some(ch(LAST))));
     let second = env.block(CUR, 11).tenure_start(ch(LAST)).build();
     assert_eq!(
@@ -501,7 +520,12 @@ fn refreshed_view_that_still_lacks_the_tenure_is_a_view_mismatch_after_one_fetch
     let mut view = view(&env);
     env.node.set_sortitions(
         sortition(ch(CUR), &env.miner, ch(LAST), ch(LAST)),
-        Some(sortition(ch(LAST), &env.miner, ch(BEFORE_LAST), ch(BEFORE_LAST))),
+        Some(sortition(
+            ch(LAST),
+            &env.miner,
+            ch(BEFORE_LAST),
+            ch(BEFORE_LAST),
+        )),
     );
     let block = env.block(ELSEWHERE, 10).build();
     assert_eq!(

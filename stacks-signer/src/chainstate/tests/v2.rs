@@ -14,9 +14,7 @@ use libsigner::v0::signer_state::{
     GlobalStateEvaluator, MinerState, ReplayTransactionSet, SignerStateMachine,
 };
 
-use super::{
-    config, globally_accepted, secs_ago, tip_at, Env, BEFORE_LAST, CUR, ELSEWHERE, LAST,
-};
+use super::{config, globally_accepted, secs_ago, tip_at, Env, BEFORE_LAST, CUR, ELSEWHERE, LAST};
 use crate::chainstate::v2::{is_timed_out, GlobalStateView};
 use crate::test_support::{addr, ch, coinbase_tx, miner_key, pkh, BlockBuilder};
 
@@ -63,7 +61,10 @@ fn block_must_come_from_the_agreed_active_miner_tenure_with_a_full_bitvec() {
         })
     );
     view.signer_state.current_miner = MinerState::NoValidMiner;
-    assert_eq!(check(&view, &mut env, &block), Err(RejectReason::InvalidMiner));
+    assert_eq!(
+        check(&view, &mut env, &block),
+        Err(RejectReason::InvalidMiner)
+    );
     view.signer_state.current_miner = active_miner(&env, ELSEWHERE);
     assert_eq!(check(&view, &mut env, &block), Ok(()));
 
@@ -136,7 +137,8 @@ fn tenure_start_is_not_judged_on_its_parent_tenure_choice() {
 fn tenure_start_must_be_higher_than_the_previous_tenure_and_the_first_accepted_one() {
     let mut env = Env::new();
     let view = view(&env);
-    env.node.set_tenure_tip(ch(LAST), tip_at(10, Some(ch(LAST))));
+    env.node
+        .set_tenure_tip(ch(LAST), tip_at(10, Some(ch(LAST))));
     let low = env.block(CUR, 10).tenure_start(ch(LAST)).build();
     assert_eq!(
         check(&view, &mut env, &low),
@@ -144,7 +146,10 @@ fn tenure_start_must_be_higher_than_the_previous_tenure_and_the_first_accepted_o
     );
 
     let first = env.block(CUR, 11).tenure_start(ch(LAST)).build();
-    env.record(&first, globally_accepted(Some(secs_ago(100)), secs_ago(100)));
+    env.record(
+        &first,
+        globally_accepted(Some(secs_ago(100)), secs_ago(100)),
+    );
     let second = env.block(CUR, 12).tenure_start(ch(LAST)).build();
     assert_eq!(
         check(&view, &mut env, &second),
@@ -185,16 +190,22 @@ fn extend_proposal(
 /// (`check_tenure_extend_burn_view_change`)
 #[test]
 fn full_extend_changing_the_burn_view_is_accepted() {
-    let (result, env) =
-        extend_proposal(TenureChangeCause::Extended, 64, ReplayTransactionSet::none());
+    let (result, env) = extend_proposal(
+        TenureChangeCause::Extended,
+        64,
+        ReplayTransactionSet::none(),
+    );
     assert_eq!(result, Ok(()));
     assert_eq!(env.node.calls("tenure_tip"), 2);
 }
 
 #[test]
 fn full_extend_keeping_the_burn_view_before_the_idle_timeout_is_invalid_tenure_extend() {
-    let (result, _) =
-        extend_proposal(TenureChangeCause::Extended, CUR, ReplayTransactionSet::none());
+    let (result, _) = extend_proposal(
+        TenureChangeCause::Extended,
+        CUR,
+        ReplayTransactionSet::none(),
+    );
     assert_eq!(result, Err(RejectReason::InvalidTenureExtend));
 }
 
