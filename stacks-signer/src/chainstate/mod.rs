@@ -10,6 +10,8 @@
 
 pub mod cache;
 pub mod node;
+#[cfg(test)]
+mod tests;
 pub mod v1;
 pub mod v2;
 

@@ -2,9 +2,12 @@
 //! ([`crate::client::StacksClient`]) answers it, and so can a cache in front of it or a
 //! stand-in in tests.
 
-use libsigner::chain::{ConsensusHash, Sha512Trunc256Sum, StacksAddress, StacksBlockId};
-
+use libsigner::chain::{
+    BlockHeaderHash, ConsensusHash, Hash160, Sha512Trunc256Sum, StacksAddress, StacksBlockId,
+    TrieHash, VRFProof,
+};
 use libsigner::v0::messages::PeerInfo;
+use serde::Deserialize;
 
 use crate::client::api::{
     BlockHeaderWithMetadata, SortitionInfo, StacksBlockHeaderTypes, TenureForkingInfo,
@@ -36,8 +39,13 @@ pub struct TenureTip {
 }
 
 impl TenureTip {
-    /// The tip of tenure `consensus_hash` as the node described it. Epoch 2 headers are
-    /// refused: the voting logic only meets Nakamoto tenures.
+    /// The tip of tenure `consensus_hash` as the node described it.
+    ///
+    /// An Epoch 2 header (the tip of the last Epoch 2 tenure, which the first Nakamoto
+    /// tenure follows) counts as the reference counts it: its height is its
+    /// `total_work.work`, its block id is made of the hash of its consensus encoding, and it
+    /// has no signer signature hash. An Epoch 2 header that does not have the reference's
+    /// shape is refused, as the reference's decoder refuses it.
     pub fn from_metadata(
         consensus_hash: &ConsensusHash,
         metadata: BlockHeaderWithMetadata,
@@ -49,10 +57,72 @@ impl TenureTip {
                 signer_signature_hash: Some(header.signer_signature_hash()),
                 burn_view: metadata.burn_view,
             }),
-            StacksBlockHeaderTypes::Epoch2(_) => Err(ClientError::UnexpectedResponseFormat(
-                format!("the tip of tenure {consensus_hash} is an Epoch 2 block header"),
-            )),
+            StacksBlockHeaderTypes::Epoch2(json) => {
+                let (height, block_hash) = Epoch2Header::height_and_hash(json).map_err(|e| {
+                    ClientError::UnexpectedResponseFormat(format!(
+                        "the tip of tenure {consensus_hash} is a malformed Epoch 2 block header: {e}"
+                    ))
+                })?;
+                Ok(Self {
+                    height,
+                    block_id: StacksBlockId::new(consensus_hash, &block_hash),
+                    signer_signature_hash: None,
+                    burn_view: metadata.burn_view,
+                })
+            }
         }
+    }
+}
+
+/// The work score of an Epoch 2 header: burn spent and chain length.
+#[derive(Debug, Clone, Deserialize)]
+struct Epoch2WorkScore {
+    burn: u64,
+    work: u64,
+}
+
+/// An Epoch 2 anchored block header in the node's JSON form (hex strings without `0x`).
+#[derive(Debug, Clone, Deserialize)]
+struct Epoch2Header {
+    version: u8,
+    total_work: Epoch2WorkScore,
+    proof: String,
+    parent_block: BlockHeaderHash,
+    parent_microblock: BlockHeaderHash,
+    parent_microblock_sequence: u16,
+    tx_merkle_root: Sha512Trunc256Sum,
+    state_index_root: TrieHash,
+    microblock_pubkey_hash: Hash160,
+}
+
+impl Epoch2Header {
+    /// The header's height (`total_work.work`) and block hash, or why the JSON is not an
+    /// Epoch 2 header (its VRF proof is checked as the reference's decoder checks it).
+    fn height_and_hash(json: serde_json::Value) -> Result<(u64, BlockHeaderHash), String> {
+        let header: Self = serde_json::from_value(json).map_err(|e| e.to_string())?;
+        let proof = VRFProof::from_hex(&header.proof)
+            .ok_or_else(|| "the VRF proof is not a valid 80-byte proof".to_string())?;
+        Ok((header.total_work.work, header.block_hash(&proof)))
+    }
+
+    /// SHA-512/256 of the header's consensus encoding; the boot block (no work) has the
+    /// all-zero hash.
+    fn block_hash(&self, proof: &VRFProof) -> BlockHeaderHash {
+        if self.total_work.work == 0 {
+            return BlockHeaderHash([0; 32]);
+        }
+        let mut encoded = Vec::with_capacity(247);
+        encoded.push(self.version);
+        encoded.extend_from_slice(&self.total_work.burn.to_be_bytes());
+        encoded.extend_from_slice(&self.total_work.work.to_be_bytes());
+        encoded.extend_from_slice(&proof.to_bytes());
+        encoded.extend_from_slice(&self.parent_block.0);
+        encoded.extend_from_slice(&self.parent_microblock.0);
+        encoded.extend_from_slice(&self.parent_microblock_sequence.to_be_bytes());
+        encoded.extend_from_slice(&self.tx_merkle_root.0);
+        encoded.extend_from_slice(&self.state_index_root.0);
+        encoded.extend_from_slice(&self.microblock_pubkey_hash.0);
+        BlockHeaderHash(Sha512Trunc256Sum::from_data(&encoded).0)
     }
 }
 
