@@ -1001,6 +1001,7 @@ impl LocalStateMachine {
     /// The transactions of the blocks a fork removed, from the tenure after `fork_origin` up
     /// to `fork_tip`, in chain-length order and without tenure changes, coinbases and poison
     /// microblocks; `None` when any of those tenures lies outside `fork_tip`'s reward cycle.
+    /// Burn block records whose parent is not lower than the block are an error.
     fn compute_forked_txs_set_in_same_cycle(
         db: &SignerDb,
         node: &dyn NodeRpc,
@@ -1011,7 +1012,21 @@ impl LocalStateMachine {
         let mut burn_block = db.get_burn_block_by_ch(&fork_tip.consensus_hash)?;
         let mut first_forked_tenure = fork_tip.consensus_hash;
         while burn_block.block_height > fork_origin.burn_block_height {
-            burn_block = db.get_burn_block_by_hash(&burn_block.parent_burn_block_hash)?;
+            let parent = db.get_burn_block_by_hash(&burn_block.parent_burn_block_hash)?;
+            if parent.block_height >= burn_block.block_height {
+                // Recorded burn blocks whose parent links do not descend would make this walk
+                // endless (as the reference's would be): refuse them.
+                return Err(SignerDbError::corrupt(
+                    "burn_blocks",
+                    "parent_burn_block_hash",
+                    format!(
+                        "the parent of burn block {} (height {}) is at height {}",
+                        burn_block.block_hash, burn_block.block_height, parent.block_height
+                    ),
+                )
+                .into());
+            }
+            burn_block = parent;
             first_forked_tenure = burn_block.consensus_hash;
         }
         let tenures =

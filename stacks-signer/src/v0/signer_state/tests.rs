@@ -1896,3 +1896,19 @@ fn replay_set_without_its_scope_cannot_take_a_burn_block() {
     ));
     assert_eq!(machine, LocalStateMachine::Uninitialized);
 }
+
+#[test]
+fn burn_block_records_that_do_not_descend_are_an_error_rather_than_an_endless_walk() {
+    let mut db = burn_chains();
+    // A record that names itself as its parent.
+    insert_burn(&mut db, 0xF2, 102, 0xF2);
+    let expected = burn(101, ch(0xB1));
+    let node = fork_node(&expected);
+    let mut machine =
+        LocalStateMachine::Initialized(initialized(102, ch(0xF2), m2_on_t1(), vec![]));
+    let err = arrive(&mut machine, &db, &node, &expected, &mut None)
+        .expect_err("the walk cannot descend");
+    assert!(matches!(err, SignerChainstateError::DBError(_)));
+    assert_eq!(machine, LocalStateMachine::Uninitialized);
+    assert_eq!(node.calls("fork_info"), 0);
+}
