@@ -329,9 +329,25 @@ fn conflicting_sibling(
 
 impl SignerDb {
     /// Checks that this signer may cast `vote` on the block of `header` (reward cycle
-    /// `reward_cycle`) under the rules of the [module documentation](self) and, if so, records
-    /// it — and stores `store` (the block's row as the caller's state machine left it), if
-    /// given — in one durable transaction. On [`VoteRecord::Refused`] nothing changed.
+    /// `reward_cycle`) and, if so, records it — and stores `store` (the block's row as the
+    /// caller's state machine left it), if given — in one durable transaction
+    /// (`synchronous=FULL`): publish the vote only after [`VoteRecord::Recorded`]. On
+    /// [`VoteRecord::Refused`] nothing changed.
+    ///
+    /// The rules, against this signer's record of the block and of its siblings (same tenure,
+    /// same height):
+    /// * a rejection after a pre-commit or signature is refused
+    ///   ([`VoteRefusal::AlreadyAccepted`]); a repeated rejection is recorded with its new
+    ///   reason;
+    /// * a signature after a rejection is refused ([`VoteRefusal::AlreadyRejected`]) unless a
+    ///   pre-commit followed the rejection; a pre-commit after a rejection is allowed;
+    /// * a first favourable vote (no earlier pre-commit or signature on the block) is refused
+    ///   ([`VoteRefusal::ConflictingBlock`]) while a sibling is globally accepted or has
+    ///   `signed_group` set in `blocks`, or got this signer's favourable vote less than
+    ///   [`ConflictPolicy::reconsider_after`] ago (whole seconds), or got it at any time and
+    ///   [`VoteContext::tenure_tip_height`] is unknown or at least the block's height;
+    /// * a later favourable vote is recorded without the sibling check, keeping the times of
+    ///   the first ones.
     ///
     /// `store` must be the record of the same block ([`SignerDbError::InvalidArgument`]
     /// otherwise, before anything is written). A block already recorded keeps the reward
