@@ -902,6 +902,22 @@ proptest! {
                     prop_assert!(allowed, "unexpected outcome {:?}", outcome);
                 }
             }
+            // A first favourable vote goes through only when every sibling this signer
+            // voted for is outside the window and known not to be on the node's tip.
+            if outcome == VoteRecord::Recorded && vote.is_favourable() && !prior_favourable {
+                let height = b.header.chain_length;
+                for sibling in &before {
+                    let Some(first) = sibling.first_favourable_at() else { continue };
+                    if sibling.stacks_height == height
+                        && sibling.signer_signature_hash != hash(b)
+                    {
+                        prop_assert!(
+                            now - first >= WINDOW && step.tip.is_some_and(|t| t < height),
+                            "voted at {} with tip {:?} next to {:?}", now, step.tip, sibling
+                        );
+                    }
+                }
+            }
             match &outcome {
                 VoteRecord::Refused(_) => prop_assert_eq!(&after, &before),
                 VoteRecord::Recorded => {
