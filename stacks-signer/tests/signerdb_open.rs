@@ -16,6 +16,7 @@ const EXPECTED_TABLES: &[&str] = &[
     "burn_block_updates_received_times",
     "burn_blocks",
     "db_config",
+    "own_votes",
     "signer_state_machine_updates",
     "stackerdb_tracking",
     "tenure_activity",
@@ -33,7 +34,8 @@ fn tables(conn: &Connection) -> Vec<String> {
 fn an_empty_file_is_created_at_the_current_schema_version() {
     let (_dir, path, db) = temp_db();
     assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, REFERENCE_SCHEMA_VERSION + 1);
+    // 19: the reference's 18 re-encoded; 20: this signer's own-vote record.
+    assert_eq!(SCHEMA_VERSION, REFERENCE_SCHEMA_VERSION + 2);
     drop(db);
     let conn = Connection::open(&path).unwrap();
     assert_eq!(tables(&conn), EXPECTED_TABLES);

@@ -7,7 +7,11 @@ use libsigner::v0::messages::{
     RejectReason, StateMachineUpdate, StateMachineUpdateContent, StateMachineUpdateMinerState,
 };
 use signerdb_support::*;
-use stacks_signer::signerdb::{BlockState, PruneHorizon, PruneStats};
+use std::time::Duration;
+
+use stacks_signer::signerdb::{
+    BlockState, ConflictPolicy, OwnVote, PruneHorizon, PruneStats, VoteContext, VoteRecord,
+};
 
 fn update(burn_block: ConsensusHash) -> StateMachineUpdate {
     StateMachineUpdate::new(
@@ -133,4 +137,78 @@ fn pruning_drops_old_cycles_and_burn_blocks_with_everything_attached() {
         .unwrap(),
         PruneStats::default()
     );
+}
+
+#[test]
+fn pruning_drops_own_votes_of_old_cycles_except_the_canonical_tips_and_counts_them() {
+    let (_dir, _path, mut db) = temp_db();
+    let context = VoteContext {
+        policy: ConflictPolicy {
+            reconsider_after: Duration::from_secs(30),
+        },
+        tenure_tip_height: None,
+    };
+    // Cycle 40: a vote on the canonical tip (kept), one on a stored block and one on a block
+    // never stored (both dropped). Cycle 41: the horizon (kept). Cycle 42: current (kept).
+    let mut tip = info(block(1, 10, 1));
+    tip.reward_cycle = 40;
+    tip.state = BlockState::GloballyAccepted;
+    let mut old = info(block(1, 9, 1));
+    old.reward_cycle = 40;
+    let unstored = block(1, 8, 1);
+    let at_horizon = block(2, 1, 1);
+    let current = block(3, 1, 1);
+    let votes = [
+        (&tip.block, 40, Some(&tip), OwnVote::Accept),
+        (&old.block, 40, Some(&old), OwnVote::PreCommit),
+        (
+            &unstored,
+            40,
+            None,
+            OwnVote::Reject(RejectReason::InvalidMiner),
+        ),
+        (&at_horizon, 41, None, OwnVote::PreCommit),
+        (
+            &current,
+            42,
+            None,
+            OwnVote::Reject(RejectReason::InvalidMiner),
+        ),
+    ];
+    for (b, cycle, row, vote) in votes {
+        assert_eq!(
+            db.record_own_vote(&vote, &b.header, cycle, row, &context)
+                .unwrap(),
+            VoteRecord::Recorded
+        );
+    }
+    let stats = db
+        .prune(PruneHorizon {
+            min_reward_cycle: 41,
+            min_burn_height: 0,
+        })
+        .unwrap();
+    assert_eq!(
+        stats,
+        PruneStats {
+            blocks: 1,
+            votes: 2,
+            ..PruneStats::default()
+        }
+    );
+    let kept: Vec<_> = db
+        .get_own_votes()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.signer_signature_hash, r.reward_cycle))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            (tip.signer_signature_hash(), 40),
+            (at_horizon.header.signer_signature_hash(), 41),
+            (current.header.signer_signature_hash(), 42),
+        ]
+    );
+    assert_eq!(db.get_canonical_tip().unwrap(), Some(tip));
 }

@@ -10,7 +10,10 @@ use libsigner::v0::messages::{
 };
 use rusqlite::{params, Connection};
 use signerdb_support::*;
-use stacks_signer::signerdb::{BlockState, SignerDb, SCHEMA_VERSION};
+use stacks_signer::signerdb::{
+    BlockState, ConflictPolicy, OwnVote, SignerDb, VoteContext, VoteRecord, VoteRefusal,
+    SCHEMA_VERSION,
+};
 
 /// The reference's final schema (stacks-signer.md §5.2), as its migrations leave it.
 const REFERENCE_V18: &str = r#"
@@ -163,6 +166,7 @@ fn a_reference_schema_18_database_is_taken_over_with_its_votes() {
 
     let mut db = SignerDb::open(&path).unwrap();
     assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 20);
     assert_eq!(db.block_lookup(&h).unwrap(), Some(b.clone()));
     assert_eq!(db.get_block_broadcasted(&h).unwrap(), Some(777));
     assert_eq!(db.get_block_signatures(&h).unwrap(), vec![sig]);
@@ -204,19 +208,39 @@ fn a_reference_schema_18_database_is_taken_over_with_its_votes() {
         // The local signer (weightless here) saw it at ...000; the peer's report counts.
         Some(1700000001)
     );
-    // The migrated signer still refuses a sibling of the block it pre-committed to.
-    let mut sibling = info(block(1, 5, 2));
-    assert!(matches!(
+    // Its vote is on record as this signer's own, and the rules apply to it: the migrated
+    // signer refuses a sibling of the block it pre-committed to, and a rejection of it.
+    let own = db.get_own_vote(&h).unwrap().unwrap();
+    assert_eq!(
+        (own.pre_committed_at, own.signed_at, own.rejected_at),
+        (b.signed_self, None, None)
+    );
+    assert_eq!(own.reward_cycle, 42);
+    let context = VoteContext {
+        policy: ConflictPolicy {
+            reconsider_after: std::time::Duration::from_secs(3600),
+        },
+        tenure_tip_height: None,
+    };
+    let sibling = block(1, 5, 2);
+    assert_eq!(
+        db.record_own_vote(&OwnVote::PreCommit, &sibling.header, 42, None, &context)
+            .unwrap(),
+        VoteRecord::Refused(VoteRefusal::ConflictingBlock {
+            signer_signature_hash: h
+        })
+    );
+    assert_eq!(
         db.record_own_vote(
-            &mut sibling,
-            stacks_signer::signerdb::OwnVote::PreCommit,
-            &stacks_signer::signerdb::ConflictPolicy {
-                reconsider_after: std::time::Duration::from_secs(3600)
-            }
+            &OwnVote::Reject(libsigner::v0::messages::RejectReason::InvalidMiner),
+            &b.block.header,
+            42,
+            None,
+            &context
         )
         .unwrap(),
-        stacks_signer::signerdb::VoteRecord::Refused(_)
-    ));
+        VoteRecord::Refused(VoteRefusal::AlreadyAccepted)
+    );
     assert_eq!(
         db.block_lookup(&h).unwrap().unwrap().state,
         BlockState::PreCommitted

@@ -89,6 +89,9 @@ pub enum SignerDbError {
     /// A pending block validation for this block is already queued.
     #[error("a pending validation for block {0} is already queued")]
     DuplicatePendingValidation(String),
+    /// A call's arguments contradict each other (a caller's bug); nothing was written.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// The system clock is before the Unix epoch.
     #[error("bad system time: {0}")]
     BadSystemTime(String),

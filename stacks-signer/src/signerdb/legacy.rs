@@ -4,8 +4,10 @@
 //! The reference tables are renamed aside, the current schema created, the data copied with
 //! hex text turned into bytes, and the old tables dropped — all inside the migration's single
 //! transaction. A value that cannot be converted fails the whole migration (the file is left
-//! untouched) rather than being dropped silently. Deliberately not carried over: the unused
-//! `signer_states` table.
+//! untouched) rather than being dropped silently. This signer's own votes, which the reference
+//! keeps only in its block rows, are read from the converted blocks into `own_votes` (with the
+//! limits listed at [`super::schema::backfill_own_votes`]). Deliberately not carried over: the
+//! unused `signer_states` table.
 
 use rusqlite::Transaction;
 
@@ -59,7 +61,7 @@ const COPY_STATEMENTS: &[&str] = &[
      SELECT public_key, slot_id, slot_version FROM legacy_stackerdb_tracking",
 ];
 
-/// Schema 18 (reference) → current.
+/// Schema 18 (reference) → current ([`super::SCHEMA_VERSION`]).
 pub(crate) fn convert_reference_v18(tx: &Transaction<'_>) -> Result<(), SignerDbError> {
     for table in REFERENCE_TABLES {
         let exists: bool = tx.query_row(
@@ -96,6 +98,7 @@ pub(crate) fn convert_reference_v18(tx: &Transaction<'_>) -> Result<(), SignerDb
     }
     check_signature_lengths(tx)?;
     super::legacy_json::convert_blocks(tx)?;
+    super::schema::backfill_own_votes(tx)?;
     super::legacy_json::convert_state_machine_updates(tx)?;
     for table in REFERENCE_TABLES {
         tx.execute_batch(&format!("DROP TABLE legacy_{table};"))?;

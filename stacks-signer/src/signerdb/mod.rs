@@ -48,9 +48,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use block_info::BlockInfo;
 pub use error::SignerDbError;
-pub use own_vote::{
-    ConflictPolicy, OwnVote, OwnVoteRecord, VoteContext, VoteRecord, VoteRefusal,
-};
+pub use own_vote::{ConflictPolicy, OwnVote, OwnVoteRecord, VoteContext, VoteRecord, VoteRefusal};
 pub use prune::{PruneHorizon, PruneStats};
 pub use schema::{REFERENCE_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use state::BlockState;

@@ -2,12 +2,9 @@
 //! rejection), checked and recorded in one durable transaction before the message leaves the
 //! process.
 //!
-//! SKELETON (the v0 signer issue): the table `own_votes` and these bodies are being written;
-//! the signatures are the contract the v0 signer codes against.
-//!
-//! The record is separate from the `blocks` row, whose state follows the reference signer's
-//! state machine (and can, in the reference, move in ways that would let a vote flip). The
-//! rules, checked against the record:
+//! The record (table `own_votes`, one row per block) is separate from the `blocks` row, whose
+//! state follows the reference signer's state machine (and can, in the reference, move in ways
+//! that would let a vote flip). The rules, checked against the record:
 //! * no rejection after a favourable vote (pre-commit or signature) on the same block;
 //! * no signature after a rejection of the same block: only a pre-commit (which the signer
 //!   sends only after its own fresh evaluation and the node's validation) turns a rejected
@@ -18,13 +15,35 @@
 //!   [`ConflictPolicy::reconsider_after`] ago, or got this signer's favourable vote at any
 //!   time and the node's tip of the tenure is not known to be below the height
 //!   ([`VoteContext::tenure_tip_height`]).
+//!
+//! Repeating a vote is allowed and recorded (a re-sent rejection updates the reason; a re-sent
+//! favourable vote keeps the times of the first one and is not checked against siblings
+//! again: the decision was taken at the first). Times are whole seconds since the Unix epoch,
+//! as everywhere in the database: a sibling's vote blocks while `now - first < reconsider_after`
+//! in seconds.
+//!
+//! # Atomicity and durability
+//! [`SignerDb::record_own_vote`] reads the record, applies the rules and writes the record (and
+//! the caller's block row) in one `BEGIN IMMEDIATE` transaction on a handle nobody else can open
+//! (see [`SignerDb::open`]), so no interleaving of callers can let two conflicting votes
+//! through; it commits with `synchronous=FULL`, so once it returns [`VoteRecord::Recorded`] the
+//! vote survives a crash or a power cut. **Publish the vote only after that.** A refusal
+//! changes nothing.
 
 use std::time::Duration;
 
 use libsigner::chain::{ConsensusHash, NakamotoBlockHeader, Sha512Trunc256Sum};
 use libsigner::v0::messages::RejectReason;
+use rusqlite::{params, Connection};
 
+use super::sql::{now_secs, opt_u64_to_sql, u64_to_sql, Cols};
 use super::{BlockInfo, SignerDb, SignerDbError};
+
+const TABLE: &str = "own_votes";
+
+/// The columns of an own-vote row, in [`OwnVoteRecord::read`] order.
+const COLUMNS: &str = "signer_signature_hash, reward_cycle, consensus_hash, stacks_height, \
+     pre_committed_at, signed_at, rejected_at, reject_reason";
 
 /// How this signer votes on a block.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,16 +127,231 @@ pub struct OwnVoteRecord {
 
 impl OwnVoteRecord {
     /// Whether the current vote is for the block.
+    ///
+    /// A rejection is never recorded after a favourable vote, so a record with both a
+    /// rejection and a favourable time was rejected first and then pre-committed to.
     pub fn is_favourable(&self) -> bool {
         self.pre_committed_at.is_some() || self.signed_at.is_some()
     }
+
+    /// Whether the current vote is a rejection.
+    pub fn is_rejection(&self) -> bool {
+        !self.is_favourable() && self.rejected_at.is_some()
+    }
+
+    /// When this signer first voted for the block (the earlier of its pre-commit and its
+    /// signature), if it did.
+    pub fn first_favourable_at(&self) -> Option<u64> {
+        match (self.pre_committed_at, self.signed_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A record of no vote yet for the block of `header`.
+    fn empty(header: &NakamotoBlockHeader, reward_cycle: u64) -> Self {
+        Self {
+            signer_signature_hash: header.signer_signature_hash(),
+            reward_cycle,
+            consensus_hash: header.consensus_hash,
+            stacks_height: header.chain_length,
+            pre_committed_at: None,
+            signed_at: None,
+            rejected_at: None,
+            reject_reason: None,
+        }
+    }
+
+    /// Reads a row selected with [`COLUMNS`].
+    fn read(row: &rusqlite::Row<'_>) -> Result<Self, SignerDbError> {
+        let c = Cols::new(row, TABLE);
+        let reject_reason = c
+            .opt_text(7, "reject_reason")?
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| SignerDbError::corrupt(TABLE, "reject_reason", e))?;
+        let record = Self {
+            signer_signature_hash: Sha512Trunc256Sum::from(
+                c.array::<32>(0, "signer_signature_hash")?,
+            ),
+            reward_cycle: c.u64(1, "reward_cycle")?,
+            consensus_hash: ConsensusHash::from(c.array::<20>(2, "consensus_hash")?),
+            stacks_height: c.u64(3, "stacks_height")?,
+            pre_committed_at: c.opt_u64(4, "pre_committed_at")?,
+            signed_at: c.opt_u64(5, "signed_at")?,
+            rejected_at: c.opt_u64(6, "rejected_at")?,
+            reject_reason,
+        };
+        if !record.is_favourable() && record.rejected_at.is_none() {
+            return Err(SignerDbError::corrupt(
+                TABLE,
+                "rejected_at",
+                format!(
+                    "the record of block {} holds no vote",
+                    record.signer_signature_hash
+                ),
+            ));
+        }
+        Ok(record)
+    }
+
+    /// Inserts or replaces the row.
+    fn upsert(&self, conn: &Connection) -> Result<(), SignerDbError> {
+        let reject_reason = self
+            .reject_reason
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| SignerDbError::corrupt(TABLE, "reject_reason", e))?;
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO own_votes (signer_signature_hash, reward_cycle, consensus_hash, \
+             stacks_height, pre_committed_at, signed_at, rejected_at, reject_reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (signer_signature_hash) DO UPDATE SET \
+             reward_cycle = excluded.reward_cycle, consensus_hash = excluded.consensus_hash, \
+             stacks_height = excluded.stacks_height, \
+             pre_committed_at = excluded.pre_committed_at, signed_at = excluded.signed_at, \
+             rejected_at = excluded.rejected_at, reject_reason = excluded.reject_reason",
+        )?;
+        stmt.execute(params![
+            self.signer_signature_hash.as_bytes(),
+            u64_to_sql("own_votes.reward_cycle", self.reward_cycle)?,
+            self.consensus_hash.as_bytes(),
+            u64_to_sql("own_votes.stacks_height", self.stacks_height)?,
+            opt_u64_to_sql("own_votes.pre_committed_at", self.pre_committed_at)?,
+            opt_u64_to_sql("own_votes.signed_at", self.signed_at)?,
+            opt_u64_to_sql("own_votes.rejected_at", self.rejected_at)?,
+            reject_reason,
+        ])?;
+        Ok(())
+    }
+}
+
+/// What the record of a block becomes under `vote` at time `now`, before the sibling rule:
+/// the new record and whether the vote is the first favourable one (which the sibling rule
+/// must allow), or the refusal.
+fn apply_vote(
+    vote: &OwnVote,
+    current: Option<OwnVoteRecord>,
+    header: &NakamotoBlockHeader,
+    reward_cycle: u64,
+    now: u64,
+) -> Result<(OwnVoteRecord, bool), VoteRefusal> {
+    let favourable = current.as_ref().is_some_and(OwnVoteRecord::is_favourable);
+    let rejected = current.as_ref().is_some_and(OwnVoteRecord::is_rejection);
+    let mut record = current.unwrap_or_else(|| OwnVoteRecord::empty(header, reward_cycle));
+    match vote {
+        OwnVote::Reject(reason) => {
+            if favourable {
+                return Err(VoteRefusal::AlreadyAccepted);
+            }
+            record.rejected_at.get_or_insert(now);
+            record.reject_reason = Some(reason.clone());
+            Ok((record, false))
+        }
+        OwnVote::PreCommit => {
+            record.pre_committed_at.get_or_insert(now);
+            Ok((record, !favourable))
+        }
+        OwnVote::Accept => {
+            if rejected {
+                return Err(VoteRefusal::AlreadyRejected);
+            }
+            record.signed_at.get_or_insert(now);
+            Ok((record, !favourable))
+        }
+    }
+}
+
+/// The record of block `signer_signature_hash`.
+fn lookup_own_vote(
+    conn: &Connection,
+    signer_signature_hash: &Sha512Trunc256Sum,
+) -> Result<Option<OwnVoteRecord>, SignerDbError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM own_votes WHERE signer_signature_hash = ?1"
+    ))?;
+    let mut rows = stmt.query([signer_signature_hash.as_bytes()])?;
+    match rows.next()? {
+        Some(row) => OwnVoteRecord::read(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The sibling of `record`'s block (same tenure and height) that stands in the way of a first
+/// favourable vote on it at time `now`, if any (the lowest hash first, network decisions
+/// before this signer's own votes).
+fn conflicting_sibling(
+    conn: &Connection,
+    record: &OwnVoteRecord,
+    context: &VoteContext,
+    now: u64,
+) -> Result<Option<Sha512Trunc256Sum>, SignerDbError> {
+    let ch = record.consensus_hash.as_bytes();
+    let height = u64_to_sql("stacks_height", record.stacks_height)?;
+    let hash = record.signer_signature_hash.as_bytes();
+    let mut stmt = conn.prepare_cached(
+        "SELECT signer_signature_hash FROM blocks \
+         WHERE consensus_hash = ?1 AND stacks_height = ?2 AND signer_signature_hash != ?3 \
+         AND (state = 'GloballyAccepted' OR signed_group IS NOT NULL) \
+         ORDER BY signer_signature_hash LIMIT 1",
+    )?;
+    let mut rows = stmt.query(params![ch, height, hash])?;
+    if let Some(row) = rows.next()? {
+        let sibling = Cols::new(row, "blocks").array::<32>(0, "signer_signature_hash")?;
+        return Ok(Some(Sha512Trunc256Sum::from(sibling)));
+    }
+    // A sibling this signer voted for blocks for good unless the node's tip of the tenure is
+    // known to be below the height (the sibling did not make it).
+    let sibling_may_be_canonical = context
+        .tenure_tip_height
+        .is_none_or(|tip| tip >= record.stacks_height);
+    let window = context.policy.reconsider_after.as_secs();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM own_votes \
+         WHERE consensus_hash = ?1 AND stacks_height = ?2 AND signer_signature_hash != ?3 \
+         AND (pre_committed_at IS NOT NULL OR signed_at IS NOT NULL) \
+         ORDER BY signer_signature_hash"
+    ))?;
+    let mut rows = stmt.query(params![ch, height, hash])?;
+    while let Some(row) = rows.next()? {
+        let sibling = OwnVoteRecord::read(row)?;
+        let Some(first) = sibling.first_favourable_at() else {
+            continue;
+        };
+        // A clock that went back reads as "just now": the sibling still blocks.
+        if sibling_may_be_canonical || now.saturating_sub(first) < window {
+            return Ok(Some(sibling.signer_signature_hash));
+        }
+    }
+    Ok(None)
 }
 
 impl SignerDb {
     /// Checks that this signer may cast `vote` on the block of `header` (reward cycle
-    /// `reward_cycle`) under the rules of the [module documentation](self) and, if so, records
-    /// it — and stores `store` (the block's row as the caller's state machine left it), if
-    /// given — in one durable transaction. On [`VoteRecord::Refused`] nothing changed.
+    /// `reward_cycle`) and, if so, records it — and stores `store` (the block's row as the
+    /// caller's state machine left it), if given — in one durable transaction
+    /// (`synchronous=FULL`): publish the vote only after [`VoteRecord::Recorded`]. On
+    /// [`VoteRecord::Refused`] nothing changed.
+    ///
+    /// The rules, against this signer's record of the block and of its siblings (same tenure,
+    /// same height):
+    /// * a rejection after a pre-commit or signature is refused
+    ///   ([`VoteRefusal::AlreadyAccepted`]); a repeated rejection is recorded with its new
+    ///   reason;
+    /// * a signature after a rejection is refused ([`VoteRefusal::AlreadyRejected`]) unless a
+    ///   pre-commit followed the rejection; a pre-commit after a rejection is allowed;
+    /// * a first favourable vote (no earlier pre-commit or signature on the block) is refused
+    ///   ([`VoteRefusal::ConflictingBlock`]) while a sibling is globally accepted or has
+    ///   `signed_group` set in `blocks`, or got this signer's favourable vote less than
+    ///   [`ConflictPolicy::reconsider_after`] ago (whole seconds), or got it at any time and
+    ///   [`VoteContext::tenure_tip_height`] is unknown or at least the block's height;
+    /// * a later favourable vote is recorded without the sibling check, keeping the times of
+    ///   the first ones.
+    ///
+    /// `store` must be the record of the same block ([`SignerDbError::InvalidArgument`]
+    /// otherwise, before anything is written). A block already recorded keeps the reward
+    /// cycle of its first vote.
     pub fn record_own_vote(
         &mut self,
         vote: &OwnVote,
@@ -126,8 +360,56 @@ impl SignerDb {
         store: Option<&BlockInfo>,
         context: &VoteContext,
     ) -> Result<VoteRecord, SignerDbError> {
-        let _ = (vote, header, reward_cycle, store, context);
-        todo!()
+        self.record_own_vote_at(vote, header, reward_cycle, store, context, now_secs())
+    }
+
+    /// [`SignerDb::record_own_vote`] with `now` (seconds since the Unix epoch) as the current
+    /// time: the time stamped on a new vote and the one the sibling rule's window is measured
+    /// to. For tests and tools that replay a sequence of events; the signer itself uses
+    /// [`SignerDb::record_own_vote`].
+    pub fn record_own_vote_at(
+        &mut self,
+        vote: &OwnVote,
+        header: &NakamotoBlockHeader,
+        reward_cycle: u64,
+        store: Option<&BlockInfo>,
+        context: &VoteContext,
+        now: u64,
+    ) -> Result<VoteRecord, SignerDbError> {
+        let hash = header.signer_signature_hash();
+        let store_row = match store {
+            Some(info) => {
+                let stored_hash = info.signer_signature_hash();
+                if stored_hash != hash {
+                    return Err(SignerDbError::InvalidArgument(format!(
+                        "record_own_vote: the block row to store ({stored_hash}) is not the \
+                         voted block ({hash})"
+                    )));
+                }
+                Some(info.to_row()?)
+            }
+            None => None,
+        };
+        self.durable_write(|tx| {
+            let current = lookup_own_vote(tx, &hash)?;
+            let (record, first_favourable) =
+                match apply_vote(vote, current, header, reward_cycle, now) {
+                    Ok(applied) => applied,
+                    Err(refusal) => return Ok(VoteRecord::Refused(refusal)),
+                };
+            if first_favourable {
+                if let Some(sibling) = conflicting_sibling(tx, &record, context, now)? {
+                    return Ok(VoteRecord::Refused(VoteRefusal::ConflictingBlock {
+                        signer_signature_hash: sibling,
+                    }));
+                }
+            }
+            record.upsert(tx)?;
+            if let Some(row) = &store_row {
+                row.upsert(tx)?;
+            }
+            Ok(VoteRecord::Recorded)
+        })
     }
 
     /// What this signer published about block `signer_signature_hash`, if anything.
@@ -135,13 +417,21 @@ impl SignerDb {
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<Option<OwnVoteRecord>, SignerDbError> {
-        let _ = signer_signature_hash;
-        todo!()
+        lookup_own_vote(&self.conn, signer_signature_hash)
     }
 
     /// Every vote this signer recorded, by tenure, height and block.
     pub fn get_own_votes(&self) -> Result<Vec<OwnVoteRecord>, SignerDbError> {
-        todo!()
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM own_votes \
+             ORDER BY consensus_hash, stacks_height, signer_signature_hash"
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(OwnVoteRecord::read(row)?);
+        }
+        Ok(out)
     }
 }
 

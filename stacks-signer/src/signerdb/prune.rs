@@ -5,6 +5,8 @@
 //! * blocks of reward cycles before `min_reward_cycle` — except the canonical tip, which
 //!   anchors later parent checks — and every vote, pre-commit, pending validation and replay
 //!   record of those blocks;
+//! * this signer's own votes (`own_votes`) of reward cycles before `min_reward_cycle`, except
+//!   the one on the canonical tip — including votes on blocks that were never stored;
 //! * peers' state-machine updates of reward cycles before `min_reward_cycle`;
 //! * burn blocks below `min_burn_height`, with the tenure activity and the peers' burn block
 //!   reports of their sortitions; reports and activity older than the oldest burn block kept
@@ -32,7 +34,7 @@ pub struct PruneHorizon {
 pub struct PruneStats {
     /// Block rows.
     pub blocks: usize,
-    /// Signature, rejection and pre-commit rows.
+    /// Signature, rejection and pre-commit rows, and this signer's own-vote rows.
     pub votes: usize,
     /// Pending-validation and replay-validation rows.
     pub validations: usize,
@@ -44,7 +46,8 @@ pub struct PruneStats {
 
 impl SignerDb {
     /// Deletes the data older than `horizon`, in one transaction: blocks of earlier reward
-    /// cycles (except the canonical tip) with their votes and queue entries, peers' updates of
+    /// cycles (except the canonical tip) with their votes and queue entries, this signer's own
+    /// votes of earlier cycles (except on the canonical tip), peers' updates of
     /// earlier cycles, burn blocks below the height with their tenures' activity and reports.
     pub fn prune(&mut self, horizon: PruneHorizon) -> Result<PruneStats, SignerDbError> {
         let min_cycle = u64_to_sql("min_reward_cycle", horizon.min_reward_cycle)?;
@@ -85,6 +88,12 @@ impl SignerDb {
                     [],
                 )?;
             }
+            stats.votes += tx.execute(
+                "DELETE FROM own_votes WHERE reward_cycle < ?1 AND signer_signature_hash IS NOT ( \
+                   SELECT signer_signature_hash FROM blocks WHERE state = 'GloballyAccepted' \
+                   ORDER BY stacks_height DESC, signed_group DESC LIMIT 1)",
+                [min_cycle],
+            )?;
             stats.blocks = tx.execute(
                 "DELETE FROM blocks WHERE signer_signature_hash IN \
                  (SELECT h FROM temp.prune_blocks)",

@@ -8,7 +8,14 @@
 //! Starting points:
 //! * an empty file (version 0): the current schema is created directly;
 //! * a database of the reference signer at its schema 18: converted in place (see
-//!   [`super::legacy`]), keeping burn blocks, tenure activity, votes and slot versions.
+//!   [`super::legacy`]), keeping burn blocks, tenure activity, votes and slot versions, with
+//!   this signer's own votes taken from its blocks (see [`backfill_own_votes`]);
+//! * a database of this signer at schema 19 (before the `own_votes` table): the table is
+//!   created and filled from the blocks the same way.
+//!
+//! History of this signer's versions: 19 is the reference's 18 re-encoded (bytes for hex,
+//! consensus encodings for JSON); 20 adds `own_votes`, the record of what this signer
+//! published (see [`super::own_vote`]).
 //!
 //! The schema version lives in `db_config`; like the reference it may hold several rows and
 //! the version is their maximum.
@@ -20,14 +27,39 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use super::error::SignerDbError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 19;
+pub const SCHEMA_VERSION: u32 = 20;
 
 /// The last schema version of the reference signer (tag signer-3.3.0.0.4.0).
 pub const REFERENCE_SCHEMA_VERSION: u32 = 18;
 
+/// The `own_votes` table (schema 20), as a literal so the current schema can include it.
+macro_rules! own_votes_table {
+    () => {
+        r#"
+CREATE TABLE own_votes (
+    signer_signature_hash BLOB NOT NULL PRIMARY KEY,
+    reward_cycle INTEGER NOT NULL,
+    consensus_hash BLOB NOT NULL,
+    stacks_height INTEGER NOT NULL,
+    pre_committed_at INTEGER,
+    signed_at INTEGER,
+    rejected_at INTEGER,
+    reject_reason TEXT,
+    CHECK (pre_committed_at IS NOT NULL OR signed_at IS NOT NULL OR rejected_at IS NOT NULL)
+) STRICT;
+CREATE INDEX own_votes_tenure_height ON own_votes (consensus_hash, stacks_height);
+CREATE INDEX own_votes_reward_cycle ON own_votes (reward_cycle);
+"#
+    };
+}
+
+/// The `own_votes` table and its indexes: what schema 20 adds to 19.
+const OWN_VOTES_TABLE: &str = own_votes_table!();
+
 /// The current schema. Hashes are BLOBs of their exact size, addresses c32 TEXT, times
 /// seconds since the Unix epoch; blocks are kept in their consensus encoding.
-pub(crate) const CURRENT_SCHEMA: &str = r#"
+pub(crate) const CURRENT_SCHEMA: &str = concat!(
+    r#"
 CREATE TABLE db_config (
     version INTEGER NOT NULL
 ) STRICT;
@@ -131,7 +163,9 @@ CREATE TABLE stackerdb_tracking (
     slot_version INTEGER NOT NULL,
     PRIMARY KEY (public_key, slot_id)
 ) STRICT;
-"#;
+"#,
+    own_votes_table!()
+);
 
 /// One step of the migration chain.
 struct Migration {
@@ -154,10 +188,57 @@ const MIGRATIONS: &[Migration] = &[
         to: SCHEMA_VERSION,
         apply: super::legacy::convert_reference_v18,
     },
+    Migration {
+        from: 19,
+        to: 20,
+        apply: add_own_votes,
+    },
 ];
 
 fn create_current_schema(tx: &Transaction<'_>) -> Result<(), SignerDbError> {
     tx.execute_batch(CURRENT_SCHEMA)?;
+    Ok(())
+}
+
+/// Schema 19 → 20: the `own_votes` table, filled from the blocks.
+fn add_own_votes(tx: &Transaction<'_>) -> Result<(), SignerDbError> {
+    tx.execute_batch(OWN_VOTES_TABLE)?;
+    backfill_own_votes(tx)
+}
+
+/// Fills `own_votes` from the `blocks` rows of a database that had no such record (this
+/// signer's schema 19, or the reference's 18 once converted).
+///
+/// What a block row tells about this signer's vote, and what it cannot:
+/// * `signed_self` set: this signer voted for the block at that time (the reference sets it
+///   at its first pre-commit or signature and never clears it). A `PreCommitted` row is
+///   recorded as a pre-commit; any other state as a signature — the row cannot tell whether
+///   a signature followed the pre-commit, so a block that was only pre-committed and then
+///   moved on (e.g. to a global state) reads as signed. Both count the same for the rules.
+///   A rejection the reference sent after such a vote (its flips, v0-logic §11.3) is not
+///   recorded: the record keeps the favourable vote, which is the one the rules protect.
+/// * `LocallyRejected` with `valid = 0` and no `signed_self`: this signer rejected the block,
+///   with the row's `reject_reason`; the time of the rejection is not stored, so the
+///   proposal time (a lower bound) stands in for it.
+/// * Nothing else is recorded. In particular a `GloballyRejected` row may hide this signer's
+///   own rejection (the global state overwrote it), and a row whose `signed_self` was lost
+///   (a stale copy written over it, v0-logic §11.5) hides its vote; such blocks read as never
+///   voted on.
+pub(crate) fn backfill_own_votes(tx: &Transaction<'_>) -> Result<(), SignerDbError> {
+    tx.execute_batch(
+        "INSERT INTO own_votes (signer_signature_hash, reward_cycle, consensus_hash, \
+           stacks_height, pre_committed_at, signed_at, rejected_at, reject_reason) \
+         SELECT signer_signature_hash, reward_cycle, consensus_hash, stacks_height, \
+           CASE WHEN state = 'PreCommitted' THEN signed_self END, \
+           CASE WHEN state != 'PreCommitted' THEN signed_self END, \
+           NULL, NULL \
+         FROM blocks WHERE signed_self IS NOT NULL;
+         INSERT INTO own_votes (signer_signature_hash, reward_cycle, consensus_hash, \
+           stacks_height, pre_committed_at, signed_at, rejected_at, reject_reason) \
+         SELECT signer_signature_hash, reward_cycle, consensus_hash, stacks_height, \
+           NULL, NULL, proposed_time, reject_reason \
+         FROM blocks WHERE state = 'LocallyRejected' AND valid = 0 AND signed_self IS NULL;",
+    )?;
     Ok(())
 }
 
