@@ -444,7 +444,15 @@ impl SignerDb {
         stacks_height: u64,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<bool, SignerDbError> {
-        let _ = (consensus_hash, stacks_height, signer_signature_hash);
-        todo!()
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 1 FROM own_votes WHERE consensus_hash = ?1 AND stacks_height = ?2 \
+             AND signer_signature_hash != ?3 \
+             AND (pre_committed_at IS NOT NULL OR signed_at IS NOT NULL) LIMIT 1",
+        )?;
+        Ok(stmt.exists(rusqlite::params![
+            consensus_hash.as_bytes(),
+            u64_to_sql("own_votes.stacks_height", stacks_height)?,
+            signer_signature_hash.as_bytes(),
+        ])?)
     }
 }
