@@ -100,7 +100,11 @@ fn write_response(
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
     stream.flush()?;
-    stream.shutdown(Shutdown::Write)
+    match stream.shutdown(Shutdown::Write) {
+        // The peer read its answer and closed first: the response was delivered.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        other => other,
+    }
 }
 
 /// Counts a request in flight until dropped.
