@@ -291,7 +291,10 @@ pub fn check_votes(
 fn check_flips(votes: &[&PublishedVote], report: &mut InvariantReport) {
     let mut by_block: BTreeMap<Sha512Trunc256Sum, Vec<&PublishedVote>> = BTreeMap::new();
     for vote in votes {
-        by_block.entry(vote.signer_signature_hash).or_default().push(vote);
+        by_block
+            .entry(vote.signer_signature_hash)
+            .or_default()
+            .push(vote);
     }
     for history in by_block.values() {
         let mut last_favourable: Option<&PublishedVote> = None;

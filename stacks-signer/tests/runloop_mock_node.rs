@@ -14,11 +14,11 @@ use stacks_signer::client::{SignerSlotID, StacksClient};
 use stacks_signer::config::{GlobalConfig, SignerConfigMode};
 use stacks_signer::devnet::{MockNode, MockNodeConfig, ObserverSpec, RunningMockNode, SignerSpec};
 use stacks_signer::logging::discard;
-use stacks_signer::v0::Signer;
 use stacks_signer::runloop::{signer_config_for_cycle, ConfigurationError};
 use stacks_signer::signer::RunLoopState;
 use stacks_signer::signerdb::{BlockState, SignerDb, SignerDbError};
 use stacks_signer::spawned::SpawnError;
+use stacks_signer::v0::Signer;
 use stacks_signer::{SignerContext, SignerResult, SpawnedSigner, StateInfo};
 
 const TIMEOUT: Duration = Duration::from_secs(60);

@@ -130,7 +130,10 @@ impl Signer {
                 .db()
                 .insert_pending_block_validation(&sighash, now_secs())
             {
-                warn!(self.logger, "{self}: Failed to insert pending block validation: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to insert pending block validation: {e}"
+                );
             }
         }
         if let Err(e) = self.db().insert_block(&block_info) {
@@ -163,12 +166,20 @@ impl Signer {
                     "signer_signature_hash" => %info.signer_signature_hash());
             }
             Some(true) => {
-                debug!(self.logger, "{self}: Accepting block {}", info.block.block_id());
+                debug!(
+                    self.logger,
+                    "{self}: Accepting block {}",
+                    info.block.block_id()
+                );
                 let acceptance = self.create_block_acceptance(&info.block);
                 self.send_acceptance(&info.block, acceptance, None);
             }
             Some(false) => {
-                debug!(self.logger, "{self}: Rejecting block {}", info.block.block_id());
+                debug!(
+                    self.logger,
+                    "{self}: Rejecting block {}",
+                    info.block.block_id()
+                );
                 let rejection =
                     self.create_block_rejection(RejectReason::RejectedInPriorRound, &info.block);
                 self.send_rejection(&info.block, rejection, None);
@@ -210,13 +221,12 @@ impl Signer {
                 local_version
             }
         };
-        let result = if SortitionStateVersion::from_protocol_version(latest_version)
-            .uses_global_state()
-        {
-            self.check_block_against_global_state(block, node)
-        } else {
-            self.check_block_against_local_state(block, sortition_view, node)
-        };
+        let result =
+            if SortitionStateVersion::from_protocol_version(latest_version).uses_global_state() {
+                self.check_block_against_global_state(block, node)
+            } else {
+                self.check_block_against_local_state(block, sortition_view, node)
+            };
         match result {
             Ok(()) => None,
             Err(reason) => {
@@ -277,7 +287,12 @@ impl Signer {
     /// Whether the node has (probably) processed `block`'s parent: it announced it recently,
     /// or its tip is at least as high. The node is asked only when neither the recent blocks
     /// nor the highest height it announced tells.
-    fn maybe_processed_parent(&self, block: &NakamotoBlock, node: &dyn NodeRpc, node_cache: &RefCell<NodeCache>) -> bool {
+    fn maybe_processed_parent(
+        &self,
+        block: &NakamotoBlock,
+        node: &dyn NodeRpc,
+        node_cache: &RefCell<NodeCache>,
+    ) -> bool {
         if self
             .recently_processed
             .is_processed(&block.header.parent_block_id)
@@ -319,7 +334,10 @@ impl Signer {
                     .db()
                     .insert_pending_block_validation(&sighash, added_secs)
                 {
-                    warn!(self.logger, "{self}: Failed to insert pending block validation: {e}");
+                    warn!(
+                        self.logger,
+                        "{self}: Failed to insert pending block validation: {e}"
+                    );
                 }
                 return;
             }
@@ -331,13 +349,17 @@ impl Signer {
                 .get_global_tx_replay_set()
                 .unwrap_or_default();
             if set.is_some() {
-                self.replay_sets_sent.insert(sighash, replay_set_digest(&set));
+                self.replay_sets_sent
+                    .insert(sighash, replay_set_digest(&set));
             }
             set.clone_as_optional()
         } else {
             None
         };
-        match self.stacks_client.submit_block_for_validation(block.clone(), replay_txs) {
+        match self
+            .stacks_client
+            .submit_block_for_validation(block.clone(), replay_txs)
+        {
             Ok(()) => {
                 self.submitted_block_proposal = Some((sighash, Instant::now()));
             }
@@ -348,14 +370,23 @@ impl Signer {
                     .db()
                     .insert_pending_block_validation(&sighash, added_secs)
                 {
-                    warn!(self.logger, "{self}: Failed to insert pending block validation: {e}");
+                    warn!(
+                        self.logger,
+                        "{self}: Failed to insert pending block validation: {e}"
+                    );
                 }
             }
             Err(ClientError::RequestFailure(status)) => {
-                warn!(self.logger, "{self}: Received non-429 status from stacks node: {status}");
+                warn!(
+                    self.logger,
+                    "{self}: Received non-429 status from stacks node: {status}"
+                );
             }
             Err(e) => {
-                warn!(self.logger, "{self}: Failed to submit block for validation: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to submit block for validation: {e}"
+                );
             }
         }
     }
@@ -370,16 +401,25 @@ impl Signer {
             Ok(Some(pending)) => (pending.signer_signature_hash, pending.added_time),
             Ok(None) => return,
             Err(e) => {
-                warn!(self.logger, "{self}: Failed to get pending block validation: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to get pending block validation: {e}"
+                );
                 return;
             }
         };
-        info!(self.logger, "{self}: Found a pending block validation: {sighash}");
+        info!(
+            self.logger,
+            "{self}: Found a pending block validation: {sighash}"
+        );
         let lookup = self.db().block_lookup(&sighash);
         match lookup {
             Ok(Some(info)) => self.submit_block_for_validation(&info.block, added_secs, node_cache),
             Ok(None) => {
-                error!(self.logger, "{self}: Pending block validation not found in DB: {sighash}");
+                error!(
+                    self.logger,
+                    "{self}: Pending block validation not found in DB: {sighash}"
+                );
             }
             Err(e) => error!(self.logger, "{self}: Failed to get block info: {e}"),
         }
@@ -405,7 +445,10 @@ impl Signer {
                 return;
             }
             Err(e) => {
-                error!(self.logger, "{self}: Failed to lookup block in signer db: {e}");
+                error!(
+                    self.logger,
+                    "{self}: Failed to lookup block in signer db: {e}"
+                );
                 return;
             }
         };
@@ -420,7 +463,10 @@ impl Signer {
         info.reject_reason = Some(rejection.response_data.reject_reason.clone());
         if let Err(e) = info.mark_locally_rejected() {
             if !info.has_reached_consensus() {
-                warn!(self.logger, "{self}: Failed to mark block as locally rejected: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to mark block as locally rejected: {e}"
+                );
             }
         }
         let block = info.block.clone();
@@ -434,7 +480,10 @@ impl Signer {
         sortition_view: &mut Option<SortitionsView>,
         node_cache: &RefCell<NodeCache>,
     ) {
-        info!(self.logger, "{self}: Received a block validate response: {response:?}");
+        info!(
+            self.logger,
+            "{self}: Received a block validate response: {response:?}"
+        );
         let sighash = match response {
             BlockValidateResponse::Ok(ok) => {
                 self.handle_block_validate_ok(ok, sortition_view, node_cache);
@@ -446,7 +495,10 @@ impl Signer {
             }
         };
         if let Err(e) = self.db().remove_pending_block_validation(&sighash) {
-            warn!(self.logger, "{self}: Failed to remove pending block validation: {e}");
+            warn!(
+                self.logger,
+                "{self}: Failed to remove pending block validation: {e}"
+            );
         }
         self.check_pending_block_validations(node_cache);
     }
@@ -481,7 +533,10 @@ impl Signer {
                 replay_hash,
                 ok.replay_tx_exhausted,
             ) {
-                warn!(self.logger, "{self}: Failed to insert block validated by replay tx: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to insert block validated by replay tx: {e}"
+                );
             }
         }
         let Some(mut info) = self.block_lookup_by_reward_cycle(&sighash) else {
@@ -501,7 +556,10 @@ impl Signer {
         }
         if let Err(e) = info.mark_pre_committed() {
             if !info.has_reached_consensus() {
-                warn!(self.logger, "{self}: Failed to mark block as locally accepted: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to mark block as locally accepted: {e}"
+                );
                 return;
             }
             info.signed_self.get_or_insert_with(now_secs);
@@ -540,7 +598,10 @@ impl Signer {
     ) {
         if let Err(e) = info.mark_locally_rejected() {
             if !info.has_reached_consensus() {
-                warn!(self.logger, "{self}: Failed to mark block as locally rejected: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to mark block as locally rejected: {e}"
+                );
             }
         }
         let block = info.block.clone();
@@ -626,7 +687,10 @@ impl Signer {
         }
         if let Err(e) = info.mark_locally_rejected() {
             if !info.has_reached_consensus() {
-                warn!(self.logger, "{self}: Failed to mark block as locally rejected: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to mark block as locally rejected: {e}"
+                );
                 return;
             }
         }
@@ -646,6 +710,9 @@ impl Signer {
     /// The reference panics when a block row cannot be written; here the failure is logged
     /// and the signer goes on (the block is judged again if it is proposed again).
     pub(super) fn handle_insert_block_error(&self, e: &crate::signerdb::SignerDbError) {
-        error!(self.logger, "{self}: Failed to insert block into signer-db: {e}");
+        error!(
+            self.logger,
+            "{self}: Failed to insert block into signer-db: {e}"
+        );
     }
 }

@@ -27,9 +27,7 @@ use super::recently_processed::RecentlyProcessedBlocks;
 use super::signer_state::{LocalStateMachine, NewBurnBlock, ReplayScopeOpt};
 use crate::chainstate::cache::NodeCache;
 use crate::chainstate::v1::SortitionsView;
-use crate::chainstate::{
-    CachedNode, ProposalEvalConfig, SUPPORTED_SIGNER_PROTOCOL_VERSION,
-};
+use crate::chainstate::{CachedNode, ProposalEvalConfig, SUPPORTED_SIGNER_PROTOCOL_VERSION};
 use crate::client::api::StacksEpochId;
 use crate::client::{StackerDB, StacksClient};
 use crate::config::{SignerConfig, SignerConfigMode};
@@ -117,7 +115,9 @@ impl Signer {
     /// The database, locked. A lock poisoned by a panic elsewhere is taken over: every write
     /// is a transaction, so the database itself is consistent.
     pub(super) fn db(&self) -> MutexGuard<'_, SignerDb> {
-        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.db
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The protocol version this signer supports.
@@ -149,7 +149,10 @@ impl Signer {
             Ok(Some(info)) if info.reward_cycle == self.reward_cycle => Some(info),
             Ok(_) => None,
             Err(e) => {
-                error!(self.logger, "{self}: Failed to lookup block hash {hash} in signer db: {e}");
+                error!(
+                    self.logger,
+                    "{self}: Failed to lookup block hash {hash} in signer db: {e}"
+                );
                 None
             }
         }
@@ -167,11 +170,12 @@ impl SignerTrait<SignerMessage> for Signer {
             keys = keys.new(o!("signer_id" => signer_id));
         }
         let logger = keys;
-        let mut stackerdb = StackerDB::from_config(&config, context.db.clone())
-            .with_logger(logger.clone());
+        let mut stackerdb =
+            StackerDB::from_config(&config, context.db.clone()).with_logger(logger.clone());
         let private_key = config.global.stacks_private_key.clone();
         let mainnet = config.mainnet();
-        let stacks_address = StacksAddress::p2pkh(mainnet, &StacksPublicKey::from_private(&private_key));
+        let stacks_address =
+            StacksAddress::p2pkh(mainnet, &StacksPublicKey::from_private(&private_key));
         let proposal_config = ProposalEvalConfig::from(&config);
         let weights = config.signer_entries.signer_addr_to_weight.clone();
         let updates = {
@@ -186,7 +190,10 @@ impl SignerTrait<SignerMessage> for Signer {
             scratch.store(&mut db, &config, &logger);
             db.get_signer_state_machine_updates(config.reward_cycle)
                 .unwrap_or_else(|e| {
-                    warn!(logger, "An error occurred retrieving state machine updates from the db: {e}");
+                    warn!(
+                        logger,
+                        "An error occurred retrieving state machine updates from the db: {e}"
+                    );
                     HashMap::new()
                 })
         };
@@ -205,7 +212,10 @@ impl SignerTrait<SignerMessage> for Signer {
                 &logger,
             )
             .unwrap_or_else(|e| {
-                warn!(logger, "Failed to initialize local state machine for signer: {e}");
+                warn!(
+                    logger,
+                    "Failed to initialize local state machine for signer: {e}"
+                );
                 LocalStateMachine::Uninitialized
             })
         };
@@ -297,7 +307,10 @@ impl SignerTrait<SignerMessage> for Signer {
                 SignerEvent::StatusCheck | SignerEvent::NewBurnBlock { .. }
             )
         {
-            debug!(self.logger, "{self}: Signer reward cycle has not yet started. Ignoring event.");
+            debug!(
+                self.logger,
+                "{self}: Signer reward cycle has not yet started. Ignoring event."
+            );
             return;
         }
         self.handle_event(sortition_view, node_cache, event, current_reward_cycle);
@@ -313,7 +326,10 @@ impl SignerTrait<SignerMessage> for Signer {
         self.db()
             .has_unprocessed_blocks(self.reward_cycle)
             .unwrap_or_else(|e| {
-                error!(self.logger, "{self}: Failed to check for pending blocks: {e}");
+                error!(
+                    self.logger,
+                    "{self}: Failed to check for pending blocks: {e}"
+                );
                 // Keeping the instance one more burn block is harmless; dropping one with
                 // blocks in flight is not.
                 true
@@ -338,7 +354,12 @@ impl SignerTrait<SignerMessage> for Signer {
     fn get_canonical_tip(&self) -> Option<BlockInfo> {
         self.db()
             .get_canonical_tip()
-            .map_err(|e| error!(self.logger, "{self}: Failed to check for canonical tip: {e}"))
+            .map_err(|e| {
+                error!(
+                    self.logger,
+                    "{self}: Failed to check for canonical tip: {e}"
+                )
+            })
             .ok()
             .flatten()
     }
@@ -371,7 +392,10 @@ impl LatestUpdates {
         {
             Ok(latest) => latest,
             Err(e) => {
-                warn!(logger, "Error retrieving state machine updates from stacker DB: {e}");
+                warn!(
+                    logger,
+                    "Error retrieving state machine updates from stacker DB: {e}"
+                );
                 return;
             }
         };
@@ -391,7 +415,10 @@ impl LatestUpdates {
             if let Err(e) =
                 db.insert_state_machine_update(config.reward_cycle, address, update, &now)
             {
-                warn!(logger, "Error submitting state machine update to signer DB: {e}");
+                warn!(
+                    logger,
+                    "Error submitting state machine update to signer DB: {e}"
+                );
             }
         }
     }
@@ -408,7 +435,10 @@ impl Signer {
     ) {
         match event {
             SignerEvent::BlockValidationResponse(response) => {
-                debug!(self.logger, "{self}: Received a block proposal result from the stacks node...");
+                debug!(
+                    self.logger,
+                    "{self}: Received a block proposal result from the stacks node..."
+                );
                 self.handle_block_validate_response(response, sortition_view, node_cache);
             }
             SignerEvent::SignerMessages {
@@ -416,7 +446,11 @@ impl Signer {
                 messages,
                 ..
             } => {
-                debug!(self.logger, "{self}: Received {} messages from the other signers", messages.len());
+                debug!(
+                    self.logger,
+                    "{self}: Received {} messages from the other signers",
+                    messages.len()
+                );
                 for (public_key, message) in messages {
                     let address = StacksAddress::p2pkh(self.mainnet, public_key);
                     if !self.is_valid_signer(&address) {
@@ -440,7 +474,11 @@ impl Signer {
                 }
             }
             SignerEvent::MinerMessages(messages) => {
-                debug!(self.logger, "{self}: Received {} messages from the miner", messages.len());
+                debug!(
+                    self.logger,
+                    "{self}: Received {} messages from the miner",
+                    messages.len()
+                );
                 for message in messages {
                     match message {
                         SignerMessage::BlockProposal(proposal) => {
@@ -470,7 +508,10 @@ impl Signer {
                 received_time,
                 parent_burn_block_hash,
             } => {
-                info!(self.logger, "{self}: Received a new burn block event for block height {burn_height}");
+                info!(
+                    self.logger,
+                    "{self}: Received a new burn block event for block height {burn_height}"
+                );
                 node_cache.borrow_mut().on_burn_block(consensus_hash);
                 if let Err(e) = self.db().insert_burn_block(
                     burn_header_hash,
@@ -593,11 +634,17 @@ impl Signer {
             return;
         }
         if let Err(e) = db.mark_block_globally_accepted(&mut info) {
-            warn!(self.logger, "{self}: Failed to mark block as globally accepted: {e}");
+            warn!(
+                self.logger,
+                "{self}: Failed to mark block as globally accepted: {e}"
+            );
             return;
         }
         if let Err(e) = db.insert_block(&info) {
-            warn!(self.logger, "{self}: Failed to update block state to globally accepted: {e}");
+            warn!(
+                self.logger,
+                "{self}: Failed to update block state to globally accepted: {e}"
+            );
         }
     }
 
@@ -633,14 +680,23 @@ impl Signer {
             .try_into_update_message_with_version(version)
         {
             Ok(update) => {
-                debug!(self.logger, "{self}: Sending signer update message to stackerdb: {update:?}");
+                debug!(
+                    self.logger,
+                    "{self}: Sending signer update message to stackerdb: {update:?}"
+                );
                 let message = SignerMessage::StateMachineUpdate(update);
                 if let Err(e) = self.stackerdb.send_message_with_retry(&message) {
-                    warn!(self.logger, "{self}: Failed to send signer update to stacker-db: {e}");
+                    warn!(
+                        self.logger,
+                        "{self}: Failed to send signer update to stacker-db: {e}"
+                    );
                 }
             }
             Err(e) => {
-                warn!(self.logger, "{self}: Failed to convert local signer state to a signer message: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to convert local signer state to a signer message: {e}"
+                );
             }
         }
     }
@@ -651,12 +707,18 @@ impl Signer {
         update: &StateMachineUpdate,
         received_time: &SystemTime,
     ) {
-        info!(self.logger, "{self}: Received state machine update from signer {address}: {update:?}");
+        info!(
+            self.logger,
+            "{self}: Received state machine update from signer {address}: {update:?}"
+        );
         if let Err(e) =
             self.db()
                 .insert_state_machine_update(self.reward_cycle, address, update, received_time)
         {
-            warn!(self.logger, "{self}: Failed to update global state in signerdb: {e}");
+            warn!(
+                self.logger,
+                "{self}: Failed to update global state in signerdb: {e}"
+            );
         }
         self.global_state_evaluator
             .insert_update(*address, update.clone());
@@ -666,7 +728,10 @@ impl Signer {
         let epoch = match self.stacks_client.get_node_epoch() {
             Ok(epoch) => epoch,
             Err(e) => {
-                warn!(self.logger, "{self}: Failed to determine node epoch. Cannot mock sign: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to determine node epoch. Cannot mock sign: {e}"
+                );
                 return;
             }
         };
@@ -674,11 +739,17 @@ impl Signer {
             "current_reward_cycle" => current_reward_cycle,
             "epoch" => ?epoch);
         if epoch == StacksEpochId::Epoch25 && self.reward_cycle == current_reward_cycle {
-            info!(self.logger, "{self}: Mock signing mock proposal: {mock_proposal:?}");
+            info!(
+                self.logger,
+                "{self}: Mock signing mock proposal: {mock_proposal:?}"
+            );
             let signature = MockSignature::new(mock_proposal.clone(), &self.private_key);
             let message = SignerMessage::MockSignature(signature);
             if let Err(e) = self.stackerdb.send_message_with_retry(&message) {
-                warn!(self.logger, "{self}: Failed to send mock signature to stacker-db: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to send mock signature to stacker-db: {e}"
+                );
             }
         }
     }

@@ -10,8 +10,7 @@ use libsigner::chain::{
     StacksPublicKey,
 };
 use libsigner::v0::messages::{
-    BlockAccepted, BlockRejection, BlockResponse, RejectReason, RejectReasonPrefix,
-    SignerMessage,
+    BlockAccepted, BlockRejection, BlockResponse, RejectReason, RejectReasonPrefix, SignerMessage,
 };
 use libsigner::BlockValidateReject;
 use slog::{debug, error, info, warn};
@@ -167,14 +166,23 @@ impl Signer {
 
     /// Publishes a block response this signer already recorded.
     pub(super) fn publish_block_response(&mut self, response: BlockResponse) {
-        info!(self.logger, "{self}: Broadcasting block response to stacks node: {response:?}");
+        info!(
+            self.logger,
+            "{self}: Broadcasting block response to stacks node: {response:?}"
+        );
         let message = SignerMessage::BlockResponse(response);
         match self.stackerdb.send_message_with_retry(&message) {
             Ok(ack) if !ack.accepted => {
-                warn!(self.logger, "{self}: Block response not accepted by stacker-db: {:?}", ack.reason);
+                warn!(
+                    self.logger,
+                    "{self}: Block response not accepted by stacker-db: {:?}", ack.reason
+                );
             }
             Ok(_) => {}
-            Err(e) => warn!(self.logger, "{self}: Failed to send block response to stacker-db: {e}"),
+            Err(e) => warn!(
+                self.logger,
+                "{self}: Failed to send block response to stacker-db: {e}"
+            ),
         }
     }
 
@@ -205,21 +213,34 @@ impl Signer {
 
     /// Records this signer's pre-commit to the validated block `info` (its row as the
     /// pre-commit leaves it), then publishes it. Whether it was recorded.
-    pub(super) fn pre_commit(&mut self, info: &BlockInfo, _node_cache: &RefCell<NodeCache>) -> bool {
+    pub(super) fn pre_commit(
+        &mut self,
+        info: &BlockInfo,
+        _node_cache: &RefCell<NodeCache>,
+    ) -> bool {
         if !self.record_own_vote(&OwnVote::PreCommit, &info.block, Some(info)) {
             return false;
         }
         let sighash = info.signer_signature_hash();
-        info!(self.logger, "{self}: Broadcasting block pre-commit to stacks node for {sighash}");
+        info!(
+            self.logger,
+            "{self}: Broadcasting block pre-commit to stacks node for {sighash}"
+        );
         match self
             .stackerdb
             .send_message_with_retry(&SignerMessage::BlockPreCommit(sighash))
         {
             Ok(ack) if !ack.accepted => {
-                warn!(self.logger, "{self}: Block pre-commit not accepted by stacker-db: {:?}", ack.reason);
+                warn!(
+                    self.logger,
+                    "{self}: Block pre-commit not accepted by stacker-db: {:?}", ack.reason
+                );
             }
             Ok(_) => {}
-            Err(e) => warn!(self.logger, "{self}: Failed to send block pre-commit to stacker-db: {e}"),
+            Err(e) => warn!(
+                self.logger,
+                "{self}: Failed to send block pre-commit to stacker-db: {e}"
+            ),
         }
         true
     }
@@ -248,13 +269,23 @@ impl Signer {
         hash: &Sha512Trunc256Sum,
         node_cache: &RefCell<NodeCache>,
     ) {
-        debug!(self.logger, "{self}: Received pre-commit from signer ({address}) for block ({hash})");
+        debug!(
+            self.logger,
+            "{self}: Received pre-commit from signer ({address}) for block ({hash})"
+        );
         let Some(mut info) = self.block_lookup_by_reward_cycle(hash) else {
-            debug!(self.logger, "{self}: Received pre-commit for a block we have not seen before. Ignoring...");
+            debug!(
+                self.logger,
+                "{self}: Received pre-commit for a block we have not seen before. Ignoring..."
+            );
             return;
         };
         if info.has_reached_consensus() {
-            debug!(self.logger, "{self}: Received pre-commit for a block that is already marked as {}. Ignoring...", info.state);
+            debug!(
+                self.logger,
+                "{self}: Received pre-commit for a block that is already marked as {}. Ignoring...",
+                info.state
+            );
             return;
         }
         if matches!(
@@ -299,7 +330,10 @@ impl Signer {
         }
         if let Err(e) = info.mark_locally_accepted(false) {
             if !info.has_reached_consensus() {
-                warn!(self.logger, "{self}: Failed to mark block as locally accepted: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to mark block as locally accepted: {e}"
+                );
             }
             info.signed_self.get_or_insert_with(now_secs);
         }
@@ -320,17 +354,25 @@ impl Signer {
         node_cache: &RefCell<NodeCache>,
     ) {
         let hash = accepted.signer_signature_hash;
-        debug!(self.logger, "{self}: Received a block-accept signature: ({hash}, {}, {})",
-            accepted.signature, accepted.metadata.server_version);
+        debug!(
+            self.logger,
+            "{self}: Received a block-accept signature: ({hash}, {}, {})",
+            accepted.signature,
+            accepted.metadata.server_version
+        );
         let Some(mut info) = self.block_lookup_by_reward_cycle(&hash) else {
-            debug!(self.logger, "{self}: Received block signature for a block we have not seen before. Ignoring...");
+            debug!(
+                self.logger,
+                "{self}: Received block signature for a block we have not seen before. Ignoring..."
+            );
             return;
         };
         if info.has_reached_consensus() {
             debug!(self.logger, "{self}: Received block signature for a block that is already marked as {}. Ignoring...", info.state);
             return;
         }
-        let Ok(public_key) = StacksPublicKey::recover_to_pubkey(hash.as_bytes(), &accepted.signature)
+        let Ok(public_key) =
+            StacksPublicKey::recover_to_pubkey(hash.as_bytes(), &accepted.signature)
         else {
             debug!(self.logger, "{self}: Received unrecovarable signature. Will not store.";
                 "signer_signature_hash" => %hash);
@@ -343,7 +385,9 @@ impl Signer {
                 "signer_signature_hash" => %hash);
             return;
         }
-        let added = self.db().add_block_signature(&hash, &address, &accepted.signature);
+        let added = self
+            .db()
+            .add_block_signature(&hash, &address, &accepted.signature);
         match added {
             Ok(true) => {}
             Ok(false) => return,
@@ -395,7 +439,10 @@ impl Signer {
             "total_weight" => total_weight,
             "percent_approved" => percent);
         if let Err(e) = info.mark_locally_accepted(true) {
-            warn!(self.logger, "{self}: Failed to mark block as locally accepted: {e}");
+            warn!(
+                self.logger,
+                "{self}: Failed to mark block as locally accepted: {e}"
+            );
         }
         // As the reference, the copy loaded above is written back, even if the nested
         // pre-commit path stored a newer one (the own-vote record keeps this signer's vote).
@@ -430,12 +477,21 @@ impl Signer {
         let hash = block.header.signer_signature_hash();
         match self.stacks_client.post_block(block) {
             Ok(accepted) => {
-                debug!(self.logger, "{self}: Block {hash} accepted by stacks node: {accepted}");
+                debug!(
+                    self.logger,
+                    "{self}: Block {hash} accepted by stacks node: {accepted}"
+                );
                 if let Err(e) = self.db().set_block_broadcasted(&hash, now_secs()) {
-                    warn!(self.logger, "{self}: Failed to set block broadcasted for {hash}: {e}");
+                    warn!(
+                        self.logger,
+                        "{self}: Failed to set block broadcasted for {hash}: {e}"
+                    );
                 }
             }
-            Err(e) => warn!(self.logger, "{self}: Failed to broadcast block {hash} to the node: {e}"),
+            Err(e) => warn!(
+                self.logger,
+                "{self}: Failed to broadcast block {hash} to the node: {e}"
+            ),
         }
     }
 
@@ -448,9 +504,15 @@ impl Signer {
         sortition_view: &mut Option<SortitionsView>,
     ) {
         let hash = rejection.signer_signature_hash;
-        debug!(self.logger, "{self}: Received a block-reject signature: {rejection:?}");
+        debug!(
+            self.logger,
+            "{self}: Received a block-reject signature: {rejection:?}"
+        );
         let Some(mut info) = self.block_lookup_by_reward_cycle(&hash) else {
-            debug!(self.logger, "{self}: Received block rejection for a block we have not seen before. Ignoring...");
+            debug!(
+                self.logger,
+                "{self}: Received block rejection for a block we have not seen before. Ignoring..."
+            );
             return;
         };
         if info.has_reached_consensus() {
@@ -477,13 +539,19 @@ impl Signer {
         match added {
             Ok(true) => {}
             Ok(false) => return,
-            Err(e) => warn!(self.logger, "{self}: Failed to save block rejection signature: {e}"),
+            Err(e) => warn!(
+                self.logger,
+                "{self}: Failed to save block rejection signature: {e}"
+            ),
         }
         info.reject_reason = Some(rejection.response_data.reject_reason.clone());
         let rejecters = match self.db().get_block_rejection_signer_addrs(&hash) {
             Ok(rejecters) => rejecters,
             Err(e) => {
-                warn!(self.logger, "{self}: Failed to load block rejection addresses: {e}.");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to load block rejection addresses: {e}."
+                );
                 return;
             }
         };
@@ -515,7 +583,10 @@ impl Signer {
         {
             let mut db = self.db();
             if let Err(e) = db.mark_block_globally_rejected(&mut info) {
-                warn!(self.logger, "{self}: Failed to mark block as globally rejected: {e}");
+                warn!(
+                    self.logger,
+                    "{self}: Failed to mark block as globally rejected: {e}"
+                );
             }
             if let Err(e) = db.insert_block(&info) {
                 error!(self.logger, "{self}: Failed to update block state: {e}");
@@ -537,7 +608,10 @@ impl Signer {
         if reorg_weight.saturating_add(min_weight) > total_weight {
             if let Some(view) = sortition_view {
                 if view.cur_sortition.data.consensus_hash == info.block.header.consensus_hash {
-                    info!(self.logger, "{self}: Marking miner as invalid for attempted reorg");
+                    info!(
+                        self.logger,
+                        "{self}: Marking miner as invalid for attempted reorg"
+                    );
                     view.cur_sortition.miner_status =
                         SortitionMinerStatus::InvalidatedBeforeFirstBlock;
                 }
