@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use libsigner::chain::{Hash160, StacksPrivateKey, StacksPublicKey};
 use stacks_signer::devnet::{
-    ActivityEntry, BlockKind, BlockOverrides, MockNode, MockNodeConfig, ObserverSpec,
+    Activity, ActivityEntry, BlockKind, BlockOverrides, MockNode, MockNodeConfig, ObserverSpec,
     ProposeOptions, RunningMockNode, SignerSpec,
 };
 use stacks_signer::invariant::{check_votes, SignerVotes};
@@ -122,6 +122,29 @@ fn drain(activity: &Receiver<ActivityEntry>, into: &mut Vec<ActivityEntry>) {
     into.extend(activity.try_iter());
 }
 
+/// Collects activity until `writer` writes a chunk (or the deadline passes).
+fn wait_for_a_chunk_by(
+    activity: &Receiver<ActivityEntry>,
+    writer: Hash160,
+    into: &mut Vec<ActivityEntry>,
+    deadline: Instant,
+) {
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(entry) = activity.recv_timeout(left) else {
+            return;
+        };
+        let by_writer = matches!(
+            &entry.activity,
+            Activity::ChunkWrite { writer: Some(w), contract, .. }
+                if *w == writer && contract.starts_with("signers-")
+        );
+        into.push(entry);
+        if by_writer {
+            return;
+        }
+    }
+}
+
 #[test]
 fn a_signer_killed_thirty_times_never_equivocates_and_loses_no_vote() {
     // Three simulated signers carry the threshold without ours (ceil(0.7 * 4) = 3): the
@@ -153,13 +176,17 @@ fn a_signer_killed_thirty_times_never_equivocates_and_loses_no_vote() {
         std::thread::spawn(move || mine(&node, &stop))
     };
 
+    let ours = Hash160::from_node_public_key(&StacksPublicKey::from_private(&our_key()));
     let mut rng = XorShift(0x5eed_1234_abcd_0001);
     let mut entries = Vec::new();
     let mut kills = 0;
-    let deadline = Instant::now() + Duration::from_secs(240);
+    let deadline = Instant::now() + Duration::from_secs(300);
     let mut signer = start_signer(&config);
     while kills < 30 && Instant::now() < deadline {
-        std::thread::sleep(rng.between_ms(300, 1500));
+        // Kill it while it votes: once it has written a chunk since it started, at a
+        // random moment of the next few hundred milliseconds.
+        wait_for_a_chunk_by(&activity, ours, &mut entries, deadline);
+        std::thread::sleep(rng.between_ms(0, 700));
         signer.kill().expect("SIGKILL delivered");
         signer.wait().expect("the killed signer is reaped");
         kills += 1;
@@ -179,7 +206,6 @@ fn a_signer_killed_thirty_times_never_equivocates_and_loses_no_vote() {
 
     let db = SignerDb::open(dir.path().join("signer.sqlite")).expect("the database reopens");
     let own_votes = db.get_own_votes().expect("own votes read");
-    let ours = Hash160::from_node_public_key(&StacksPublicKey::from_private(&our_key()));
     let report = check_votes(
         &entries,
         &[SignerVotes {
@@ -191,7 +217,7 @@ fn a_signer_killed_thirty_times_never_equivocates_and_loses_no_vote() {
     let messages: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
     assert!(report.holds(), "{}", messages.join("\n"));
     assert!(
-        report.votes_published >= 20,
+        report.votes_published >= 60,
         "the signer published only {} votes in the run",
         report.votes_published
     );
