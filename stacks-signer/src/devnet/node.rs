@@ -70,8 +70,7 @@ impl MockNode {
     pub fn start(config: MockNodeConfig) -> Result<RunningMockNode, String> {
         let threads = config.http_threads.max(1);
         let observers = config.observers.clone();
-        let server = tiny_http::Server::http(&config.bind)
-            .map_err(|e| format!("cannot bind {}: {e}", config.bind))?;
+        let server = http::bind(&config.bind)?;
         let local_addr = server
             .server_addr()
             .to_ip()
