@@ -24,6 +24,7 @@ pub mod chain;
 pub mod codec;
 mod error;
 mod events;
+mod node_agent;
 mod runloop;
 mod session;
 mod signer_set;
@@ -37,6 +38,7 @@ pub use events::{
     EventStopSignaler, ExecutionCost, SignerEvent, SignerEventReceiver, SignerEventTrait,
     SignerStopSignaler, StacksBlockEvent, MAX_EVENT_BODY_LEN,
 };
+pub use node_agent::node_agent;
 pub use runloop::{set_runloop_signal_handler, RunningSigner, Signer, SignerRunLoop};
 pub use session::{SignerSession, StackerDBSession};
 pub use signer_set::{NakamotoSignerEntry, ParseSignerEntriesError, SignerEntries};

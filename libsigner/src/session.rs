@@ -138,8 +138,10 @@ impl StackerDBSession {
     }
 }
 
+/// The session's agent: connections are pooled (kept alive) and acknowledge answers at once,
+/// so a node writing head and body separately costs no delayed-ACK stall.
 fn new_agent(socket_timeout: Duration) -> Agent {
-    Agent::config_builder()
+    let config = Agent::config_builder()
         .timeout_connect(Some(socket_timeout))
         .timeout_per_read(Some(socket_timeout))
         .timeout_per_write(Some(socket_timeout))
@@ -147,8 +149,8 @@ fn new_agent(socket_timeout: Duration) -> Agent {
         .max_redirects(0)
         .proxy(None)
         .user_agent("libsigner/0.1")
-        .build()
-        .into()
+        .build();
+    crate::node_agent(config)
 }
 
 fn rpc_error(e: ureq::Error) -> RPCError {

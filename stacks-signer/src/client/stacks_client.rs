@@ -127,14 +127,15 @@ impl From<&GlobalConfig> for StacksClient {
     }
 }
 
+/// Pooled connections that acknowledge answers at once (see [`libsigner::node_agent`]).
 fn new_agent(timeout: Duration) -> Agent {
-    Agent::config_builder()
+    let config = Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_redirects(0)
         .proxy(None)
-        .build()
-        .into()
+        .build();
+    libsigner::node_agent(config)
 }
 
 /// A transport error is worth retrying; anything else is not.

@@ -120,15 +120,20 @@ pub struct MockNodeConfig {
     pub http_threads: usize,
     /// How far behind the wall clock block and burn timestamps may run. Each new block is
     /// stamped `max(parent + 1, now - lag)`, so bursts of blocks mined faster than one per
-    /// second keep strictly increasing timestamps without getting more than 15 s ahead (the
-    /// validator's limit); a lag well under `block_proposal_max_age_secs` keeps proposals
-    /// fresh for signers.
+    /// second keep strictly increasing timestamps; the lag is their budget: once it is used
+    /// up, the miner waits for the clock rather than stamp a block in the future
+    /// ([`crate::devnet::RunningMockNode::propose_block`]). A lag well under
+    /// `block_proposal_max_age_secs` keeps proposals fresh for signers.
     pub timestamp_lag_secs: u64,
     /// A fixed clock instead of the wall clock: the node's "now" is this instant (seconds
     /// since the Unix epoch), or one second after the newest burn or canonical Stacks block
     /// if that is later. Every timestamp, and so every block hash, signature and chunk, then
-    /// repeats from run to run (records compare equal apart from `at_ms`). Signers outside
-    /// the node judge proposals by their own wall clock, so use it with simulated signers.
+    /// repeats from run to run (records compare equal apart from `at_ms`), and the miner
+    /// never waits for the clock (full speed however long the run). Signers outside the node
+    /// judge proposals by their own wall clock: with them, give the present (older than
+    /// their `block_proposal_max_age_secs`, proposals are ignored), and expect the validator
+    /// to accept timestamps a real node would find too far in the future (see
+    /// docs/mock-node.md, "Clock and block rate").
     pub fixed_clock_secs: Option<u64>,
 }
 

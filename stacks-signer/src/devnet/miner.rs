@@ -2,9 +2,12 @@
 //! tenure change and coinbase, a plain block with a transfer, or a tenure extend), optionally
 //! with deviations, and proposes it through its `miners` StackerDB slot.
 
+use std::time::Duration;
+
 use libsigner::chain::{ConsensusHash, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey};
 
-use super::activity::Activity;
+use super::activity::{now_ms, Activity};
+use super::burnchain::BurnBlock;
 use super::stackerdb::{MINERS_DB, MINER_SLOT_COUNT};
 use super::state::{sign_as_miner, NodeState};
 use super::wire::messages::block_proposal;
@@ -71,9 +74,76 @@ pub struct Proposal {
     pub burn_height: u64,
 }
 
+/// Where the next block goes: its tenure, parent and tenure change.
+struct BlockPlan {
+    tenure_ch: ConsensusHash,
+    parent_id: StacksBlockId,
+    tenure_change: Option<TenureChange>,
+    tip_burn: BurnBlock,
+}
+
 impl NodeState {
     /// Builds the next block and writes its `BlockProposal` to the current miner's slot.
+    ///
+    /// Its timestamp is the override's, or [`NodeState::next_timestamp`] after the parent's,
+    /// whatever the clock says: callers that must not run ahead of the clock first ask
+    /// [`NodeState::clock_wait`] (as [`crate::devnet::RunningMockNode::propose_block`] does).
     pub fn propose_block(&mut self, opts: &ProposeOptions) -> Result<Proposal, String> {
+        let BlockPlan {
+            tenure_ch,
+            parent_id,
+            tenure_change,
+            tip_burn,
+        } = self.plan_block(opts)?;
+        let ov = &opts.overrides;
+        let miner_index = self
+            .burnchain
+            .by_consensus_hash(&tenure_ch)
+            .and_then(|b| b.winner.as_ref().map(|w| w.miner_index))
+            .unwrap_or(0);
+        let parent = self.stacks.get(&parent_id);
+        let parent_height = parent.map(|p| p.height()).unwrap_or(0);
+        let parent_time = parent.map(|p| p.block.header.timestamp).unwrap_or(0);
+        let reward_cycle = ov
+            .reward_cycle
+            .unwrap_or_else(|| self.config.pox.cycle_of(tip_burn.height));
+        let signer_count = self
+            .reward_sets
+            .get(reward_cycle)
+            .map(|s| s.signers.len().clamp(1, 4000) as u16);
+        let timestamp = ov
+            .timestamp
+            .unwrap_or_else(|| self.next_timestamp(parent_time));
+        let mut block = self.build_block(
+            miner_index,
+            ov.consensus_hash.unwrap_or(tenure_ch),
+            parent_id,
+            ov.chain_length.unwrap_or(parent_height + 1),
+            timestamp,
+            tenure_change,
+            signer_count,
+        );
+        if let Some(bits) = &ov.pox_treatment {
+            block.header.pox_treatment = bits.clone();
+        }
+        if let Some(root) = ov.tx_merkle_root {
+            block.header.tx_merkle_root = root;
+        }
+        let signing_key = match &ov.miner_key {
+            Some(key) => key.clone(),
+            None => self
+                .miners
+                .get(miner_index)
+                .map(|m| m.key.clone())
+                .ok_or("no such miner")?,
+        };
+        sign_as_miner(&mut block, &signing_key);
+        self.submit_proposal(block, tip_burn.height, reward_cycle)
+    }
+
+    /// The tenure, parent and tenure change of the block [`NodeState::propose_block`] would
+    /// build now (nothing is changed).
+    fn plan_block(&self, opts: &ProposeOptions) -> Result<BlockPlan, String> {
         let latest = self
             .burnchain
             .latest_winning()
@@ -147,49 +217,34 @@ impl NodeState {
                 (tenure, parent_id, tc)
             }
         };
-        let miner_index = self
-            .burnchain
-            .by_consensus_hash(&tenure_ch)
-            .and_then(|b| b.winner.as_ref().map(|w| w.miner_index))
-            .unwrap_or(0);
-        let parent = self.stacks.get(&parent_id);
-        let parent_height = parent.map(|p| p.height()).unwrap_or(0);
-        let parent_time = parent.map(|p| p.block.header.timestamp).unwrap_or(0);
-        let reward_cycle = ov
-            .reward_cycle
-            .unwrap_or_else(|| self.config.pox.cycle_of(tip_burn.height));
-        let signer_count = self
-            .reward_sets
-            .get(reward_cycle)
-            .map(|s| s.signers.len().clamp(1, 4000) as u16);
-        let timestamp = ov
-            .timestamp
-            .unwrap_or_else(|| self.next_timestamp(parent_time));
-        let mut block = self.build_block(
-            miner_index,
-            ov.consensus_hash.unwrap_or(tenure_ch),
+        Ok(BlockPlan {
+            tenure_ch,
             parent_id,
-            ov.chain_length.unwrap_or(parent_height + 1),
-            timestamp,
             tenure_change,
-            signer_count,
-        );
-        if let Some(bits) = &ov.pox_treatment {
-            block.header.pox_treatment = bits.clone();
+            tip_burn,
+        })
+    }
+
+    /// How long the miner must wait before proposing the block `opts` describes, so that its
+    /// timestamp is not ahead of the node's clock: `None` when it may go now (always with a
+    /// `timestamp` override, which is proposed as written, and on the fixed clock, which
+    /// moves with the chain only). A block is stamped `now - timestamp_lag_secs`, or one
+    /// second after its parent if that is later; once a run has used up the lag by mining
+    /// faster than one block per second, the next timestamp would be in the future.
+    pub fn clock_wait(&self, opts: &ProposeOptions) -> Result<Option<Duration>, String> {
+        if opts.overrides.timestamp.is_some() || self.config.fixed_clock_secs.is_some() {
+            return Ok(None);
         }
-        if let Some(root) = ov.tx_merkle_root {
-            block.header.tx_merkle_root = root;
-        }
-        let signing_key = match &ov.miner_key {
-            Some(key) => key.clone(),
-            None => self
-                .miners
-                .get(miner_index)
-                .map(|m| m.key.clone())
-                .ok_or("no such miner")?,
-        };
-        sign_as_miner(&mut block, &signing_key);
-        self.submit_proposal(block, tip_burn.height, reward_cycle)
+        let plan = self.plan_block(opts)?;
+        let parent_time = self
+            .stacks
+            .get(&plan.parent_id)
+            .map(|p| p.block.header.timestamp)
+            .unwrap_or(0);
+        let timestamp = self.next_timestamp(parent_time);
+        let now_ms = now_ms();
+        let due_ms = timestamp.saturating_mul(1000);
+        Ok((due_ms > now_ms).then(|| Duration::from_millis(due_ms - now_ms)))
     }
 
     /// Writes `block` as a `BlockProposal` into the current winner's `miners` slot.

@@ -29,7 +29,17 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     pub(crate) down_endpoints: Mutex<HashSet<String>>,
     pub(crate) local_addr: SocketAddr,
+    /// Where the node's notices go (stderr unless replaced).
+    notices: Mutex<NoticeHandler>,
+    /// Whether the miner has said it waits for the clock.
+    clock_notice_given: AtomicBool,
 }
+
+/// Receives the node's one-line notices.
+type NoticeHandler = Box<dyn Fn(&str) + Send>;
+
+/// The notice the node gives, once, when its miner first waits for the clock.
+pub const CLOCK_NOTICE: &str = "the miner has used up the timestamp lag (timestamp_lag_secs) and now waits for the clock before each block it would otherwise stamp in the future: at most one block per second from here on (the fixed clock, --fixed-clock, runs at full speed; see docs/mock-node.md)";
 
 impl Shared {
     /// Runs `f` on the state under the lock, then lets the simulated signers react and hands
@@ -70,8 +80,7 @@ impl MockNode {
     pub fn start(config: MockNodeConfig) -> Result<RunningMockNode, String> {
         let threads = config.http_threads.max(1);
         let observers = config.observers.clone();
-        let server = tiny_http::Server::http(&config.bind)
-            .map_err(|e| format!("cannot bind {}: {e}", config.bind))?;
+        let server = http::bind(&config.bind)?;
         let local_addr = server
             .server_addr()
             .to_ip()
@@ -83,6 +92,8 @@ impl MockNode {
             shutdown: AtomicBool::new(false),
             down_endpoints: Mutex::new(HashSet::new()),
             local_addr,
+            notices: Mutex::new(Box::new(|notice: &str| eprintln!("mock node: {notice}"))),
+            clock_notice_given: AtomicBool::new(false),
         });
         // Let the simulated signers publish their first state-machine updates.
         shared.with_state(|_| ());
@@ -149,9 +160,47 @@ impl RunningMockNode {
         self.with_state(|s| s.set_burn_tip(hash))
     }
 
-    /// Makes the simulated miner propose a block.
+    /// Makes the simulated miner propose a block. As a real miner, it never stamps a block
+    /// ahead of the clock: when the block's timestamp (one second after its parent's, once
+    /// the run has used up `timestamp_lag_secs`) is still in the future, it first waits for
+    /// the clock ([`NodeState::clock_wait`]; never on the fixed clock, nor for a `timestamp`
+    /// override, which is proposed as written). The first such wait is announced once
+    /// ([`CLOCK_NOTICE`], see [`RunningMockNode::set_notice_handler`]).
     pub fn propose_block(&self, opts: &ProposeOptions) -> Result<Proposal, String> {
-        self.with_state(|s| s.propose_block(opts))
+        loop {
+            let wait = self.with_state(|s| match s.clock_wait(opts)? {
+                Some(wait) => Ok(Err(wait)),
+                None => s.propose_block(opts).map(Ok),
+            })?;
+            match wait {
+                Ok(proposal) => return Ok(proposal),
+                Err(wait) => {
+                    if !self.shared.clock_notice_given.swap(true, Ordering::SeqCst) {
+                        self.notice(CLOCK_NOTICE);
+                    }
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+    }
+
+    /// Replaces where the node's one-line notices go (by default stderr, prefixed with
+    /// `mock node: `). The node gives one: [`CLOCK_NOTICE`], once.
+    pub fn set_notice_handler(&self, handler: impl Fn(&str) + Send + 'static) {
+        *self
+            .shared
+            .notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Box::new(handler);
+    }
+
+    fn notice(&self, text: &str) {
+        let handler = self
+            .shared
+            .notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        handler(text);
     }
 
     /// The processed block with this id.

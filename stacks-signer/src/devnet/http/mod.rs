@@ -7,6 +7,7 @@ mod rpc;
 mod stackerdb;
 
 use std::io::Read;
+use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +105,24 @@ impl Request {
             (k == name).then_some(v)
         })
     }
+}
+
+/// Binds the RPC server to `addr`.
+///
+/// The listening socket gets `TCP_NODELAY`, which Linux passes on to every socket it accepts
+/// (the unit test `accepted_sockets_inherit_tcp_nodelay_from_the_listener` checks that):
+/// tiny_http writes a response's head and its body in separate writes (its 1 KiB write
+/// buffer holds the head; a larger body follows on its own), and with Nagle's algorithm the
+/// body would wait for the client to acknowledge the head, which a client in delayed-ACK
+/// mode does only after ~40 ms: every answer over 1 KiB on a kept-alive connection would take
+/// that long.
+pub(crate) fn bind(addr: &str) -> Result<tiny_http::Server, String> {
+    let listener = TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+    socket2::SockRef::from(&listener)
+        .set_tcp_nodelay(true)
+        .map_err(|e| format!("cannot set TCP_NODELAY on {addr}: {e}"))?;
+    tiny_http::Server::from_listener(listener, None)
+        .map_err(|e| format!("cannot serve on {addr}: {e}"))
 }
 
 /// Serves requests until shutdown.
@@ -223,4 +242,35 @@ pub(crate) fn parse_decimal(text: &str, max_digits: usize) -> Option<u64> {
         return None;
     }
     text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{TcpListener, TcpStream};
+
+    /// The mock's server relies on this: tiny_http accepts the connections itself, so the
+    /// option can only be set on the listening socket.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn accepted_sockets_inherit_tcp_nodelay_from_the_listener() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _plain_client = TcpStream::connect(addr).unwrap();
+        let (before, _) = listener.accept().unwrap();
+        assert!(!before.nodelay().unwrap(), "Nagle is on by default");
+        socket2::SockRef::from(&listener)
+            .set_tcp_nodelay(true)
+            .unwrap();
+        let _client = TcpStream::connect(addr).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+
+    #[test]
+    fn the_bound_server_reports_its_address_and_a_bad_address_is_a_clear_error() {
+        let server = super::bind("127.0.0.1:0").unwrap();
+        assert!(server.server_addr().to_ip().is_some());
+        let err = super::bind("not an address").err().unwrap();
+        assert!(err.starts_with("cannot bind not an address: "), "{err}");
+    }
 }
