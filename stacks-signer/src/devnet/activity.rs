@@ -20,6 +20,8 @@ pub enum ChunkSource {
     Rpc,
     /// The node itself (its miner or its simulated signers).
     Internal,
+    /// A test's `inject_chunks`: sent to observers as given, not stored in the replica.
+    Injected,
 }
 
 /// One thing the node saw or did. Its JSON form is `{"<Kind>": {...}}` with hashes as hex

@@ -18,8 +18,13 @@ pub struct SignerSpec {
     pub public_key: StacksPublicKey,
     /// Voting weight in the reward set.
     pub weight: u32,
-    /// When set, the node signs for this signer itself (a simulated signer).
+    /// When set, the node holds this signer's key: it signs for it itself (a simulated
+    /// signer), or, with `puppet`, writes only what a test tells it to.
     pub private_key: Option<StacksPrivateKey>,
+    /// A puppet: the node holds the key (`private_key`) but the signer never votes or
+    /// publishes state-machine updates by itself; tests make it write with the
+    /// `RunningMockNode::puppet_*` calls.
+    pub puppet: bool,
 }
 
 impl SignerSpec {
@@ -29,6 +34,7 @@ impl SignerSpec {
             public_key,
             weight,
             private_key: None,
+            puppet: false,
         }
     }
 
@@ -38,6 +44,18 @@ impl SignerSpec {
             public_key: StacksPublicKey::from_private(&private_key),
             weight,
             private_key: Some(private_key),
+            puppet: false,
+        }
+    }
+
+    /// A puppet signer: the node holds `private_key`, so a test can make it write correctly
+    /// signed chunks to its slots (`RunningMockNode::puppet_pre_commit`, `puppet_accept`,
+    /// `puppet_reject`, `puppet_state_update`, ...), but it never votes or publishes
+    /// updates by itself (unless `RunningMockNode::set_puppet_autopilot` is on).
+    pub fn puppet(private_key: StacksPrivateKey, weight: u32) -> Self {
+        SignerSpec {
+            puppet: true,
+            ..SignerSpec::simulated(private_key, weight)
         }
     }
 

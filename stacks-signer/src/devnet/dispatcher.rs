@@ -24,6 +24,9 @@ pub enum EventPath {
     StackerDbChunks,
     /// `/proposal_response` (key `block_proposal`).
     ProposalResponse,
+    /// `/status` (every observer): a probe only tests send (a signer's receiver answers it
+    /// and yields a status-check event).
+    StatusCheck,
 }
 
 impl EventPath {
@@ -34,6 +37,7 @@ impl EventPath {
             EventPath::NewBlock => "/new_block",
             EventPath::StackerDbChunks => "/stackerdb_chunks",
             EventPath::ProposalResponse => "/proposal_response",
+            EventPath::StatusCheck => "/status",
         }
     }
 
@@ -41,7 +45,7 @@ impl EventPath {
     pub fn wanted_by(&self, keys: &[String]) -> bool {
         let has = |k: &str| keys.iter().any(|key| key == k);
         match self {
-            EventPath::NewBlock => true,
+            EventPath::NewBlock | EventPath::StatusCheck => true,
             EventPath::NewBurnBlock => has("burn_blocks") || has("*"),
             EventPath::StackerDbChunks => has("stackerdb"),
             EventPath::ProposalResponse => has("block_proposal"),

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use libsigner::chain::{ConsensusHash, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey};
+use libsigner::chain::{
+    ConsensusHash, MessageSignature, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey,
+};
 
 use super::activity::{now_ms, Activity};
 use super::burnchain::BurnBlock;
@@ -49,6 +51,9 @@ pub struct BlockOverrides {
     pub reward_cycle: Option<u64>,
     /// Add a second `BlockFound` tenure change to a non-start block.
     pub duplicate_tenure_change: bool,
+    /// Replace the miner signature after signing (e.g. one with `r = 0`, from which no key
+    /// can be recovered).
+    pub miner_signature: Option<MessageSignature>,
 }
 
 /// What to propose.
@@ -138,6 +143,9 @@ impl NodeState {
                 .ok_or("no such miner")?,
         };
         sign_as_miner(&mut block, &signing_key);
+        if let Some(signature) = ov.miner_signature {
+            block.header.miner_signature = signature;
+        }
         self.submit_proposal(block, tip_burn.height, reward_cycle)
     }
 
@@ -247,7 +255,9 @@ impl NodeState {
         Ok((due_ms > now_ms).then(|| Duration::from_millis(due_ms - now_ms)))
     }
 
-    /// Writes `block` as a `BlockProposal` into the current winner's `miners` slot.
+    /// Writes `block` as a `BlockProposal` into its miner's `miners` slot: the slot of the
+    /// miner whose key signed the block if that miner owns one (the current or the previous
+    /// sortition winner), else the current winner's.
     pub fn submit_proposal(
         &mut self,
         block: NakamotoBlock,
@@ -255,7 +265,8 @@ impl NodeState {
         reward_cycle: u64,
     ) -> Result<Proposal, String> {
         let index = self
-            .current_miner_slot_index()
+            .proposer_slot_index(&block)
+            .or_else(|| self.current_miner_slot_index())
             .ok_or("no current miner slot")?;
         let key = self
             .miner_key_for_slot(index)

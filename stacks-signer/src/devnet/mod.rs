@@ -23,7 +23,9 @@
 //! operations), [`miner`], [`signers`], [`validator`], [`views`] (RPC answers), [`payloads`]
 //! (event bodies), [`dispatcher`] (event delivery), `http` (the server), [`node`] (the
 //! running node and its API), [`wire`] (block/tx/message encodings), [`activity`] (what
-//! happened, for records).
+//! happened, for records), [`overrides`] and [`stimuli`] (what tests make the node answer
+//! or write: substituted RPC answers, puppet signers' messages, injected chunks, miner
+//! messages, blocks processed on demand).
 
 pub mod activity;
 pub mod burnchain;
@@ -34,6 +36,7 @@ pub mod entropy;
 mod http;
 pub mod miner;
 pub mod node;
+pub mod overrides;
 pub mod payloads;
 pub mod pox;
 pub mod record;
@@ -43,6 +46,7 @@ pub mod signers;
 pub mod stackerdb;
 pub mod stacks_chain;
 pub mod state;
+pub mod stimuli;
 pub mod validator;
 pub mod views;
 pub mod wire;
@@ -52,6 +56,7 @@ pub use burnchain::{BurnBlock, SortitionWinner};
 pub use config::{MockNodeConfig, ObserverSpec, SignerSpec, MOCK_SERVER_VERSION};
 pub use miner::{BlockKind, BlockOverrides, Proposal, ProposeOptions};
 pub use node::{MockNode, RunningMockNode};
+pub use overrides::{CannedAnswer, InfoOverride, RpcAnswer};
 pub use pox::PoxConstants;
 pub use state::{BurnBlockOptions, NodeState};
-pub use validator::ForcedRejection;
+pub use validator::{ForcedRejection, ValidationAnswer};

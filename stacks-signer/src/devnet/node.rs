@@ -9,7 +9,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use libsigner::chain::{Sha512Trunc256Sum, StacksBlockId};
+use libsigner::chain::{
+    ConsensusHash, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey, StacksPublicKey,
+};
+use libsigner::v0::messages::{
+    MockProposal, RejectReason, SignerMessage, StateMachineUpdate, ValidateRejectCode,
+};
 
 use super::activity::ActivityEntry;
 use super::burnchain::BurnBlock;
@@ -17,10 +22,16 @@ use super::config::{MockNodeConfig, ObserverSpec};
 use super::dispatcher::{Dispatcher, ObserverStats};
 use super::http;
 use super::miner::{BlockKind, Proposal, ProposeOptions};
+use super::overrides::{CannedAnswer, InfoOverride, RpcAnswer};
 use super::signers;
 use super::stacks_chain::StoredBlock;
 use super::state::{BurnBlockOptions, NodeState};
-use super::validator::ForcedRejection;
+use super::validator::{self, ForcedRejection, HeldValidation, ValidationAnswer};
+use super::wire::NakamotoBlock;
+use crate::client::api::{
+    BlockHeaderWithMetadata, BlockValidateResponse, SortitionInfo, StackerDBChunkAckData,
+    StackerDBChunkData, StacksEpochId, TenureForkingInfo,
+};
 
 /// What the HTTP threads and the API share.
 pub(crate) struct Shared {
@@ -339,6 +350,336 @@ impl RunningMockNode {
         } else {
             set.remove(prefix);
         }
+    }
+
+    // ---- Puppet signers and signer messages ----
+
+    /// The signer id (= slot id) of `key` in the current cycle's reward set.
+    pub fn signer_index(&self, key: &StacksPublicKey) -> Option<u32> {
+        self.with_state(|s| {
+            s.reward_sets
+                .get(s.current_cycle())
+                .and_then(|set| set.index_of_key(key))
+                .map(|i| i as u32)
+        })
+    }
+
+    /// Puppet (or simulated) signer `signer` writes `BlockPreCommit(hash)` to its
+    /// `signers-{p}-3` slot (see [`NodeState::puppet_pre_commit`]).
+    pub fn puppet_pre_commit(
+        &self,
+        signer: u32,
+        hash: &Sha512Trunc256Sum,
+    ) -> Result<StackerDBChunkAckData, String> {
+        self.with_state(|s| s.puppet_pre_commit(signer, hash))
+    }
+
+    /// Signer `signer` writes a `BlockResponse::Accepted` for `hash`, with its real signature
+    /// (see [`NodeState::puppet_accept`]); the miner counts it toward the threshold.
+    pub fn puppet_accept(
+        &self,
+        signer: u32,
+        hash: &Sha512Trunc256Sum,
+    ) -> Result<StackerDBChunkAckData, String> {
+        self.with_state(|s| s.puppet_accept(signer, hash))
+    }
+
+    /// Signer `signer` writes a `BlockResponse::Rejected` for `hash` with `reason` (libsigner's
+    /// `BlockRejection::new`; see [`NodeState::puppet_reject`]).
+    pub fn puppet_reject(
+        &self,
+        signer: u32,
+        hash: &Sha512Trunc256Sum,
+        reason: RejectReason,
+    ) -> Result<StackerDBChunkAckData, String> {
+        self.with_state(|s| s.puppet_reject(signer, hash, reason))
+    }
+
+    /// Signer `signer` writes the rejection a signer sends for a failed validation
+    /// (`ValidationFailed(code)`, text `reason`).
+    pub fn puppet_reject_validation(
+        &self,
+        signer: u32,
+        hash: &Sha512Trunc256Sum,
+        code: ValidateRejectCode,
+        reason: &str,
+    ) -> Result<StackerDBChunkAckData, String> {
+        self.with_state(|s| s.puppet_reject_validation(signer, hash, code, reason))
+    }
+
+    /// Signer `signer` of the current cycle writes `update` to its `signers-{p}-2` slot.
+    pub fn puppet_state_update(
+        &self,
+        signer: u32,
+        update: &StateMachineUpdate,
+    ) -> Result<StackerDBChunkAckData, String> {
+        self.with_state(|s| s.puppet_state_update(signer, update))
+    }
+
+    /// Signer `signer` of `cycle` writes `message` as it is into the contract of its kind
+    /// (`signers-{cycle % 2}-{1|2|3}`); miner messages are an error.
+    pub fn puppet_message(
+        &self,
+        cycle: u64,
+        signer: u32,
+        message: &SignerMessage,
+    ) -> Result<StackerDBChunkAckData, String> {
+        self.with_state(|s| s.write_signer_message(cycle, signer, message))
+    }
+
+    /// Signer `signer` of `cycle` writes raw `data` into `signers-{cycle % 2}-{msg_id}`.
+    pub fn puppet_write_raw(
+        &self,
+        cycle: u64,
+        signer: u32,
+        msg_id: u32,
+        data: Vec<u8>,
+    ) -> Result<StackerDBChunkAckData, String> {
+        self.with_state(|s| s.write_as_signer(cycle, signer, msg_id, data))
+    }
+
+    /// Puppets vote and publish updates by themselves (`true`, e.g. while mining a test's
+    /// setup blocks) or only when told (`false`, the default).
+    pub fn set_puppet_autopilot(&self, on: bool) {
+        self.with_state(|s| s.set_puppet_autopilot(on));
+    }
+
+    /// A chunk of `data` for `contract`'s slot `slot_id`, signed by `key` (any key) at the
+    /// slot's next version; for [`RunningMockNode::inject_chunks`].
+    pub fn signed_chunk(
+        &self,
+        contract: &str,
+        slot_id: u32,
+        key: &StacksPrivateKey,
+        data: Vec<u8>,
+    ) -> StackerDBChunkData {
+        self.with_state(|s| s.signed_chunk(contract, slot_id, key, data))
+    }
+
+    /// Sends `data` as a chunk of `contract`'s slot `slot_id` signed by `key` (any key, e.g.
+    /// one outside the reward set) in a `/stackerdb_chunks` event, without the write rules
+    /// and without storing it (see [`NodeState::inject_chunks`]). Returns the chunk sent.
+    pub fn inject_chunk(
+        &self,
+        contract: &str,
+        slot_id: u32,
+        key: &StacksPrivateKey,
+        data: Vec<u8>,
+    ) -> Result<StackerDBChunkData, String> {
+        self.with_state(|s| {
+            let chunk = s.signed_chunk(contract, slot_id, key, data);
+            s.inject_chunks(contract, std::slice::from_ref(&chunk))
+                .map(|()| chunk)
+        })
+    }
+
+    /// Sends `chunks` together in one `/stackerdb_chunks` event for `contract`, as given (see
+    /// [`NodeState::inject_chunks`]).
+    pub fn inject_chunks(
+        &self,
+        contract: &str,
+        chunks: &[StackerDBChunkData],
+    ) -> Result<(), String> {
+        self.with_state(|s| s.inject_chunks(contract, chunks))
+    }
+
+    // ---- Miner messages and blocks on demand ----
+
+    /// Writes `message` as a miner into its `miners` slots (see
+    /// [`NodeState::write_miner_message`]; `miner` indexes the miner list, `None`: the
+    /// block's signer or the current winner).
+    pub fn miner_message(
+        &self,
+        miner: Option<usize>,
+        message: &SignerMessage,
+    ) -> Result<StackerDBChunkAckData, String> {
+        self.with_state(|s| s.write_miner_message(miner, message))
+    }
+
+    /// The miner writes `BlockPushed(block)` into its pushed-block slot.
+    pub fn push_block(&self, block: &NakamotoBlock) -> Result<StackerDBChunkAckData, String> {
+        self.miner_message(None, &SignerMessage::BlockPushed(block.clone()))
+    }
+
+    /// The miner (`None`: the current winner) writes a `MockProposal` of the node's
+    /// `/v2/info` view into its proposal slot; returns it.
+    pub fn propose_mock(&self, miner: Option<usize>) -> Result<MockProposal, String> {
+        self.with_state(|s| {
+            let proposal = s.mock_proposal(miner)?;
+            let message = SignerMessage::MockProposal(proposal.clone());
+            s.write_miner_message(miner, &message)?;
+            Ok(proposal)
+        })
+    }
+
+    /// The miner writes the proposal `hash` again, at a higher slot version.
+    pub fn repropose(&self, hash: &Sha512Trunc256Sum) -> Result<StackerDBChunkAckData, String> {
+        self.with_state(|s| s.repropose(hash))
+    }
+
+    /// Processes the proposed block `hash` now, even without enough signatures, and sends
+    /// `/new_block` (see [`NodeState::process_proposed_block`]).
+    pub fn process_proposed_block(
+        &self,
+        hash: &Sha512Trunc256Sum,
+    ) -> Result<StacksBlockId, String> {
+        self.with_state(|s| s.process_proposed_block(hash))
+    }
+
+    /// Processes a block the test built (proposed or not) and sends `/new_block` (see
+    /// [`NodeState::process_given_block`]).
+    pub fn process_block(&self, block: NakamotoBlock) -> Result<StacksBlockId, String> {
+        self.with_state(|s| s.process_given_block(block))
+    }
+
+    /// Sends a `/status` probe to every observer (a signer's receiver yields a status-check
+    /// event, which runs the signer's timers as any event does).
+    pub fn send_status_check(&self) {
+        self.with_state(|s| s.send_status_check());
+    }
+
+    // ---- Validation by hand ----
+
+    /// Manual validation on: every accepted `/v3/block_proposal` (202) is recorded and held,
+    /// and no `/proposal_response` is sent until [`RunningMockNode::answer_validation`].
+    /// Off: later requests are validated as usual (held ones stay held).
+    pub fn set_manual_validation(&self, on: bool) {
+        self.with_state(|s| s.validation.manual = on);
+    }
+
+    /// The signer signature hashes of the held validation requests, oldest first.
+    pub fn held_validations(&self) -> Vec<Sha512Trunc256Sum> {
+        self.with_state(|s| {
+            s.validation
+                .held
+                .iter()
+                .map(HeldValidation::signer_signature_hash)
+                .collect()
+        })
+    }
+
+    /// Waits until a validation request for `hash` is held; `false` on timeout.
+    pub fn wait_for_held_validation(&self, hash: &Sha512Trunc256Sum, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.held_validations().contains(hash) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Answers the oldest held validation request for `hash` with `answer`: sends
+    /// `/proposal_response` and records `ValidationResult`. Returns the response sent; an
+    /// error if no request for `hash` is held.
+    pub fn answer_validation(
+        &self,
+        hash: &Sha512Trunc256Sum,
+        answer: ValidationAnswer,
+    ) -> Result<BlockValidateResponse, String> {
+        self.with_state(|s| {
+            let pos = s
+                .validation
+                .held
+                .iter()
+                .position(|h| &h.signer_signature_hash() == hash)
+                .ok_or_else(|| format!("no held validation request for {hash}"))?;
+            let held = s.validation.held.remove(pos);
+            let elapsed = held.received.elapsed().as_millis() as u64;
+            let response = validator::answer(s, &held.block, held.chain_id, &answer, elapsed);
+            s.send_validation_response(response.clone());
+            Ok(response)
+        })
+    }
+
+    /// Sends `response` as a `/proposal_response` event now, whether or not anything asked
+    /// for it (recorded as `ValidationResult`).
+    pub fn send_validation_response(&self, response: BlockValidateResponse) {
+        self.with_state(|s| s.send_validation_response(response));
+    }
+
+    // ---- RPC answers ----
+
+    /// Overrides `/v2/info` fields (`InfoOverride::default()` clears them).
+    pub fn set_info_override(&self, info: InfoOverride) {
+        self.with_state(|s| s.overrides.info = info);
+    }
+
+    /// Makes `/v2/pox` report `epoch` as `current_epoch` (`None`: the node's own, 3.3).
+    pub fn set_pox_epoch_override(&self, epoch: Option<StacksEpochId>) {
+        self.with_state(|s| s.overrides.pox_epoch = epoch);
+    }
+
+    /// Overrides `/v3/tenures/tip_metadata/{ch}` (and `/v3/tenures/tip/{ch}`) for tenure
+    /// `ch`: a given tip header and burn view, or an error status (`None` clears).
+    pub fn set_tenure_tip_override(
+        &self,
+        ch: &ConsensusHash,
+        answer: Option<RpcAnswer<BlockHeaderWithMetadata>>,
+    ) {
+        self.with_state(|s| match answer {
+            Some(a) => {
+                s.overrides.tenure_tips.insert(*ch, a);
+            }
+            None => {
+                s.overrides.tenure_tips.remove(ch);
+            }
+        });
+    }
+
+    /// Overrides `/v3/tenures/fork_info/{start}/{stop}` (`None` clears).
+    pub fn set_fork_info_override(
+        &self,
+        start: &ConsensusHash,
+        stop: &ConsensusHash,
+        answer: Option<RpcAnswer<Vec<TenureForkingInfo>>>,
+    ) {
+        self.with_state(|s| match answer {
+            Some(a) => {
+                s.overrides.fork_info.insert((*start, *stop), a);
+            }
+            None => {
+                s.overrides.fork_info.remove(&(*start, *stop));
+            }
+        });
+    }
+
+    /// Overrides `/v3/sortitions/latest_and_last` (`None` clears).
+    pub fn set_latest_and_last_override(&self, answer: Option<RpcAnswer<Vec<SortitionInfo>>>) {
+        self.with_state(|s| s.overrides.latest_and_last = answer);
+    }
+
+    /// Answers `method path` (the exact path, without the query) with `answer` before any
+    /// routing (`None` clears).
+    pub fn set_canned_answer(&self, method: &str, path: &str, answer: Option<CannedAnswer>) {
+        let key = (method.to_ascii_uppercase(), path.to_string());
+        self.with_state(|s| match answer {
+            Some(a) => {
+                s.overrides.paths.insert(key, a);
+            }
+            None => {
+                s.overrides.paths.remove(&key);
+            }
+        });
+    }
+
+    /// Removes every RPC answer override.
+    pub fn clear_overrides(&self) {
+        self.with_state(|s| s.overrides.clear());
+    }
+
+    /// How many requests with `method` (`None`: any) whose path starts with `prefix` the node
+    /// received (every request counts, answered normally or not).
+    pub fn request_count(&self, method: Option<&str>, prefix: &str) -> u64 {
+        self.with_state(|s| s.requests.count(method, prefix))
+    }
+
+    /// Sets every request counter back to zero.
+    pub fn reset_request_counts(&self) {
+        self.with_state(|s| s.requests.reset());
     }
 
     /// Stops the server and the event delivery, and waits for their threads.

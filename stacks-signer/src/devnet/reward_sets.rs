@@ -21,8 +21,18 @@ pub struct RewardSetSigner {
     pub stacked_amt: u128,
     /// Voting weight.
     pub weight: u32,
-    /// The key, when the node simulates this signer.
+    /// The key, when the node simulates this signer or holds it as a puppet.
     pub private_key: Option<StacksPrivateKey>,
+    /// Whether the signer is a puppet (the node holds its key but it acts only when told).
+    pub puppet: bool,
+}
+
+impl RewardSetSigner {
+    /// Whether the node signs for this signer by itself (it holds the key and the signer is
+    /// not a puppet, or puppets are on autopilot).
+    pub fn acts_alone(&self, puppet_autopilot: bool) -> bool {
+        self.private_key.is_some() && (!self.puppet || puppet_autopilot)
+    }
 }
 
 /// A computed reward set.
@@ -53,11 +63,13 @@ impl RewardSet {
                 stacked_amt: 0,
                 weight: 0,
                 private_key: None,
+                puppet: false,
             });
             entry.weight = entry.weight.saturating_add(spec.weight);
             entry.stacked_amt = u128::from(entry.weight) * pox_ustx_threshold;
             if entry.private_key.is_none() {
                 entry.private_key = spec.private_key.clone();
+                entry.puppet = spec.puppet;
             }
         }
         RewardSet {

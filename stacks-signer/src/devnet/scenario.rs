@@ -9,19 +9,22 @@ use std::time::{Duration, Instant};
 
 use libsigner::chain::hex::hex_bytes;
 use libsigner::chain::{
-    BurnchainHeaderHash, ConsensusHash, Sha512Trunc256Sum, StacksBlockId, StacksPrivateKey,
+    BurnchainHeaderHash, ConsensusHash, MessageSignature, Sha512Trunc256Sum, StacksBlockId,
+    StacksPrivateKey,
 };
-use libsigner::v0::messages::{BlockResponse, ValidateRejectCode};
+use libsigner::v0::messages::{BlockResponse, RejectReason, ValidateRejectCode};
 use serde::Deserialize;
 
 use super::activity::{Activity, ActivityEntry};
 use super::miner::{BlockKind, BlockOverrides, ProposeOptions};
 use super::node::RunningMockNode;
+use super::overrides::{CannedAnswer, InfoOverride, RpcAnswer};
+use super::stackerdb::sign_chunk;
 use super::state::{BurnBlockOptions, NodeState};
-use super::validator::ForcedRejection;
+use super::validator::{ForcedRejection, ValidationAnswer};
 use super::wire::messages;
 use super::wire::{pox_treatment_ones, SignerMessage, TenureChangeCause};
-use crate::client::api::BlockValidateResponse;
+use crate::client::api::{BlockValidateResponse, StacksEpochId};
 
 /// A parsed scenario.
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +48,9 @@ pub enum Step {
         winner: Option<usize>,
         /// Build on this burn block (label or hash) instead of the tip: a fork.
         parent: Option<BurnRef>,
+        /// The tenure the winner builds on (`stacks_parent_ch`): a burn block label or a
+        /// consensus hash (hex); default the canonical Stacks tip's tenure.
+        stacks_parent: Option<String>,
         /// Name this burn block for later steps.
         label: Option<String>,
     },
@@ -91,6 +97,9 @@ pub enum Step {
         tx_merkle_root: Option<String>,
         /// The tenure change's burn view (burn block label, or consensus hash hex).
         burn_view: Option<String>,
+        /// Replace the miner signature with these 65 bytes (hex; e.g. `01` followed by 64
+        /// bytes with `r = 0`, from which no key can be recovered).
+        miner_signature: Option<String>,
     },
     /// Waits for a proposal's outcome.
     ExpectBlock {
@@ -121,10 +130,31 @@ pub enum Step {
         busy: Option<u32>,
         /// Delay every validation result by this many milliseconds.
         delay_ms: Option<u64>,
+        /// Hold every accepted request until an `answer_validation` step (true) or validate
+        /// as usual again (false).
+        manual: Option<bool>,
     },
-    /// Writes a signer message chunk as a simulated signer.
+    /// Answers a validation request held in manual mode.
+    AnswerValidation {
+        /// The proposal (label; default the last proposal).
+        block: Option<String>,
+        /// Reject with this `ValidateRejectCode` name (default: Ok).
+        reject: Option<String>,
+        /// The rejection's reason text (default `forced rejection: CODE`).
+        reason: Option<String>,
+        /// An Ok's `validation_time_ms` (default 0).
+        validation_time_ms: Option<u64>,
+        /// An Ok with a zero execution cost.
+        cost_zero: Option<bool>,
+        /// Answer what the simulated validator's checks say.
+        checked: Option<bool>,
+        /// How long to wait for the request to arrive (default: the runner's timeout).
+        timeout_secs: Option<f64>,
+    },
+    /// Writes a signer message chunk as a simulated or puppet signer.
     Inject {
-        /// The signer's index in the current reward set (its slot id); must be simulated.
+        /// The signer's index in the current reward set (its slot id); must be simulated or
+        /// a puppet.
         signer: u32,
         /// The message id (the `signers-{p}-{id}` StackerDB); default from the message kind.
         message_id: Option<u32>,
@@ -136,6 +166,87 @@ pub enum Step {
         block: Option<String>,
         /// The reward cycle whose StackerDB to write (default: the current one).
         cycle: Option<u64>,
+        /// For `message = "reject"`: the `RejectReason` (e.g. `ReorgNotAllowed`,
+        /// `ConnectivityIssues`), written as libsigner's `BlockRejection::new` builds it.
+        /// Default: a `ValidationFailed(InvalidBlock)` rejection with text `injected
+        /// rejection`.
+        reason: Option<String>,
+    },
+    /// Sends one `/stackerdb_chunks` event carrying the given chunks, as they are (any key,
+    /// not stored, not seen by the miner or the simulated signers).
+    InjectChunks {
+        /// The contract name (e.g. `signers-0-3`).
+        contract: String,
+        /// The chunks, in order.
+        chunk: Vec<ChunkStep>,
+    },
+    /// The miner writes the labelled proposal again, at a higher slot version.
+    Repropose {
+        /// The proposal (label; default the last proposal).
+        block: Option<String>,
+    },
+    /// The miner writes `BlockPushed` of the labelled proposal (with the signatures collected
+    /// so far; as processed, if it was) into its pushed-block slot.
+    PushBlock {
+        /// The proposal (label; default the last proposal).
+        block: Option<String>,
+    },
+    /// The miner writes a `MockProposal` of the node's `/v2/info` view.
+    MockProposal {
+        /// The miner's index (default: the current winner).
+        miner: Option<usize>,
+    },
+    /// Processes the labelled proposal now (appended, `/new_block` sent), whatever its
+    /// signatures.
+    ProcessBlock {
+        /// The proposal (label; default the last proposal).
+        block: Option<String>,
+    },
+    /// Sends a `/status` probe to every observer.
+    StatusCheck {},
+    /// Overrides `/v2/info` fields (each omitted field keeps the node's value; `clear`
+    /// removes the override).
+    Info {
+        /// `stacks_tip_height`.
+        stacks_tip_height: Option<u64>,
+        /// `burn_block_height`.
+        burn_block_height: Option<u64>,
+        /// `pox_consensus`: a burn block label or consensus hash (hex).
+        pox_consensus: Option<String>,
+        /// Remove the override.
+        clear: Option<bool>,
+    },
+    /// Makes `/v2/pox` report another `current_epoch` (omitted: the node's own again).
+    PoxEpoch {
+        /// The epoch name, e.g. `Epoch25`.
+        epoch: Option<String>,
+    },
+    /// Overrides a tenure's `/v3/tenures/tip_metadata` answer.
+    TenureTip {
+        /// The tenure: a burn block label or consensus hash (hex).
+        tenure: String,
+        /// Answer this error status.
+        status: Option<u16>,
+        /// Or this proposal's header (label) as the tip.
+        block: Option<String>,
+        /// The tip's burn view (burn block label or consensus hash; default the tenure).
+        burn_view: Option<String>,
+        /// Remove the override.
+        clear: Option<bool>,
+    },
+    /// Answers a path with a fixed answer before any routing.
+    Respond {
+        /// The method (default `GET`).
+        method: Option<String>,
+        /// The exact path, without the query (e.g. `/v3/sortitions/latest_and_last`).
+        path: String,
+        /// The status (default 200).
+        status: Option<u16>,
+        /// The body: JSON if it parses as JSON, else plain text (default: the status's
+        /// reason phrase).
+        body: Option<String>,
+        /// Remove the answer.
+        clear: Option<bool>,
     },
     /// Answers 503 on paths starting with `path`.
     EndpointDown {
@@ -195,6 +306,17 @@ impl Step {
             Step::EndpointDown { .. } => "endpoint_down",
             Step::EndpointUp { .. } => "endpoint_up",
             Step::Tenures { .. } => "tenures",
+            Step::AnswerValidation { .. } => "answer_validation",
+            Step::InjectChunks { .. } => "inject_chunks",
+            Step::Repropose { .. } => "repropose",
+            Step::PushBlock { .. } => "push_block",
+            Step::MockProposal { .. } => "mock_proposal",
+            Step::ProcessBlock { .. } => "process_block",
+            Step::StatusCheck {} => "status_check",
+            Step::Info { .. } => "info",
+            Step::PoxEpoch { .. } => "pox_epoch",
+            Step::TenureTip { .. } => "tenure_tip",
+            Step::Respond { .. } => "respond",
         }
     }
 
@@ -225,12 +347,66 @@ impl Step {
             Step::Validation {
                 reject: Some(code), ..
             } => parse_code(code).map(|_| ()),
-            Step::Inject { data, message, .. } => match (data, message.as_deref()) {
-                (Some(_), None) | (None, Some("accept" | "reject" | "pre_commit")) => Ok(()),
-                (None, Some(other)) => Err(format!(
-                    "unknown message `{other}` (accept, reject, pre_commit)"
-                )),
-                _ => Err("give exactly one of `data` and `message`".into()),
+            Step::Inject {
+                data,
+                message,
+                reason,
+                ..
+            } => {
+                if let Some(reason) = reason {
+                    if message.as_deref() != Some("reject") {
+                        return Err("`reason` goes with `message = \"reject\"`".into());
+                    }
+                    parse_reject_reason(reason)?;
+                }
+                match (data, message.as_deref()) {
+                    (Some(_), None) | (None, Some("accept" | "reject" | "pre_commit")) => Ok(()),
+                    (None, Some(other)) => Err(format!(
+                        "unknown message `{other}` (accept, reject, pre_commit)"
+                    )),
+                    _ => Err("give exactly one of `data` and `message`".into()),
+                }
+            }
+            Step::AnswerValidation {
+                reject,
+                validation_time_ms,
+                cost_zero,
+                checked,
+                reason,
+                ..
+            } => {
+                let ok_fields = validation_time_ms.is_some() || cost_zero.is_some();
+                if let Some(code) = reject {
+                    parse_code(code)?;
+                }
+                match (reject.is_some(), ok_fields, checked == &Some(true)) {
+                    (true, true, _) | (true, _, true) | (_, true, true) => {
+                        Err("give at most one of `reject`, the Ok fields and `checked`".into())
+                    }
+                    (false, _, _) if reason.is_some() => Err("`reason` goes with `reject`".into()),
+                    _ => Ok(()),
+                }
+            }
+            Step::InjectChunks { chunk, .. } => {
+                if chunk.is_empty() {
+                    return Err("give at least one `chunk`".into());
+                }
+                for c in chunk {
+                    if c.key.is_some() == c.signer.is_some() {
+                        return Err("each chunk needs exactly one of `key` and `signer`".into());
+                    }
+                }
+                Ok(())
+            }
+            Step::PoxEpoch { epoch: Some(e) } => parse_epoch(e).map(|_| ()),
+            Step::TenureTip {
+                status,
+                block,
+                clear,
+                ..
+            } => match (status.is_some(), block.is_some(), clear == &Some(true)) {
+                (true, false, false) | (false, true, false) | (false, false, true) => Ok(()),
+                _ => Err("give exactly one of `status`, `block` and `clear = true`".into()),
             },
             _ => Ok(()),
         }
@@ -256,6 +432,37 @@ fn parse_kind(kind: Option<&str>, cause: Option<&str>) -> Result<Option<BlockKin
             "unknown block kind `{other}` (tenure_start, continue, extend)"
         )),
     }
+}
+
+/// A raw chunk of an `inject_chunks` step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkStep {
+    /// The slot id.
+    pub slot: u32,
+    /// The chunk data (hex).
+    pub data: String,
+    /// Sign with this private key (hex), in the set or not.
+    pub key: Option<String>,
+    /// Or with the key of this simulated or puppet signer of the current cycle.
+    pub signer: Option<u32>,
+    /// The slot version (default: the slot's next).
+    pub version: Option<u32>,
+}
+
+/// A `RejectReason` by its variant name (`ConnectivityIssues` carries the text
+/// `injected`; variants with other data are refused).
+fn parse_reject_reason(name: &str) -> Result<RejectReason, String> {
+    if name == "ConnectivityIssues" {
+        return Ok(RejectReason::ConnectivityIssues("injected".into()));
+    }
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|_| format!("unknown reject reason `{name}`"))
+}
+
+fn parse_epoch(name: &str) -> Result<StacksEpochId, String> {
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|_| format!("unknown epoch `{name}` (e.g. Epoch25, Epoch33)"))
 }
 
 fn parse_code(code: &str) -> Result<ValidateRejectCode, String> {
@@ -342,6 +549,15 @@ impl<'a> ScenarioRunner<'a> {
         Ok((hash, ch))
     }
 
+    /// A consensus hash named by a burn block label or given as hex.
+    fn consensus_hash(&self, r: &str) -> Result<ConsensusHash, String> {
+        if let Some((_, ch)) = self.burn_labels.get(r) {
+            return Ok(*ch);
+        }
+        ConsensusHash::from_hex(r)
+            .map_err(|_| format!("`{r}` is neither a burn block label nor a consensus hash"))
+    }
+
     fn block(&self, label: Option<&str>) -> Result<Sha512Trunc256Sum, String> {
         match label {
             Some(l) => self
@@ -362,15 +578,21 @@ impl<'a> ScenarioRunner<'a> {
             Step::BurnBlock {
                 winner,
                 parent,
+                stacks_parent,
                 label,
             } => {
                 let parent = match parent {
                     Some(p) => Some(self.burn(p)?.0),
                     None => None,
                 };
+                let stacks_parent_ch = match stacks_parent {
+                    Some(t) => Some(self.consensus_hash(t)?),
+                    None => None,
+                };
                 let block = node.advance_burn_block(&BurnBlockOptions {
                     winner: *winner,
                     parent,
+                    stacks_parent_ch,
                     ..BurnBlockOptions::default()
                 })?;
                 if let Some(label) = label {
@@ -400,6 +622,7 @@ impl<'a> ScenarioRunner<'a> {
                 chain_length,
                 tx_merkle_root,
                 burn_view,
+                miner_signature,
             } => {
                 let mut o = BlockOverrides {
                     timestamp: *timestamp,
@@ -452,6 +675,10 @@ impl<'a> ScenarioRunner<'a> {
                         "tx_merkle_root",
                         Sha512Trunc256Sum::from_hex(root),
                     )?);
+                }
+                if let Some(sig) = miner_signature {
+                    o.miner_signature =
+                        Some(hex_err("miner_signature", MessageSignature::from_hex(sig))?);
                 }
                 if let Some(view) = burn_view {
                     o.burn_view = Some(match self.burn_labels.get(view) {
@@ -524,6 +751,7 @@ impl<'a> ScenarioRunner<'a> {
                 stall,
                 busy,
                 delay_ms,
+                manual,
             } => {
                 if let Some(code) = reject {
                     let signer_signature_hash = match block {
@@ -547,22 +775,174 @@ impl<'a> ScenarioRunner<'a> {
                 if let Some(ms) = delay_ms {
                     node.set_validation_delay(Duration::from_millis(*ms));
                 }
+                if let Some(manual) = manual {
+                    node.set_manual_validation(*manual);
+                }
             }
-            Step::Inject {
-                signer,
-                message_id,
-                data,
-                message,
+            Step::AnswerValidation {
                 block,
-                cycle,
-            } => self.inject(
-                *signer,
-                *message_id,
-                data.as_deref(),
-                message.as_deref(),
-                block.as_deref(),
-                *cycle,
-            )?,
+                reject,
+                reason,
+                validation_time_ms,
+                cost_zero,
+                checked,
+                timeout_secs,
+            } => {
+                let hash = self.block(block.as_deref())?;
+                let timeout = timeout_secs
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(self.timeout);
+                if !node.wait_for_held_validation(&hash, timeout) {
+                    return Err(format!(
+                        "no validation request for {hash} was held within {timeout:?}"
+                    ));
+                }
+                let answer = match (reject, checked) {
+                    (Some(code), _) => ValidationAnswer::Reject {
+                        code: parse_code(code)?,
+                        reason: reason
+                            .clone()
+                            .unwrap_or_else(|| format!("forced rejection: {code}")),
+                    },
+                    (None, Some(true)) => ValidationAnswer::Checked,
+                    _ => ValidationAnswer::Ok {
+                        validation_time_ms: validation_time_ms.unwrap_or(0),
+                        cost_zero: cost_zero.unwrap_or(false),
+                    },
+                };
+                node.answer_validation(&hash, answer)?;
+            }
+            Step::Inject { .. } => self.inject(step)?,
+            Step::InjectChunks { contract, chunk } => {
+                let mut chunks = Vec::new();
+                for c in chunk {
+                    let data = hex_err("data", hex_bytes(&c.data))?;
+                    let key = match (&c.key, c.signer) {
+                        (Some(k), _) => hex_err("key", StacksPrivateKey::from_hex(k))?,
+                        (None, Some(i)) => {
+                            node.with_state(|s| s.held_signer_key(s.current_cycle(), i))?
+                        }
+                        (None, None) => return Err("a chunk needs `key` or `signer`".into()),
+                    };
+                    let mut built = node.signed_chunk(contract, c.slot, &key, data.clone());
+                    if let Some(version) = c.version {
+                        built = sign_chunk(&key, c.slot, version, data);
+                    }
+                    chunks.push(built);
+                }
+                node.inject_chunks(contract, &chunks)?;
+            }
+            Step::Repropose { block } => {
+                let hash = self.block(block.as_deref())?;
+                let ack = node.repropose(&hash)?;
+                if !ack.accepted {
+                    return Err(format!("chunk refused: {}", ack.reason.unwrap_or_default()));
+                }
+            }
+            Step::PushBlock { block } => {
+                let hash = self.block(block.as_deref())?;
+                let pushed = node
+                    .with_state(|s| {
+                        let stored = s
+                            .stacks
+                            .all()
+                            .find(|b| b.block.header.signer_signature_hash() == hash)
+                            .map(|b| b.block.clone());
+                        stored.or_else(|| {
+                            s.pending.get(&hash).map(|p| {
+                                let mut block = p.block.clone();
+                                block.header.signer_signature =
+                                    p.signatures.values().copied().collect();
+                                block
+                            })
+                        })
+                    })
+                    .ok_or_else(|| format!("no proposal {hash}"))?;
+                node.push_block(&pushed)?;
+            }
+            Step::MockProposal { miner } => {
+                node.propose_mock(*miner)?;
+            }
+            Step::ProcessBlock { block } => {
+                let hash = self.block(block.as_deref())?;
+                node.process_proposed_block(&hash)?;
+            }
+            Step::StatusCheck {} => node.send_status_check(),
+            Step::Info {
+                stacks_tip_height,
+                burn_block_height,
+                pox_consensus,
+                clear,
+            } => {
+                let info = if clear == &Some(true) {
+                    InfoOverride::default()
+                } else {
+                    InfoOverride {
+                        stacks_tip_height: *stacks_tip_height,
+                        burn_block_height: *burn_block_height,
+                        pox_consensus: match pox_consensus {
+                            Some(c) => Some(self.consensus_hash(c)?),
+                            None => None,
+                        },
+                        ..InfoOverride::default()
+                    }
+                };
+                node.set_info_override(info);
+            }
+            Step::PoxEpoch { epoch } => {
+                let epoch = match epoch {
+                    Some(e) => Some(parse_epoch(e)?),
+                    None => None,
+                };
+                node.set_pox_epoch_override(epoch);
+            }
+            Step::TenureTip {
+                tenure,
+                status,
+                block,
+                burn_view,
+                clear: _,
+            } => {
+                let ch = self.consensus_hash(tenure)?;
+                let answer = match (status, block) {
+                    (Some(status), _) => Some(RpcAnswer::Status(*status)),
+                    (None, Some(label)) => {
+                        let hash = self.block(Some(label))?;
+                        let header = node
+                            .with_state(|s| s.pending.get(&hash).map(|p| p.block.header.clone()))
+                            .ok_or_else(|| format!("no proposal {hash}"))?;
+                        let view = match burn_view {
+                            Some(v) => self.consensus_hash(v)?,
+                            None => ch,
+                        };
+                        Some(RpcAnswer::tenure_tip(&header, Some(view)))
+                    }
+                    (None, None) => None,
+                };
+                node.set_tenure_tip_override(&ch, answer);
+            }
+            Step::Respond {
+                method,
+                path,
+                status,
+                body,
+                clear,
+            } => {
+                let method = method.as_deref().unwrap_or("GET");
+                let answer = if clear == &Some(true) {
+                    None
+                } else {
+                    let status = status.unwrap_or(200);
+                    Some(match body {
+                        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                            Ok(json) => CannedAnswer::json(status, &json),
+                            Err(_) => CannedAnswer::text(status, text.clone()),
+                        },
+                        None => CannedAnswer::status(status),
+                    })
+                };
+                node.set_canned_answer(method, path, answer);
+            }
             Step::EndpointDown { path } => node.set_endpoint_down(path, true),
             Step::EndpointUp { path } => node.set_endpoint_down(path, false),
             Step::Tenures {
@@ -575,30 +955,32 @@ impl<'a> ScenarioRunner<'a> {
         Ok(())
     }
 
-    fn inject(
-        &mut self,
-        signer: u32,
-        message_id: Option<u32>,
-        data: Option<&str>,
-        message: Option<&str>,
-        block: Option<&str>,
-        cycle: Option<u64>,
-    ) -> Result<(), String> {
+    /// Runs an `inject` step (any other step is ignored).
+    fn inject(&mut self, step: &Step) -> Result<(), String> {
+        let Step::Inject {
+            signer,
+            message_id,
+            data,
+            message,
+            block,
+            cycle,
+            reason,
+        } = step
+        else {
+            return Ok(());
+        };
+        let (signer, message_id, cycle) = (*signer, *message_id, *cycle);
+        let (data, message) = (data.as_deref(), message.as_deref());
         let hash = match message {
-            Some(_) => Some(self.block(block)?),
+            Some(_) => Some(self.block(block.as_deref())?),
             None => None,
         };
+        let reason = reason.as_deref().map(parse_reject_reason).transpose()?;
         self.node.with_state(|s| {
             let cycle = cycle.unwrap_or_else(|| s.current_cycle());
-            let key = s
-                .reward_sets
-                .get(cycle)
-                .and_then(|set| set.signers.get(signer as usize))
-                .ok_or_else(|| format!("no signer {signer} in cycle {cycle}'s reward set"))?
-                .private_key
-                .clone()
-                .ok_or_else(|| format!("signer {signer} is not simulated (no key)"))?;
+            let key = s.held_signer_key(cycle, signer)?;
             let mainnet = s.config.mainnet;
+            let version = s.config.server_version.clone();
             let (bytes, default_id) = match (data, message, hash) {
                 (Some(hex), _, _) => (hex_err("data", hex_bytes(hex))?, 1),
                 (None, Some("pre_commit"), Some(h)) => (messages::block_pre_commit(&h), 3),
@@ -609,6 +991,17 @@ impl<'a> ScenarioRunner<'a> {
                         1,
                     )
                 }
+                (None, Some(_), Some(h)) if reason.is_some() => (
+                    messages::signer_rejection(
+                        &key,
+                        &h,
+                        reason.clone().unwrap_or(RejectReason::NotRejected),
+                        mainnet,
+                        &version,
+                        (u64::MAX, u64::MAX),
+                    ),
+                    1,
+                ),
                 (None, Some(_), Some(h)) => (
                     messages::block_rejection(
                         &key,

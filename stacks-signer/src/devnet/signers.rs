@@ -239,7 +239,11 @@ pub fn sortition_view_check(state: &NodeState, block: &NakamotoBlock) -> Result<
 
 /// The (full, read-count) extend timestamps the simulated signers announce in a block
 /// response for `block`: when accepting (`at_signing`) or rejecting it.
-fn announced_timestamps(state: &NodeState, block: &NakamotoBlock, at_signing: bool) -> (u64, u64) {
+pub fn announced_timestamps(
+    state: &NodeState,
+    block: &NakamotoBlock,
+    at_signing: bool,
+) -> (u64, u64) {
     (
         extend_timestamp(
             state,
@@ -321,8 +325,9 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
     signed
 }
 
-/// The simulated signers of `cycle`: (slot id, key).
+/// The simulated signers of `cycle` (puppets only while on autopilot): (slot id, key).
 fn simulated_signers(state: &NodeState, cycle: u64) -> Vec<(u32, StacksPrivateKey)> {
+    let autopilot = state.puppet_autopilot;
     state
         .reward_sets
         .get(cycle)
@@ -330,6 +335,7 @@ fn simulated_signers(state: &NodeState, cycle: u64) -> Vec<(u32, StacksPrivateKe
             set.signers
                 .iter()
                 .enumerate()
+                .filter(|(_, s)| s.acts_alone(autopilot))
                 .filter_map(|(i, s)| s.private_key.clone().map(|k| (i as u32, k)))
                 .collect()
         })
@@ -367,15 +373,10 @@ pub fn publish_state_updates(state: &mut NodeState) -> usize {
         if state.published_views.get(&cycle) == Some(&view) {
             continue;
         }
-        let Some(set) = state.reward_sets.get(cycle) else {
+        if state.reward_sets.get(cycle).is_none() {
             continue;
-        };
-        let signers: Vec<_> = set
-            .signers
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.private_key.clone().map(|k| (i as u32, k)))
-            .collect();
+        }
+        let signers = simulated_signers(state, cycle);
         let contract = NodeState::signers_contract(cycle, STATE_MACHINE_UPDATE_MSG_ID);
         for (slot, key) in &signers {
             if state

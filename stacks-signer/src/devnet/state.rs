@@ -16,6 +16,7 @@ use super::burnchain::{BurnBlock, BurnChain, SortitionWinner};
 use super::config::MockNodeConfig;
 use super::dispatcher::EventPath;
 use super::entropy::Entropy;
+use super::overrides::{RequestCounts, RpcOverrides};
 use super::payloads;
 use super::reward_sets::{RewardSet, RewardSets};
 use super::stackerdb::{signers_db_name, StackerDbs, MINERS_DB, MINER_SLOT_COUNT};
@@ -124,6 +125,13 @@ pub struct NodeState {
     pub miner_broadcasts: bool,
     /// The last state-machine update the simulated signers of each cycle published.
     pub published_views: HashMap<u64, Vec<u8>>,
+    /// Whether puppet signers act like simulated ones (vote and publish updates by
+    /// themselves) for now.
+    pub puppet_autopilot: bool,
+    /// RPC answers a test substituted for the node's.
+    pub overrides: RpcOverrides,
+    /// Requests received, per method and path.
+    pub requests: RequestCounts,
     coinbase_height: u64,
 }
 
@@ -155,6 +163,9 @@ impl NodeState {
             signer_jobs: Vec::new(),
             miner_broadcasts: true,
             published_views: HashMap::new(),
+            puppet_autopilot: false,
+            overrides: RpcOverrides::default(),
+            requests: RequestCounts::default(),
             coinbase_height: 0,
             config,
         };

@@ -40,6 +40,51 @@ pub struct ForcedRejection {
     pub reason: String,
 }
 
+/// How a test answers a held validation request (see
+/// [`ValidationControl::manual`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValidationAnswer {
+    /// `BlockValidateOk` with this `validation_time_ms` and the mock's block cost (or a
+    /// zero cost with `cost_zero`).
+    Ok {
+        /// The `validation_time_ms` reported.
+        validation_time_ms: u64,
+        /// Report a zero execution cost instead of [`MOCK_BLOCK_COST`].
+        cost_zero: bool,
+    },
+    /// `BlockValidateReject` with this code and reason text.
+    Reject {
+        /// The reject code.
+        code: ValidateRejectCode,
+        /// The reason text.
+        reason: String,
+    },
+    /// What the simulated validator would answer now (its checks, forced rejections first).
+    Checked,
+}
+
+/// Most validation requests held at once in manual mode; further ones get 429 until some
+/// are answered.
+pub const MAX_HELD_VALIDATIONS: usize = 256;
+
+/// A validation request accepted (202) in manual mode and not answered yet.
+#[derive(Debug, Clone)]
+pub struct HeldValidation {
+    /// The proposed block.
+    pub block: NakamotoBlock,
+    /// The `chain_id` of the request.
+    pub chain_id: u32,
+    /// When it arrived.
+    pub received: std::time::Instant,
+}
+
+impl HeldValidation {
+    /// The block's signer signature hash.
+    pub fn signer_signature_hash(&self) -> Sha512Trunc256Sum {
+        self.block.header.signer_signature_hash()
+    }
+}
+
 /// Knobs of the simulated validator.
 #[derive(Debug, Clone, Default)]
 pub struct ValidationControl {
@@ -53,6 +98,13 @@ pub struct ValidationControl {
     pub delay: Duration,
     /// Whether a validation is running (a second proposal gets 429).
     pub in_progress: bool,
+    /// Manual mode: proposals are acknowledged (202) and held in `held`, and no
+    /// `/proposal_response` is sent until a test answers (`RunningMockNode::answer_validation`).
+    /// A held request does not keep the validator busy (at most [`MAX_HELD_VALIDATIONS`]
+    /// are held; more get 429).
+    pub manual: bool,
+    /// Requests held in manual mode, oldest first.
+    pub held: Vec<HeldValidation>,
 }
 
 impl ValidationControl {
@@ -325,6 +377,43 @@ fn transactions_pass_static_checks(state: &NodeState, block: &NakamotoBlock) -> 
             .all(|tx| tx.version == version && tx.chain_id == state.config.chain_id)
         && block.is_wellformed_tenure_start_block().is_ok()
         && block.is_wellformed_tenure_extend_block().is_ok()
+}
+
+/// The response a test's `answer` gives for `block` (`elapsed_ms`: the validation time
+/// reported by [`ValidationAnswer::Checked`]).
+pub fn answer(
+    state: &mut NodeState,
+    block: &NakamotoBlock,
+    chain_id: u32,
+    answer: &ValidationAnswer,
+    elapsed_ms: u64,
+) -> BlockValidateResponse {
+    let hash = block.header.signer_signature_hash();
+    match answer {
+        ValidationAnswer::Ok {
+            validation_time_ms,
+            cost_zero,
+        } => BlockValidateResponse::Ok(BlockValidateOk {
+            signer_signature_hash: hash,
+            cost: if *cost_zero {
+                ExecutionCost::default()
+            } else {
+                MOCK_BLOCK_COST
+            },
+            size: block.serialize_to_vec().len() as u64,
+            validation_time_ms: *validation_time_ms,
+            replay_tx_hash: None,
+            replay_tx_exhausted: false,
+        }),
+        ValidationAnswer::Reject { code, reason } => {
+            BlockValidateResponse::Reject(BlockValidateReject {
+                signer_signature_hash: hash,
+                reason: reason.clone(),
+                reason_code: *code,
+            })
+        }
+        ValidationAnswer::Checked => validate(state, block, chain_id, elapsed_ms),
+    }
 }
 
 /// Validates `block` as the node's validation thread does (forced rejections first).

@@ -84,6 +84,14 @@ pub fn peer_info(state: &NodeState) -> RPCPeerInfoData {
     }
 }
 
+/// `/v2/info` as the node answers it: [`peer_info`] with a test's
+/// [`InfoOverride`](super::overrides::InfoOverride) applied.
+pub fn answered_peer_info(state: &NodeState) -> RPCPeerInfoData {
+    let mut info = peer_info(state);
+    state.overrides.info.apply(&mut info);
+    info
+}
+
 /// `/v2/pox`.
 pub fn pox_info(state: &NodeState) -> RPCPoxInfoData {
     let pox = state.config.pox;

@@ -10,7 +10,7 @@ use super::super::activity::Activity;
 use super::super::dispatcher::EventPath;
 use super::super::node::Shared;
 use super::super::payloads;
-use super::super::validator::{check_block, validate};
+use super::super::validator::{check_block, validate, HeldValidation, MAX_HELD_VALIDATIONS};
 use super::super::wire::NakamotoBlock;
 use super::{Reply, Request};
 use crate::client::api::{BlockProposalResponse, NakamotoBlockProposal, StacksBlockAcceptedData};
@@ -137,6 +137,22 @@ fn block_proposal_inner(
                 400,
                 "No `observer` registered for receiving proposal callbacks",
             ));
+        }
+        if s.validation.manual {
+            // Held until a test answers; the validator stays free.
+            if s.validation.held.len() >= MAX_HELD_VALIDATIONS {
+                return Err(proposal_error(429, "Proposal currently being evaluated"));
+            }
+            s.validation.held.push(HeldValidation {
+                block,
+                chain_id: proposal.chain_id,
+                received: Instant::now(),
+            });
+            s.activity.emit(Activity::ValidationRequested {
+                signer_signature_hash: Some(hash),
+                status: 202,
+            });
+            return Ok(());
         }
         // Start the validator while holding the state lock: its result needs the lock, so it
         // is recorded after this request whatever the delay.

@@ -181,6 +181,17 @@ fn handle(mut raw: tiny_http::Request, shared: &Arc<Shared>) {
 }
 
 fn route(req: &Request, shared: &Arc<Shared>) -> Reply {
+    let canned = shared.with_state(|s| {
+        s.requests.record(&req.method, &req.path);
+        s.overrides.canned(&req.method, &req.path).cloned()
+    });
+    if let Some(answer) = canned {
+        return Reply {
+            status: answer.status,
+            content_type: answer.content_type,
+            body: answer.body,
+        };
+    }
     let down = shared
         .down_endpoints
         .lock()

@@ -10,22 +10,43 @@ use libsigner::chain::{
 
 use super::super::clarity_values;
 use super::super::node::Shared;
+use super::super::overrides::{reason_phrase, RpcAnswer};
 use super::super::views;
 use super::{parse_decimal, parse_hex_param, Reply, Request};
 use crate::client::api::{
-    AccountEntryResponse, CallReadOnlyRequestBody, CallReadOnlyResponse, GetSignerResponse,
-    GetStackersResponse, NodeErrorResponse, StacksBlockHeaderTypes,
+    AccountEntryResponse, BlockHeaderWithMetadata, CallReadOnlyRequestBody, CallReadOnlyResponse,
+    GetSignerResponse, GetStackersResponse, NodeErrorResponse, StacksBlockHeaderTypes,
 };
 
 pub(super) fn info(req: &Request, shared: &Arc<Shared>) -> Reply {
     if !req.body.is_empty() {
         return Reply::text(400, "Invalid Http request: expected 0-length body");
     }
-    Reply::json(200, &shared.with_state(|s| views::peer_info(s)))
+    Reply::json(200, &shared.with_state(|s| views::answered_peer_info(s)))
 }
 
 pub(super) fn pox(shared: &Arc<Shared>) -> Reply {
-    Reply::json(200, &shared.with_state(|s| views::pox_info(s)))
+    Reply::json(
+        200,
+        &shared.with_state(|s| {
+            let mut info = views::pox_info(s);
+            if let Some(epoch) = s.overrides.pox_epoch {
+                info.current_epoch = epoch;
+                for entry in &mut info.epochs {
+                    entry.epoch_id = epoch;
+                }
+            }
+            info
+        }),
+    )
+}
+
+/// The reply for an overridden answer.
+fn answer_reply<T: serde::Serialize>(answer: &RpcAnswer<T>) -> Reply {
+    match answer {
+        RpcAnswer::Value(value) => Reply::json(200, value),
+        RpcAnswer::Status(status) => Reply::text(*status, reason_phrase(*status)),
+    }
 }
 
 pub(super) fn stacker_set(req: &Request, shared: &Arc<Shared>, cycle: &str) -> Reply {
@@ -146,7 +167,12 @@ pub(super) fn sortitions(shared: &Arc<Shared>, key: Option<&str>, value: Option<
     shared.with_state(|s| {
         let found = match (key, value) {
             (None, _) => Some(vec![s.burn_tip().sortition_info()]),
-            (Some("latest_and_last"), None) => Some(views::latest_and_last(s)),
+            (Some("latest_and_last"), None) => {
+                if let Some(answer) = &s.overrides.latest_and_last {
+                    return answer_reply(answer);
+                }
+                Some(views::latest_and_last(s))
+            }
             (Some("consensus"), Some(v)) => {
                 let Some(ch) = parse_hex_param::<20>(v) else {
                     return Reply::text(400, "Invalid consensus hash");
@@ -185,8 +211,12 @@ pub(super) fn fork_info(shared: &Arc<Shared>, start: &str, stop: &str) -> Reply 
     else {
         return Reply::not_found();
     };
-    shared.with_state(
-        |s| match views::fork_info(s, &ConsensusHash(start), &ConsensusHash(stop)) {
+    let (start, stop) = (ConsensusHash(start), ConsensusHash(stop));
+    shared.with_state(|s| {
+        if let Some(answer) = s.overrides.fork_info.get(&(start, stop)) {
+            return answer_reply(answer);
+        }
+        match views::fork_info(s, &start, &stop) {
             Ok(list) => Reply::json(200, &list),
             Err(views::ForkInfoError::NotFound(ch)) => {
                 Reply::text(404, format!("Could not find snapshot Some({ch})"))
@@ -195,8 +225,8 @@ pub(super) fn fork_info(shared: &Arc<Shared>, start: &str, stop: &str) -> Reply 
                 400,
                 &"Supplied start and end sortitions are not in the same sortition fork",
             ),
-        },
-    )
+        }
+    })
 }
 
 pub(super) fn tenure_tip(shared: &Arc<Shared>, ch: &str, with_metadata: bool) -> Reply {
@@ -204,16 +234,28 @@ pub(super) fn tenure_tip(shared: &Arc<Shared>, ch: &str, with_metadata: bool) ->
         return Reply::not_found();
     };
     let ch = ConsensusHash(ch);
-    shared.with_state(|s| match views::tenure_tip_metadata(s, &ch) {
-        Some(meta) if with_metadata => Reply::json(200, &meta),
-        Some(meta) => match meta.anchored_header {
-            StacksBlockHeaderTypes::Nakamoto(header) => {
-                Reply::json(200, &serde_json::json!({ "Nakamoto": header }))
-            }
-            other => Reply::json(200, &other),
+    shared.with_state(|s| match s.overrides.tenure_tips.get(&ch) {
+        Some(RpcAnswer::Status(404)) => Reply::text(404, format!("No blocks in tenure {ch}")),
+        Some(RpcAnswer::Status(status)) => Reply::text(*status, reason_phrase(*status)),
+        Some(RpcAnswer::Value(meta)) => tenure_tip_reply(meta.clone(), with_metadata),
+        None => match views::tenure_tip_metadata(s, &ch) {
+            Some(meta) => tenure_tip_reply(meta, with_metadata),
+            None => Reply::text(404, format!("No blocks in tenure {ch}")),
         },
-        None => Reply::text(404, format!("No blocks in tenure {ch}")),
     })
+}
+
+/// `/v3/tenures/tip_metadata` (`with_metadata`) or `/v3/tenures/tip` for `meta`.
+fn tenure_tip_reply(meta: BlockHeaderWithMetadata, with_metadata: bool) -> Reply {
+    if with_metadata {
+        return Reply::json(200, &meta);
+    }
+    match meta.anchored_header {
+        StacksBlockHeaderTypes::Nakamoto(header) => {
+            Reply::json(200, &serde_json::json!({ "Nakamoto": header }))
+        }
+        other => Reply::json(200, &other),
+    }
 }
 
 pub(super) fn account(shared: &Arc<Shared>, principal: &str) -> Reply {
