@@ -32,6 +32,9 @@ pub struct SignerVotes {
     pub signer: Hash160,
     /// The signer's own-vote record.
     pub own_votes: Vec<OwnVoteRecord>,
+    /// The oldest reward cycle the signer's database still keeps (it prunes older ones):
+    /// votes on blocks proposed in earlier cycles need not be in `own_votes`.
+    pub kept_from_reward_cycle: Option<u64>,
 }
 
 /// A kind of published vote.
@@ -163,6 +166,8 @@ struct Position {
 struct Record {
     votes: Vec<PublishedVote>,
     positions: HashMap<Sha512Trunc256Sum, Position>,
+    /// The reward cycle each block was proposed in.
+    cycles: HashMap<Sha512Trunc256Sum, u64>,
     /// (tenure, height, time) of every processed block.
     processed: Vec<(Position, u64)>,
 }
@@ -170,6 +175,7 @@ struct Record {
 fn read_record(entries: &[ActivityEntry]) -> Record {
     let mut votes = Vec::new();
     let mut positions = HashMap::new();
+    let mut cycles = HashMap::new();
     let mut processed_hashes = Vec::new();
     for entry in entries {
         match &entry.activity {
@@ -194,6 +200,7 @@ fn read_record(entries: &[ActivityEntry]) -> Record {
                 let published = match message {
                     SignerMessage::BlockProposal(proposal) if contract == "miners" => {
                         let header = &proposal.block.header;
+                        cycles.insert(header.signer_signature_hash(), proposal.reward_cycle);
                         positions.insert(
                             header.signer_signature_hash(),
                             Position {
@@ -238,6 +245,7 @@ fn read_record(entries: &[ActivityEntry]) -> Record {
     Record {
         votes,
         positions,
+        cycles,
         processed,
     }
 }
@@ -272,7 +280,17 @@ pub fn check_votes(
             .collect();
         votes.sort_by_key(|vote| vote.at_ms);
         report.votes_published += votes.len();
+        let pruned = |hash: &Sha512Trunc256Sum| match (
+            signer.kept_from_reward_cycle,
+            record.cycles.get(hash),
+        ) {
+            (Some(kept), Some(cycle)) => *cycle < kept,
+            _ => false,
+        };
         for vote in &votes {
+            if pruned(&vote.signer_signature_hash) {
+                continue;
+            }
             let held = own
                 .get(&vote.signer_signature_hash)
                 .is_some_and(|record| recorded_as(record, vote.kind));
@@ -497,6 +515,7 @@ mod tests {
         SignerVotes {
             signer: SIGNER,
             own_votes: own.into_values().collect(),
+            kept_from_reward_cycle: None,
         }
     }
 
@@ -585,6 +604,18 @@ mod tests {
         ];
         let report = check(&revalidated);
         assert!(report.holds(), "{:?}", report.violations);
+    }
+
+    #[test]
+    fn votes_on_blocks_of_pruned_reward_cycles_need_not_be_held() {
+        let b = sibling(1);
+        let entries = vec![proposal(&b), accept(&b, 1_000)];
+        let mut votes = holding_everything(&entries);
+        votes.own_votes.clear();
+        votes.kept_from_reward_cycle = Some(2);
+        assert!(check_votes(&entries, &[votes.clone()], WINDOW).holds());
+        votes.kept_from_reward_cycle = Some(1);
+        assert_eq!(check_votes(&entries, &[votes], WINDOW).votes_lost(), 1);
     }
 
     #[test]
