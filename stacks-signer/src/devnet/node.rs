@@ -337,6 +337,12 @@ impl RunningMockNode {
         self.with_state(|s| s.miner_broadcasts = broadcasts);
     }
 
+    /// Whether uploaded blocks are processed (default) or only answered as accepted and
+    /// recorded (`BlockUploaded`), so that a block signed by its signers stays unprocessed.
+    pub fn set_upload_processing(&self, process: bool) {
+        self.with_state(|s| s.process_uploads = process);
+    }
+
     /// Takes an endpoint down (answers 503) or brings it back. `prefix` is matched against
     /// the request path, e.g. `/v3/block_proposal` or `/v2/stackerdb`.
     pub fn set_endpoint_down(&self, prefix: &str, down: bool) {

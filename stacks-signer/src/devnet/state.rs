@@ -123,6 +123,9 @@ pub struct NodeState {
     pub signer_jobs: Vec<Sha512Trunc256Sum>,
     /// Whether the miner processes a block itself once signed (else it waits for uploads).
     pub miner_broadcasts: bool,
+    /// Whether blocks uploaded to `/v3/blocks/upload` are processed (otherwise they are
+    /// answered as accepted and only recorded, so a test can keep a block unprocessed).
+    pub process_uploads: bool,
     /// The last state-machine update the simulated signers of each cycle published.
     pub published_views: HashMap<u64, Vec<u8>>,
     /// Whether puppet signers act like simulated ones (vote and publish updates by
@@ -162,6 +165,7 @@ impl NodeState {
             activity: ActivityLog::default(),
             signer_jobs: Vec::new(),
             miner_broadcasts: true,
+            process_uploads: true,
             published_views: HashMap::new(),
             puppet_autopilot: false,
             overrides: RpcOverrides::default(),
