@@ -402,8 +402,8 @@ fn stacks_client_reads_two_write_answers_on_one_connection_without_a_delayed_ack
         1,
         "every request went over one kept-alive connection"
     );
-    // `submit_block_for_validation` does not read the node's 202 answer, so ureq cannot
-    // return that connection to its pool: each proposal goes over a fresh connection.
+    // The proposal submission reads the node's 202 answer, so its connection goes back to
+    // the pool too.
     all.push(Timings::measure(
         "StacksClient submit_block_for_validation",
         |_| {
@@ -413,6 +413,11 @@ fn stacks_client_reads_two_write_answers_on_one_connection_without_a_delayed_ack
         },
     ));
     assert_no_stall(&all);
+    assert_eq!(
+        server.used_connections.load(Ordering::SeqCst),
+        1,
+        "proposal submissions reused the kept-alive connection"
+    );
 }
 
 #[test]

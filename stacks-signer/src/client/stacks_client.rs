@@ -475,14 +475,18 @@ impl StacksClient {
         })?;
         let url = self.url("/v3/block_proposal");
         retry_with_exponential_backoff(|| {
-            let response = self
+            let mut response = self
                 .agent
                 .post(&url)
                 .header("Content-Type", "application/json")
                 .header("Authorization", &self.auth_password)
                 .send(&body[..])
                 .map_err(|e| transient(e.into()))?;
-            check_status(&response).map_err(RetryError::Permanent)
+            check_status(&response).map_err(RetryError::Permanent)?;
+            // Reading the (small) answer lets the connection go back to the pool; an
+            // unreadable answer does not undo an accepted submission.
+            let _ = read_body(&mut response);
+            Ok(())
         })
     }
 
