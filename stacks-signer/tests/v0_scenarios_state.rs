@@ -364,8 +364,10 @@ fn signers_supporting_only_version_zero_move_the_signer_to_version_zero_content(
 /// parent height is S0's own view of T0), then 4 s pass (capitulation is rate-limited to
 /// 2 s since the last check, which may have come just before these updates: 2 s of margin). `fetch_view_first` makes M2 propose (a block S0 rejects before validation) first,
 /// so that S0's V1 sortition view of T2 exists when it capitulates.
+/// `parent_height_above` raises the parent height P1…P4 announce above T0's tip.
 fn capitulation_world(
     fetch_view_first: bool,
+    parent_height_above: u64,
 ) -> (World, Chain, usize, StateMachineUpdateMinerState) {
     let (world, t1_block, t2) = World::baseline();
     let chain = Chain::of(&world, &t1_block, &t2);
@@ -389,7 +391,13 @@ fn capitulation_world(
         );
     }
     let before = world.s0_state_updates().len();
-    let m1_view = active_miner(miner_pkh(&world, 0), chain.t1, chain.t0, chain.t0_tip);
+    let (t0_tip_id, t0_height) = chain.t0_tip;
+    let m1_view = active_miner(
+        miner_pkh(&world, 0),
+        chain.t1,
+        chain.t0,
+        (t0_tip_id, t0_height + parent_height_above),
+    );
     let theirs = v1_update(1, chain.t2, chain.h2, m1_view.clone());
     for i in 1..=4 {
         world
@@ -406,7 +414,7 @@ fn capitulation_world(
 fn the_signer_adopts_the_signer_sets_miner_view_and_then_refuses_its_own_miner() {
     // #44 (with v0-logic §11.9), V1 view fetched in this burn block: S0 announces M1's view;
     // M2's next proposal is InvalidMiner (r4) and M1's passes.
-    let (world, chain, before, m1_view) = capitulation_world(true);
+    let (world, chain, before, m1_view) = capitulation_world(true, 0);
     assert_eq!(
         new_updates(&world, before),
         [v1_update(1, chain.t2, chain.h2, m1_view)]
@@ -440,7 +448,7 @@ fn the_signer_adopts_the_signer_sets_miner_view_and_then_refuses_its_own_miner()
 fn capitulation_before_the_sortition_view_is_fetched_leaves_proposals_to_the_sortitions() {
     // #44, quirk 16: no proposal yet in this burn block, so no V1 view to invalidate: S0
     // announces M1's view, yet M2's tenure start still takes the accept path.
-    let (world, chain, before, m1_view) = capitulation_world(false);
+    let (world, chain, before, m1_view) = capitulation_world(false, 0);
     assert_eq!(
         new_updates(&world, before),
         [v1_update(1, chain.t2, chain.h2, m1_view)]
@@ -509,4 +517,23 @@ fn three_of_five_equal_signers_reach_the_floored_threshold_for_version_two() {
         w.s0_votes(&hash).contains(&"PreCommit").then_some(())
     });
     assert_eq!(world.validation_requests(&hash), 1);
+}
+
+#[test]
+fn peers_announcing_a_longer_parent_tenure_than_the_signer_knows_are_not_followed() {
+    // #44 (v0-logic §11.9): the peers' parent height is compared with S0's own view of T0's
+    // last block; one above it (S0 may be behind) and S0 keeps M2 and announces nothing.
+    let (world, _, before, _) = capitulation_world(true, 1);
+    assert!(new_updates(&world, before).is_empty());
+    let m2_block = world.propose(BlockKind::TenureStart);
+    let hash = m2_block.signer_signature_hash;
+    world.wait_for("S0's pre-commit of M2's block", |w| {
+        w.s0_votes(&hash).contains(&"PreCommit").then_some(())
+    });
+    world.settle();
+    assert_eq!(
+        world.s0_votes(&hash),
+        ["PreCommit"],
+        "M2 is still the miner"
+    );
 }
