@@ -161,6 +161,12 @@ impl World {
     /// A node with S0 and the puppets of `config`, S0 started and registered; nothing mined
     /// beyond the node's genesis.
     pub fn start(config: &WorldConfig) -> World {
+        Self::start_logged(config, None)
+    }
+
+    /// [`World::start`] with S0 logging to `logger` (e.g. a capture a scenario reads back);
+    /// `None`: the default (stderr with `V0_TEST_LOG=1`, else nothing).
+    pub fn start_logged(config: &WorldConfig, logger: Option<slog::Logger>) -> World {
         let mut signers = Vec::new();
         if !config.dry_run {
             signers.push(SignerSpec::external(
@@ -183,7 +189,9 @@ impl World {
         let db_path = dir.path().join("s0.sqlite");
         let (global, _) = GlobalConfig::load_from_str(&config_text(&node, &db_path, config))
             .expect("the scenario config loads");
-        let logger = if std::env::var("V0_TEST_LOG").as_deref() == Ok("1") {
+        let logger = if let Some(logger) = logger {
+            logger
+        } else if std::env::var("V0_TEST_LOG").as_deref() == Ok("1") {
             stderr_logger(LogSettings {
                 json: false,
                 level: slog::Level::Debug,
@@ -231,7 +239,15 @@ impl World {
 
     /// [`World::baseline`] with another configuration (timeouts, weights).
     pub fn baseline_with(config: WorldConfig) -> (World, NakamotoBlock, BurnBlock) {
-        let world = World::start(&config);
+        Self::baseline_logged(config, None)
+    }
+
+    /// [`World::baseline_with`] with S0 logging to `logger` (see [`World::start_logged`]).
+    pub fn baseline_logged(
+        config: WorldConfig,
+        logger: Option<slog::Logger>,
+    ) -> (World, NakamotoBlock, BurnBlock) {
+        let world = World::start_logged(&config, logger);
         world.node.set_puppet_autopilot(true);
         world
             .node
