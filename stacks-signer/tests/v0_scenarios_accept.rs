@@ -155,7 +155,9 @@ fn peers_signatures_reaching_the_threshold_make_the_signer_upload_in_reward_set_
     sorted.sort_unstable();
     assert_eq!(ids, sorted, "signatures in reward-set order");
     assert_eq!(ids.len(), 4, "S0, P1, P2 and P3 signed");
-    // The node processed the upload and announced it: the row moved on from LocallyAccepted.
+    // The node processed the upload and announced it (S0 handles that NewBlock after the
+    // acceptance that triggered the upload): the row moved on from LocallyAccepted.
+    world.wait_for_canonical_tip(&hash);
     let row = world.s0_block(&hash).expect("S0 stored the block");
     assert_eq!(row.state, BlockState::GloballyAccepted);
     assert!(row.signed_group.is_some() && row.signed_self.is_some());
@@ -229,6 +231,13 @@ fn after_the_node_processes_a_block_its_child_is_judged_and_the_block_itself_ign
         .wait_for_block(&b11.signer_signature_hash, v0_support::WAIT)
         .expect("B11 processed");
     world.node.set_puppet_autopilot(false);
+    // S0's own validation may end before or after the NewBlock; either way it pre-commits
+    // once (after the NewBlock, as quirk 19's pre-commit of a globally accepted block).
+    world.wait_for("S0's pre-commit of B11", |w| {
+        w.s0_votes(&b11.signer_signature_hash)
+            .contains(&"PreCommit")
+            .then_some(())
+    });
     world.settle();
     let before = world.s0_votes(&b11.signer_signature_hash).len();
     world

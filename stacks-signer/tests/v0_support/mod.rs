@@ -288,6 +288,11 @@ impl World {
     /// Waits until S0 has handled every event the node sent so far (a status check goes
     /// through the same queue and comes back once everything before it was processed).
     pub fn settle(&self) {
+        self.status();
+    }
+
+    /// [`World::settle`], returning S0's answer to the status check.
+    pub fn status(&self) -> stacks_signer::StateInfo {
         let signer = self.signer.as_ref().expect("S0 runs");
         while signer.results().try_recv().is_ok() {}
         assert!(
@@ -301,12 +306,35 @@ impl World {
                 .checked_duration_since(Instant::now())
                 .expect("S0 answered the status check in time");
             match signer.results().recv_timeout(left) {
-                Ok(SignerResult::StatusCheck(_)) => break,
+                Ok(SignerResult::StatusCheck(info)) => {
+                    self.collect();
+                    return info;
+                }
                 Ok(_) => continue,
                 Err(e) => panic!("S0 did not answer the status check: {e}"),
             }
         }
-        self.collect();
+    }
+
+    /// Waits until S0's canonical tip (its highest globally accepted block) is `hash`.
+    pub fn wait_for_canonical_tip(&self, hash: &Sha512Trunc256Sum) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let info = self.status();
+            let tip = info
+                .signer_canonical_tips
+                .iter()
+                .filter_map(|(_, tip)| tip.as_ref())
+                .any(|tip| tip.signer_signature_hash() == *hash);
+            if tip {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "S0 never saw block {hash} globally accepted"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Moves everything the node did so far into the scenario's log.
