@@ -13,7 +13,9 @@
 //!
 //! Everything else goes to the node every time. The node announces a processed block before
 //! any proposal that builds on it (its event queue is ordered), so a tip advanced by events
-//! is the tip the node would have answered.
+//! is the tip the node would have answered. The tenure-extend check still asks the node for
+//! the tip every time ([`NodeRpc::get_tenure_tip_from_node`]): the reference refuses an
+//! extend when the node cannot answer, whatever this signer learnt from events.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -167,6 +169,13 @@ impl NodeRpc for CachedNode<'_> {
             .insert(*consensus_hash, CachedTip::from(&tip));
         cache.stacks_tip_height = cache.stacks_tip_height.max(tip.height);
         Ok(tip)
+    }
+
+    fn get_tenure_tip_from_node(
+        &self,
+        consensus_hash: &ConsensusHash,
+    ) -> Result<TenureTip, ClientError> {
+        self.node.get_tenure_tip(consensus_hash)
     }
 
     fn get_tenure_forking_info(

@@ -139,6 +139,14 @@ pub trait NodeRpc {
     fn invalidate_sortitions(&self) {}
     /// `GET /v3/tenures/tip_metadata/{consensus_hash}`.
     fn get_tenure_tip(&self, consensus_hash: &ConsensusHash) -> Result<TenureTip, ClientError>;
+    /// [`NodeRpc::get_tenure_tip`], asked of the node even where an answer is kept: for the
+    /// tenure-extend check, which the reference refuses when the node cannot answer.
+    fn get_tenure_tip_from_node(
+        &self,
+        consensus_hash: &ConsensusHash,
+    ) -> Result<TenureTip, ClientError> {
+        self.get_tenure_tip(consensus_hash)
+    }
     /// The tenures from `last_sortition` back to `chosen_parent`, newest first
     /// (`GET /v3/tenures/fork_info/...`, paged).
     fn get_tenure_forking_info(

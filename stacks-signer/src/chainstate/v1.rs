@@ -402,7 +402,8 @@ pub(crate) fn check_no_accepted_block_in_tenure(
 /// * a read-count extend must keep the burn view, and come after the read-count idle time or
 ///   during a replay.
 ///
-/// A tenure tip the node cannot give, or without a burn view, refuses the extend.
+/// A tenure tip the node cannot give (asked of the node itself, never of kept answers), or
+/// without a burn view, refuses the extend.
 pub(crate) fn check_tenure_extend(
     block: &NakamotoBlock,
     tenure_id: &ConsensusHash,
@@ -424,7 +425,9 @@ pub(crate) fn check_tenure_extend(
             "tenure_extend_cause" => %extend.cause);
         return Err(RejectReason::InvalidTenureExtend);
     }
-    let tip = node.get_tenure_tip(tenure_id).map_err(|e| {
+    // Asked of the node, not of the kept answers: a node that cannot answer refuses the
+    // extend, as in the reference.
+    let tip = node.get_tenure_tip_from_node(tenure_id).map_err(|e| {
         warn!(log, "Could not load current tenure tip while evaluating a tenure-extend; cannot approve."; "err" => %e);
         RejectReason::InvalidTenureExtend
     })?;

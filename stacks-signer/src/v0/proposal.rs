@@ -554,6 +554,7 @@ impl Signer {
             self.reject_after_validation(&mut info, rejection, sortition_view);
             return;
         }
+        let mut decided_after_own_rejection = false;
         if let Err(e) = info.mark_pre_committed() {
             if !info.has_reached_consensus() {
                 warn!(
@@ -563,6 +564,12 @@ impl Signer {
                 return;
             }
             info.signed_self.get_or_insert_with(now_secs);
+            // The reference pre-commits a globally decided block (quirk 19), even one this
+            // signer rejected while this validation was outstanding (`RejectedInPriorRound`
+            // to a re-proposal after the global rejection). That pre-commit would contradict
+            // the published rejection without a fresh validation. (A fresh one, after a
+            // re-evaluation, is refused here too: for a decided block it counts for nothing.)
+            decided_after_own_rejection = self.has_own_rejection(&sighash);
         }
         let cost = &ok.cost;
         let costless = cost.write_length == 0
@@ -572,6 +579,18 @@ impl Signer {
             && cost.runtime == 0;
         // Blocks that cost nothing (STX transfers, boot calls) do not count toward tenure time.
         info.validation_time_ms = Some(if costless { 0 } else { ok.validation_time_ms });
+        if decided_after_own_rejection {
+            warn!(self.logger, "{self}: Not publishing a vote that would contradict one this signer already published";
+                "signer_signature_hash" => %sighash,
+                "vote" => "PreCommit",
+                "refusal" => "AlreadyRejected (the block reached consensus; no fresh validation)");
+            // The row as the reference stores it; only the pre-commit is not sent (its own
+            // count would change nothing: the block reached consensus).
+            if let Err(e) = self.db().insert_block(&info) {
+                self.handle_insert_block_error(&e);
+            }
+            return;
+        }
         if !self.pre_commit(&info, node_cache) {
             // The own-vote record refused a pre-commit the reference would send (a sibling
             // holds the height): answer as the reference answers a conflicting block.
@@ -585,6 +604,19 @@ impl Signer {
         }
         let address = self.stacks_address;
         self.handle_block_pre_commit(&address, &sighash, node_cache);
+    }
+
+    /// Whether this signer's last published vote on `sighash` is a rejection (a database error
+    /// counts as one: nothing is published on a doubt).
+    fn has_own_rejection(&self, sighash: &Sha512Trunc256Sum) -> bool {
+        match self.db().get_own_vote(sighash) {
+            Ok(record) => record.is_some_and(|r| r.is_rejection()),
+            Err(e) => {
+                error!(self.logger, "{self}: Cannot read this signer's vote: {e}";
+                    "signer_signature_hash" => %sighash);
+                true
+            }
+        }
     }
 
     /// After a validation this signer rejects the block: the row becomes locally rejected
