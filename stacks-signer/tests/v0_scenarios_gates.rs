@@ -94,6 +94,14 @@ fn expect_rejection(
     rejection
 }
 
+/// A validation answer "valid".
+fn valid() -> ValidationAnswer {
+    ValidationAnswer::Ok {
+        validation_time_ms: 10,
+        cost_zero: false,
+    }
+}
+
 /// Proposes as the current miner with `overrides` on a block of `kind`.
 fn propose(
     world: &World,
@@ -272,12 +280,12 @@ fn a_block_whose_miner_key_cannot_be_recovered_is_rejected_before_validation() {
 
 #[test]
 fn a_block_of_an_unknown_tenure_resets_the_sortition_view_then_is_a_view_mismatch() {
-    // #11 (with §11.9: the first proposal after the burn block): the view is fetched again
-    // from the node, the block still belongs to neither sortition: SortitionViewMismatch
+    // #11 (with §11.9: the first proposal after the burn block): the block belongs to neither
+    // sortition, the view is reset from the node, it still does not: SortitionViewMismatch
     // (code and reason). The reference asks `latest_and_last` twice at this proposal (its
-    // lazy view fetch, then the reset); this signer kept the answer it fetched for the burn
-    // block and asks once, for the reset (docs/compatibility.md, "View reset on a proposal
-    // of an unknown tenure").
+    // lazy view fetch, then the reset); this signer builds the view from the answer it took
+    // for the burn block and asks once, for the reset (docs/compatibility.md, "View reset on
+    // a proposal of an unknown tenure").
     let (world, _, _) = baseline();
     world.node.reset_request_counts();
     let start = mark(&world);
@@ -418,20 +426,22 @@ fn a_silent_winner_times_out_its_blocks_are_refused_and_the_last_miner_continues
 
 #[test]
 fn without_a_sortition_view_a_proposal_is_rejected_and_judged_again_when_re_proposed() {
-    // #14 (with §11.9: the node fails from T2's burn block on, so no view was fetched):
-    // NoSortitionView (code 3); once the node answers again, the same block re-proposed takes
-    // the accept path (the rejection was not stored).
+    // #14 (with §11.9: the first proposal after the burn block, no view yet): `latest_and_last`
+    // fails (500) from T2's burn block on, so neither the state machine nor the proposal
+    // check gets a view (the state machine sends nothing): NoSortitionView (code 3); once the
+    // node answers again, the same block re-proposed takes the accept path (the rejection
+    // was not stored).
     let (world, _) = world_before_t2(&WorldConfig::baseline());
     world
         .node
         .set_latest_and_last_override(Some(RpcAnswer::Status(500)));
+    let start = mark(&world);
     world
         .node
         .mine_burn_block(Some(1))
         .expect("T2's burn block");
     world.settle();
     world.node.set_manual_validation(true);
-    let start = mark(&world);
     let proposal = world.propose(BlockKind::TenureStart);
     let hash = proposal.signer_signature_hash;
     expect_rejection(
@@ -449,13 +459,7 @@ fn without_a_sortition_view_a_proposal_is_rejected_and_judged_again_when_re_prop
     assert!(world.node.wait_for_held_validation(&hash, WAIT));
     world
         .node
-        .answer_validation(
-            &hash,
-            ValidationAnswer::Ok {
-                validation_time_ms: 10,
-                cost_zero: false,
-            },
-        )
+        .answer_validation(&hash, valid())
         .expect("answered");
     world.wait_for("S0's pre-commit", |w| {
         w.s0_votes(&hash).contains(&"PreCommit").then_some(())
@@ -464,5 +468,42 @@ fn without_a_sortition_view_a_proposal_is_rejected_and_judged_again_when_re_prop
     assert_eq!(
         outputs_since(&world, start),
         [Out::Validation(hash), Out::PreCommit(hash)]
+    );
+}
+
+#[test]
+fn a_node_failing_after_the_burn_block_leaves_the_view_taken_at_the_burn_block() {
+    // #14 as the row reads in world B: `latest_and_last` fails (500) only after S0 handled
+    // T2's burn block. Divergence (not a safety one; docs/compatibility.md, "Node answers on
+    // the proposal path"): the reference asks the node at the first proposal after the burn
+    // block and rejects it NoSortitionView; this signer builds the view from the answer it
+    // took for the burn block, asks nothing, and takes the accept path.
+    let (world, _, _) = baseline();
+    world.node.set_manual_validation(true);
+    world
+        .node
+        .set_latest_and_last_override(Some(RpcAnswer::Status(500)));
+    world.node.reset_request_counts();
+    let start = mark(&world);
+    let proposal = world.propose(BlockKind::TenureStart);
+    let hash = proposal.signer_signature_hash;
+    assert!(world.node.wait_for_held_validation(&hash, WAIT));
+    world
+        .node
+        .answer_validation(&hash, valid())
+        .expect("answered");
+    world.wait_for("S0's pre-commit", |w| {
+        w.s0_votes(&hash).contains(&"PreCommit").then_some(())
+    });
+    world.settle();
+    assert_eq!(
+        outputs_since(&world, start),
+        [Out::Validation(hash), Out::PreCommit(hash)]
+    );
+    assert_eq!(
+        world
+            .node
+            .request_count(Some("GET"), "/v3/sortitions/latest_and_last"),
+        0
     );
 }
