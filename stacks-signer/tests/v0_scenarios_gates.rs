@@ -128,6 +128,7 @@ fn t0_and_tip(world: &World, t1: &ConsensusHash) -> (ConsensusHash, StacksBlockI
     })
 }
 
+/// §8.3 #6: a proposal of reward cycle R+1 or R-1 gets no POST and no chunk.
 #[test]
 fn a_proposal_for_another_reward_cycle_is_ignored_without_any_output() {
     // #6: R+1 and R-1; neither is submitted nor answered.
@@ -155,6 +156,7 @@ fn a_proposal_for_another_reward_cycle_is_ignored_without_any_output() {
     });
 }
 
+/// §8.3 #7: a proposal stamped now - 601 gets nothing; one stamped now - 599 is submitted.
 #[test]
 fn a_proposal_older_than_the_max_age_is_ignored_and_a_younger_one_is_submitted() {
     // #7: timestamp + 600 < now is dropped before anything; now - 599 is processed.
@@ -187,6 +189,7 @@ fn a_proposal_older_than_the_max_age_is_ignored_and_a_younger_one_is_submitted()
     assert_eq!(outputs_since(&world, start), [Out::Validation(hash)]);
 }
 
+/// §8.3 #8: PubkeyHashMismatch (r4), not stored, so a re-proposal is rejected the same way.
 #[test]
 fn a_block_signed_by_another_key_than_the_winners_is_rejected_every_time_it_is_proposed() {
     // #8: PubkeyHashMismatch (r4), not stored: the re-proposal is judged again, not
@@ -227,6 +230,7 @@ fn a_block_signed_by_another_key_than_the_winners_is_rejected_every_time_it_is_p
     assert!(world.s0_block(&hash).is_none(), "the block is not stored");
 }
 
+/// §8.3 #9: a zero bit in `pox_treatment` is InvalidBitvec (r4).
 #[test]
 fn a_block_whose_bitvec_punishes_a_signer_is_rejected_before_validation() {
     // #9: a zero bit in pox_treatment is InvalidBitvec (r4).
@@ -254,6 +258,7 @@ fn a_block_whose_bitvec_punishes_a_signer_is_rejected_before_validation() {
     assert_eq!(outputs_since(&world, start), [Out::Rejected(hash)]);
 }
 
+/// §8.3 #10: an unrecoverable miner signature is IrrecoverablePubkeyHash (r4).
 #[test]
 fn a_block_whose_miner_key_cannot_be_recovered_is_rejected_before_validation() {
     // #10: a miner signature with r = 0 is IrrecoverablePubkeyHash (r4).
@@ -278,6 +283,7 @@ fn a_block_whose_miner_key_cannot_be_recovered_is_rejected_before_validation() {
     assert_eq!(outputs_since(&world, start), [Out::Rejected(hash)]);
 }
 
+/// §8.3 #11: a block of neither sortition resets the view, then is SortitionViewMismatch (4).
 #[test]
 fn a_block_of_an_unknown_tenure_resets_the_sortition_view_then_is_a_view_mismatch() {
     // #11 (with §11.9: the first proposal after the burn block): the block belongs to neither
@@ -315,6 +321,7 @@ fn a_block_of_an_unknown_tenure_resets_the_sortition_view_then_is_a_view_mismatc
     assert_eq!(outputs_since(&world, start), [Out::Rejected(hash)]);
 }
 
+/// §8.3 #12: the last miner, while the new winner is valid, is NotLatestSortitionWinner (r4).
 #[test]
 fn the_last_miner_may_not_propose_while_the_new_winner_is_valid() {
     // #12: M1 proposes a T1 block (h11 on T1's tip) after T2 went to M2:
@@ -338,6 +345,7 @@ fn the_last_miner_may_not_propose_while_the_new_winner_is_valid() {
     assert_eq!(outputs_since(&world, start), [Out::Rejected(hash)]);
 }
 
+/// §8.3 #13: a winner silent too long is InvalidMiner (r4); the last miner takes over.
 #[test]
 fn a_silent_winner_times_out_its_blocks_are_refused_and_the_last_miner_continues() {
     // #13 (block_proposal_timeout = 3 s; §11.8: the miner times out 2–3 s after the burn
@@ -424,6 +432,7 @@ fn a_silent_winner_times_out_its_blocks_are_refused_and_the_last_miner_continues
     );
 }
 
+/// §8.3 #14: no sortition view is NoSortitionView (3); the re-proposal is judged again.
 #[test]
 fn without_a_sortition_view_a_proposal_is_rejected_and_judged_again_when_re_proposed() {
     // #14 (with §11.9: the first proposal after the burn block, no view yet): `latest_and_last`
@@ -471,6 +480,7 @@ fn without_a_sortition_view_a_proposal_is_rejected_and_judged_again_when_re_prop
     );
 }
 
+/// §8.3 #14 (documented divergence): `latest_and_last` failing after the burn block: no effect.
 #[test]
 fn a_node_failing_after_the_burn_block_leaves_the_view_taken_at_the_burn_block() {
     // #14 as the row reads in world B: `latest_and_last` fails (500) only after S0 handled

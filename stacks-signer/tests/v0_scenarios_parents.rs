@@ -170,6 +170,7 @@ fn t0_of(world: &World, t1: &ConsensusHash) -> ConsensusHash {
     })
 }
 
+/// §8.4 #15: a sibling of a block S0 pre-committed to or signed is InvalidParentBlock (r4).
 #[test]
 fn a_sibling_of_a_block_the_signer_pre_committed_to_or_signed_is_not_higher_than_its_tenure() {
     // #15: B12 pre-committed by S0 (its own validation), then locally accepted; a sibling
@@ -264,6 +265,7 @@ fn sign_the_fourth_way(world: &World, proposal: &Proposal) {
     );
 }
 
+/// §8.4 #15 with §11.9 (safety divergence): a sibling of a block signed the #4 way is refused.
 #[test]
 fn a_sibling_of_a_block_signed_without_own_validation_is_validated_then_refused() {
     // #15 with §11.9: B12 reached LocallyAccepted the #4 way (signed_self = None), so the
@@ -303,6 +305,7 @@ fn a_sibling_of_a_block_signed_without_own_validation_is_validated_then_refused(
     assert_eq!(row.signed_self, None);
 }
 
+/// §8.4 #16: after 3 s a sibling takes the accept path when the node's tenure tip is lower.
 #[test]
 fn after_the_tenure_last_block_timeout_a_sibling_is_judged_by_the_nodes_tenure_tip() {
     // #16, the node's T2 tip at h11 (B11; B12 was never processed): 4 s after S0's pre-commit
@@ -333,6 +336,7 @@ fn after_the_tenure_last_block_timeout_a_sibling_is_judged_by_the_nodes_tenure_t
     );
 }
 
+/// §8.4 #16 (safety divergence): after 3 s, the tenure tip request failing, a sibling is refused.
 #[test]
 fn after_the_tenure_last_block_timeout_a_sibling_is_refused_when_the_node_cannot_tell_its_tip() {
     // #16 with the node's T2 tenure tip failing (500) after the 4 s. Safety divergence (v0-logic
@@ -367,6 +371,7 @@ fn after_the_tenure_last_block_timeout_a_sibling_is_refused_when_the_node_cannot
     );
 }
 
+/// §8.4 #16: after 3 s a sibling at the node's tenure tip height is InvalidParentBlock (r4).
 #[test]
 fn after_the_tenure_last_block_timeout_a_sibling_at_the_nodes_tenure_tip_is_refused() {
     // #16, the node's T2 tip at h12: B12 processed (its `/new_block` delivered: this signer
@@ -412,6 +417,7 @@ fn after_the_tenure_last_block_timeout_a_sibling_at_the_nodes_tenure_tip_is_refu
     assert_eq!(outputs_since(&world, start), [Out::Rejected(hash)]);
 }
 
+/// §8.4 #17: of two siblings validated in turn, the second is SortitionViewMismatch (4).
 #[test]
 fn siblings_validated_together_the_second_fails_the_post_validation_recheck() {
     // #17: B12 and B12' proposed before either validates: one validation request at a time;
@@ -469,6 +475,7 @@ fn siblings_validated_together_the_second_fails_the_post_validation_recheck() {
     );
 }
 
+/// §8.4 #18: a tenure start not above a block S0 just accepted is InvalidParentBlock (r4).
 #[test]
 fn a_new_tenure_may_not_start_below_a_block_the_signer_just_accepted_in_the_previous_one() {
     // #18 (with §11.9: S0 accepted T1's B11 through its own validation and pre-commit): M2's
@@ -552,6 +559,7 @@ fn a_new_tenure_may_not_start_below_a_block_the_signer_just_accepted_in_the_prev
     );
 }
 
+/// §8.4 #18 with §11.9: next to a block signed the #4 way, the node's tip decides: accepted.
 #[test]
 fn a_new_tenure_may_start_at_the_height_of_a_block_signed_without_own_validation() {
     // #18 with §11.9: S0 signed T1's B11 the #4 way (signed_self = None), so the check of
@@ -587,6 +595,7 @@ fn a_new_tenure_may_start_at_the_height_of_a_block_signed_without_own_validation
     );
 }
 
+/// §8.4 #19: a tenure start in a tenure with an accepted block is DuplicateBlockFound (r4).
 #[test]
 fn a_second_tenure_start_in_a_tenure_with_a_processed_block_is_a_duplicate() {
     // #19: B11 (T2's tenure start) globally accepted through NewBlock; another BlockFound
@@ -669,6 +678,7 @@ fn reorg_proposal(world: &World, t1: &[Proposal], overrides: BlockOverrides) -> 
     proposal
 }
 
+/// §8.4 #20: reorging a tenure with two accepted heights is ReorgNotAllowed (r4), at step A.
 #[test]
 fn a_reorg_of_a_tenure_with_two_accepted_heights_invalidates_the_new_miner() {
     // #20: T1 has globally accepted blocks at h10 and h11; T2 builds on T0. M2's tenure start
@@ -719,6 +729,7 @@ fn a_reorg_of_a_tenure_with_two_accepted_heights_invalidates_the_new_miner() {
     );
 }
 
+/// §8.4 #21: reorging a tenure whose only block was signed 5 s before the burn block is allowed.
 #[test]
 fn a_reorg_of_a_tenure_whose_only_block_came_just_before_the_burn_block_is_allowed() {
     // #21 (with §11.9: the burn header hash of `latest_and_last` is the event's): T1's only
@@ -736,6 +747,7 @@ fn a_reorg_of_a_tenure_whose_only_block_came_just_before_the_burn_block_is_allow
     );
 }
 
+/// §8.4 #21 (variant): signed 15 s before the burn block, the reorg is ReorgNotAllowed (r4).
 #[test]
 fn a_reorg_of_a_tenure_whose_only_block_came_long_before_the_burn_block_is_refused() {
     // #21, variant: T1's only block was signed about 15 s before T2's burn block (> 10 s):
@@ -754,6 +766,7 @@ fn a_reorg_of_a_tenure_whose_only_block_came_long_before_the_burn_block_is_refus
     assert_eq!(outputs_since(&world, start), [Out::Rejected(hash)]);
 }
 
+/// §8.4 #22: a global ReorgNotAllowed rejection invalidates the miner; the last miner goes on.
 #[test]
 fn a_miner_the_signer_set_rejected_for_a_reorg_is_invalid_and_the_last_miner_continues() {
     // #22 (with §11.9): P1 and P2 reject M2's B11, which S0 stored and is validating, with
