@@ -141,11 +141,15 @@ impl Signer {
         }
     }
 
+    /// This signer's view of the sortitions, asked of the node now (at the first proposal
+    /// after a burn block, as the reference does: the node may have moved on since the burn
+    /// block's event).
     fn fetch_sortition_view(
         &self,
         node: &dyn NodeRpc,
         sighash: &Sha512Trunc256Sum,
     ) -> Option<SortitionsView> {
+        node.invalidate_sortitions();
         match SortitionsView::fetch_view(self.proposal_config.clone(), node) {
             Ok(view) => Some(view),
             Err(e) => {

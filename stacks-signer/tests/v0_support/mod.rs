@@ -259,6 +259,15 @@ impl World {
             .node
             .wait_for_block(&b10.signer_signature_hash, WAIT)
             .expect("T1's block is signed and processed");
+        // S0 has signed T1's block (§8.1) and its own validation of it is over: nothing about
+        // the setup comes out of S0 during a scenario, and S0 judged T1's block while T1 was
+        // the node's current sortition.
+        world.wait_for("S0's pre-commit of T1's block", |w| {
+            w.s0_votes(&b10.signer_signature_hash)
+                .contains(&"PreCommit")
+                .then_some(())
+        });
+        world.settle();
         world.node.set_puppet_autopilot(false);
         let t2 = world
             .node
