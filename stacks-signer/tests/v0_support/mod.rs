@@ -262,9 +262,13 @@ impl World {
         // S0 has signed T1's block (§8.1) and its own validation of it is over: nothing about
         // the setup comes out of S0 during a scenario, and S0 judged T1's block while T1 was
         // the node's current sortition.
-        world.wait_for("S0's pre-commit of T1's block", |w| {
-            w.s0_votes(&b10.signer_signature_hash)
-                .contains(&"PreCommit")
+        world.wait_for("the node's answer to S0's validation of T1's block", |w| {
+            w.activity()
+                .iter()
+                .any(|entry| {
+                    matches!(&entry.activity, Activity::ValidationResult(response)
+                        if *response.signer_signature_hash() == b10.signer_signature_hash)
+                })
                 .then_some(())
         });
         world.settle();
