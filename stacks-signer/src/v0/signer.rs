@@ -457,6 +457,7 @@ impl Signer {
                         // As the reference: the rest of the batch is dropped too.
                         debug!(self.logger, "{self}: Received a message from an unknown signer. Ignoring...";
                             "signer_address" => %address);
+                        crate::monitoring::actions::increment_messages_from_non_signers();
                         return;
                     }
                     match message {
