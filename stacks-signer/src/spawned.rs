@@ -98,6 +98,7 @@ where
         let _ = crate::monitoring::metrics::metrics();
         let monitoring = start_serving_monitoring_metrics(
             &config,
+            context.stacks_client.clone(),
             context.db.clone(),
             runloop.status_board(),
             &context.logger,

@@ -112,12 +112,13 @@ pub struct MonitoringServer {
 /// without it (`None`).
 pub fn start_serving_monitoring_metrics(
     config: &GlobalConfig,
+    stacks_client: StacksClient,
     db: SharedSignerDb,
     board: StatusBoard,
     logger: &Logger,
 ) -> Option<MonitoringServer> {
     config.metrics_endpoint?;
-    match MonitoringServer::start(config, db, board, logger.clone()) {
+    match MonitoringServer::start(config, stacks_client, db, board, logger.clone()) {
         Ok(server) => Some(server),
         Err(e) => {
             error!(logger, "Monitoring: Error in metrics server: {e}";
@@ -128,9 +129,11 @@ pub fn start_serving_monitoring_metrics(
 }
 
 impl MonitoringServer {
-    /// Binds `config.metrics_endpoint` and starts serving.
+    /// Binds `config.metrics_endpoint` and starts serving. `stacks_client` (the signer's own,
+    /// sharing its pooled connections) refreshes the node-derived gauges.
     pub fn start(
         config: &GlobalConfig,
+        stacks_client: StacksClient,
         db: SharedSignerDb,
         board: StatusBoard,
         logger: Logger,
@@ -151,12 +154,16 @@ impl MonitoringServer {
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .proxy(None)
+                // One fresh connection per heartbeat, closed after it: nothing idles on the
+                // node between heartbeats.
+                .max_idle_connections(0)
+                .max_idle_connections_per_host(0)
                 .build(),
         );
         let metrics = metrics();
         let context = Arc::new(Context {
             local_addr,
-            stacks_client: StacksClient::from(config).with_logger(logger.clone()),
+            stacks_client,
             heartbeat_agent,
             node_origin: config.http_origin(),
             network: config.network.to_string(),
