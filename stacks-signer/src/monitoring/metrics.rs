@@ -172,6 +172,7 @@ fn histogram_vec(
     help: &str,
     buckets: &[f64],
     labels: &[&str],
+    values: &[&str],
 ) -> HistogramVec {
     let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
     let vec = HistogramVec::new(opts, labels).unwrap_or_else(|_| unreachable_metric(name));
@@ -179,6 +180,9 @@ fn histogram_vec(
         // The reference's label-less histograms: the one series exists from the start.
         let no_labels: [&str; 0] = [];
         vec.with_label_values(&no_labels);
+    }
+    for value in values {
+        vec.with_label_values(&[*value]);
     }
     register(registry, vec)
 }
@@ -239,6 +243,7 @@ impl Metrics {
                 "Time (seconds) measuring round-trip RPC call latency to the Stacks node",
                 DEFAULT_BUCKETS,
                 &["path"],
+                &[],
             ),
             block_validation_latencies: histogram_vec(
                 &r,
@@ -246,12 +251,14 @@ impl Metrics {
                 "Time (seconds) measuring block validation time reported by the Stacks node",
                 &BLOCK_VALIDATION_BUCKETS,
                 &[],
+                &[],
             ),
             block_response_latencies: histogram_vec(
                 &r,
                 "stacks_signer_block_response_latencies_histogram",
                 "Time (seconds) measuring end-to-end time to respond to a block",
                 &BLOCK_RESPONSE_BUCKETS,
+                &[],
                 &[],
             ),
             agreement_state_change_reasons: int_counter_vec(
@@ -273,6 +280,7 @@ impl Metrics {
                 "stacks_signer_agreement_capitulation_latencies_histogram",
                 "Measuring the time (in seconds) for the signer to agree (capitulate) with the signer set",
                 &CAPITULATION_BUCKETS,
+                &[],
                 &[],
             ),
             seconds_since_last_node_event: gauge(
@@ -296,6 +304,7 @@ impl Metrics {
                 "Time (seconds) from a block proposal's arrival at the signer to the signer publishing its vote on it. `vote` is 'pre_commit', 'accepted' or 'rejected'",
                 &PROPOSAL_VOTE_BUCKETS,
                 &["vote"],
+                &VOTE_KINDS,
             ),
             pending_block_validations: int_gauge(
                 &r,

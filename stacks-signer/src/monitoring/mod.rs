@@ -80,7 +80,7 @@ pub const METRIC_DOCS: &[MetricDoc] = &[
     MetricDoc {
         name: "stacks_signer_block_validation_responses",
         origin: Origin::Reference,
-        updated: "each validation verdict the node returns for a proposal this signer submitted",
+        updated: "each validation result the node delivers to this signer (a node shared by several signers delivers each one's results to all)",
         healthy: "`accepted` rises with the proposals; `rejected` stays near 0 (each one is a block the node found invalid)",
     },
     MetricDoc {
