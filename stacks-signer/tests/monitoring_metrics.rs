@@ -103,6 +103,8 @@ struct RunFacts {
 struct SignerUnderTest {
     public_key: StacksPublicKey,
     metrics: SocketAddr,
+    /// Its event endpoint.
+    endpoint: SocketAddr,
     /// Its id (and slot) in the reward set.
     signer_id: u32,
 }
@@ -141,6 +143,38 @@ fn get(addr: SocketAddr, path: &str) -> std::io::Result<Answer> {
     })
 }
 
+/// Prometheus's own checker, where it is installed (Debian: `apt-get install prometheus`):
+/// the exposition parses, and its only complaints are the reference's metric names (counters
+/// without `_total`, histograms named `..._histogram`), which dashboards depend on.
+fn promtool_check(body: &str) {
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        return;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(body.as_bytes()).expect("promtool reads");
+    }
+    let output = child.wait_with_output().expect("promtool runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            REFERENCE_METRICS
+                .iter()
+                .any(|(name, ..)| line.starts_with(&format!("{name} "))),
+            "promtool check metrics: {line}"
+        );
+    }
+}
+
 fn scrape(addr: SocketAddr) -> Exposition {
     let answer = get(addr, "/metrics").expect("/metrics answers");
     assert_eq!(answer.status, 200);
@@ -172,6 +206,11 @@ fn value(exposition: &Exposition, name: &str, labels: &[(&str, &str)]) -> f64 {
 /// Every reference metric with its type, label names, help text and buckets; the RPC paths
 /// as the reference writes them; values that match the run.
 fn check_reference_metrics(signer: &SignerUnderTest, facts: &RunFacts) {
+    promtool_check(
+        &get(signer.metrics, "/metrics")
+            .expect("/metrics answers")
+            .body,
+    );
     let exposition = scrape(signer.metrics);
     for (name, kind, labels, help) in REFERENCE_METRICS {
         let family = exposition
@@ -329,6 +368,12 @@ fn check_status(signer: &SignerUnderTest, facts: &RunFacts) {
     assert_eq!((root.status, root.body.as_str()), (200, "OK"));
     let missing = get(signer.metrics, "/metrics/").expect("an unknown path answers");
     assert_eq!((missing.status, missing.body.as_str()), (404, "Not Found"));
+
+    let event_status = get(signer.endpoint, "/status").expect("the event endpoint answers");
+    assert_eq!(
+        event_status.status, 200,
+        "GET /status on the event endpoint"
+    );
 
     let status = get(signer.metrics, "/status.json").expect("/status.json answers");
     assert_eq!(status.status, 200);
@@ -492,12 +537,13 @@ fn a_run_exports_every_reference_metric_with_values_that_match_it() {
     let under_test: Vec<SignerUnderTest> = ours
         .iter()
         .zip(&ports)
-        .map(|(key, (_, metrics))| {
+        .map(|(key, (endpoint, metrics))| {
             let public_key = StacksPublicKey::from_private(key);
             SignerUnderTest {
                 signer_id: node.signer_index(&public_key).expect("in the reward set"),
                 public_key,
                 metrics: SocketAddr::from(([127, 0, 0, 1], *metrics)),
+                endpoint: SocketAddr::from(([127, 0, 0, 1], *endpoint)),
             }
         })
         .collect();

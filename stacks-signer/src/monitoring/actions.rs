@@ -392,3 +392,63 @@ pub(crate) fn liveness_stamps() -> (Option<u64>, Option<u64>, Option<u64>) {
 pub(crate) fn unix_now_ms() -> u64 {
     now_ms()
 }
+
+#[cfg(test)]
+mod tests {
+    use libsigner::chain::NakamotoBlockHeader;
+
+    use super::*;
+
+    fn dummy_block(height: u64) -> NakamotoBlock {
+        let mut header = NakamotoBlockHeader::empty();
+        header.chain_length = height;
+        NakamotoBlock {
+            header,
+            txs: vec![],
+        }
+    }
+
+    fn vote_latency_count(kind: VoteKind) -> u64 {
+        metrics()
+            .proposal_vote_latency
+            .with_label_values(&[kind.label()])
+            .get_sample_count()
+    }
+
+    #[test]
+    fn a_vote_on_a_proposal_seen_arriving_observes_its_latency_and_stamps_the_vote() {
+        let block = dummy_block(9_001);
+        let sighash = block.header.signer_signature_hash();
+        let before = vote_latency_count(VoteKind::PreCommit);
+        record_block_proposal_arrival(&block);
+        std::thread::sleep(Duration::from_millis(20));
+        record_pre_commit_sent(&sighash);
+        assert!(vote_latency_count(VoteKind::PreCommit) > before);
+        let (_, proposal, vote) = liveness_stamps();
+        assert!(proposal.is_some() && vote.is_some());
+        let (_, proposal_age, vote_age) = liveness_ages(0);
+        assert!(proposal_age < 60.0 && vote_age < 60.0);
+    }
+
+    #[test]
+    fn a_response_on_a_block_not_seen_arriving_asks_for_its_timestamp() {
+        let unknown = Sha512Trunc256Sum::from_data(b"never proposed here");
+        let mut asked = false;
+        let before = unlabelled(&metrics().block_response_latencies).get_sample_count();
+        record_block_response_sent(&unknown, false, || {
+            asked = true;
+            Some(0)
+        });
+        assert!(asked);
+        assert!(unlabelled(&metrics().block_response_latencies).get_sample_count() > before);
+    }
+
+    #[test]
+    fn the_node_height_only_rises_with_block_events() {
+        update_stacks_tip_height(100);
+        observe_stacks_block_height(90);
+        assert!(metrics().stacks_node_height.get() >= 100);
+        observe_stacks_block_height(1_000_000);
+        assert!(metrics().stacks_node_height.get() >= 1_000_000);
+    }
+}
