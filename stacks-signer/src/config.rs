@@ -16,6 +16,7 @@ use libsigner::chain::{
 };
 use toml::{Table, Value as TomlValue};
 
+pub mod keys;
 mod signer_config;
 pub use signer_config::{SignerConfig, SignerConfigMode};
 

@@ -17,6 +17,7 @@ pub mod devnet;
 pub mod invariant;
 pub mod logging;
 pub mod monitor;
+pub mod monitoring;
 pub mod runloop;
 pub mod signer;
 pub mod signerdb;

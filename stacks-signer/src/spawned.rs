@@ -15,9 +15,10 @@ use slog::{info, warn, Logger};
 
 use crate::client::StacksClient;
 use crate::config::GlobalConfig;
+use crate::monitoring::{start_serving_monitoring_metrics, MonitoringServer};
 use crate::runloop::RunLoop;
 use crate::signer::{SignerContext, SignerResult, SignerTrait};
-use crate::signerdb::{SignerDb, SignerDbError};
+use crate::signerdb::{SignerDb, SignerDbError, REFERENCE_SCHEMA_VERSION, SCHEMA_VERSION};
 
 /// Why a signer could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,7 @@ where
 {
     running: RunningSigner<SignerEventReceiver<T>, SignerResult, T>,
     results: Receiver<SignerResult>,
+    monitoring: Option<MonitoringServer>,
     _signer: PhantomData<fn() -> S>,
 }
 
@@ -76,10 +78,8 @@ where
         );
         info!(logger, "Starting signer with config: {config}");
         warn!(logger, "Reminder: the signer is primarily designed for use with a local or dedicated Stacks node. Please see https://docs.stacks.co/guides-and-tutorials/running-a-signer#preflight-setup for more information.");
-        if config.metrics_endpoint.is_some() {
-            info!(logger, "`metrics_endpoint` is configured for the signer, but this build does not serve metrics yet.");
-        }
         let db = SignerDb::open(&config.db_path)?;
+        log_database_opened(&db, &logger);
         let context = SignerContext {
             stacks_client: StacksClient::from(&config).with_logger(logger.clone()),
             db: Arc::new(Mutex::new(db)),
@@ -93,7 +93,16 @@ where
         let endpoint = config.endpoint;
         let mut receiver = SignerEventReceiver::new(config.network.is_mainnet());
         receiver.set_logger(context.logger.clone());
-        let runloop: RunLoop<S, T> = RunLoop::new(config, context);
+        let runloop: RunLoop<S, T> = RunLoop::new(config.clone(), context.clone());
+        // Metrics are registered before the first event so every series starts at 0.
+        let _ = crate::monitoring::metrics::metrics();
+        let monitoring = start_serving_monitoring_metrics(
+            &config,
+            context.stacks_client.clone(),
+            context.db.clone(),
+            runloop.status_board(),
+            &context.logger,
+        );
         let (results_send, results) = channel();
         let running = Signer::new(runloop, receiver, results_send)
             .spawn(endpoint)
@@ -101,8 +110,14 @@ where
         Ok(Self {
             running,
             results,
+            monitoring,
             _signer: PhantomData,
         })
+    }
+
+    /// Where the monitoring server listens, when `metrics_endpoint` is set and it started.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.monitoring.as_ref().map(MonitoringServer::local_addr)
     }
 
     /// Where the event receiver listens (the bound port when `endpoint` asked for port 0).
@@ -120,7 +135,8 @@ where
         self.running.stop_signaler()
     }
 
-    /// Stops the event receiver and waits for both threads.
+    /// Stops the event receiver and waits for both threads (the monitoring server stops
+    /// with them).
     pub fn stop(self) {
         self.running.stop();
     }
@@ -128,5 +144,29 @@ where
     /// Waits until the signer stops (a `/shutdown` request or a stop signal).
     pub fn join(self) {
         self.running.join();
+    }
+}
+
+/// Says in one line what opening the database did: created it, took over a reference
+/// signer's database (converting its schema), upgraded it, or opened it as it was.
+fn log_database_opened(db: &SignerDb, logger: &Logger) {
+    let path = db.path().display();
+    match db.schema_version_at_open() {
+        0 => info!(
+            logger,
+            "Created a new signer database at {path} (schema version {SCHEMA_VERSION})"
+        ),
+        REFERENCE_SCHEMA_VERSION => info!(
+            logger,
+            "Took over the reference signer's database at {path}: converted it from schema version {REFERENCE_SCHEMA_VERSION} (reference stacks-signer) to schema version {SCHEMA_VERSION}, keeping its blocks, votes, burn blocks and StackerDB slot versions; the reference signer cannot open it any more (keep a copy of the original to switch back)"
+        ),
+        SCHEMA_VERSION => info!(
+            logger,
+            "Opened the signer database at {path} (schema version {SCHEMA_VERSION})"
+        ),
+        found => info!(
+            logger,
+            "Upgraded the signer database at {path} from schema version {found} to schema version {SCHEMA_VERSION}"
+        ),
     }
 }

@@ -285,3 +285,107 @@ fn an_unreadable_reference_row_fails_the_takeover_and_leaves_the_file_as_it_was(
         .unwrap();
     assert_eq!((max, blocks), (18, 1));
 }
+
+/// Starts `stacks-signer run` on `db_path` (no node behind it: it only opens the database)
+/// and returns the first log line containing `needle`.
+fn run_until_line(dir: &std::path::Path, db_path: &std::path::Path, needle: &str) -> String {
+    use std::io::BufRead;
+    let config = dir.join("signer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "stacks_private_key = \"{}\"\nnode_host = \"127.0.0.1:1\"\nendpoint = \"127.0.0.1:0\"\n\
+             network = \"testnet\"\nauth_password = \"12345\"\ndb_path = \"{}\"\n",
+            StacksPrivateKey::from_seed(b"takeover").to_hex(),
+            db_path.display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stacks-signer"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_remove("STACKS_LOG_JSON")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    found.unwrap_or_else(|| panic!("no line with {needle:?}:\n{}", seen.join("\n")))
+}
+
+#[test]
+fn run_says_in_one_line_that_it_took_over_a_reference_database_naming_the_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reference.sqlite");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(REFERENCE_V18).unwrap();
+    conn.execute("INSERT INTO db_config VALUES (18)", [])
+        .unwrap();
+    drop(conn);
+
+    let line = run_until_line(dir.path(), &path, "database at");
+    assert!(line.starts_with("INFO "), "{line}");
+    assert!(
+        line.contains("Took over the reference signer's database at")
+            && line
+                .contains("from schema version 18 (reference stacks-signer) to schema version 20"),
+        "{line}"
+    );
+    let line = run_until_line(dir.path(), &path, "database at");
+    assert!(
+        line.contains("Opened the signer database at") && line.contains("(schema version 20)"),
+        "{line}"
+    );
+    let fresh = dir.path().join("fresh.sqlite");
+    let line = run_until_line(dir.path(), &fresh, "database at");
+    assert!(line.contains("Created a new signer database at"), "{line}");
+}
+
+#[test]
+fn the_database_remembers_which_schema_it_was_opened_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reference.sqlite");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(REFERENCE_V18).unwrap();
+    conn.execute("INSERT INTO db_config VALUES (18)", [])
+        .unwrap();
+    drop(conn);
+    let db = SignerDb::open(&path).unwrap();
+    assert_eq!(db.schema_version_at_open(), 18);
+    assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+    drop(db);
+    assert_eq!(
+        SignerDb::open(&path).unwrap().schema_version_at_open(),
+        SCHEMA_VERSION
+    );
+    let fresh = SignerDb::open(dir.path().join("fresh.sqlite")).unwrap();
+    assert_eq!(fresh.schema_version_at_open(), 0);
+    assert_eq!(
+        SignerDb::open(":memory:").unwrap().schema_version_at_open(),
+        0
+    );
+}

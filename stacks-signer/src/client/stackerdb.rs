@@ -35,6 +35,10 @@ use slog::{debug, info, o, warn, Logger};
 
 use crate::client::{retry_with_exponential_backoff, ClientError, RetryError, SignerSlotID};
 use crate::config::{SignerConfig, SignerConfigMode};
+use crate::monitoring::actions::{
+    increment_stackerdb_write_give_up as give_up, increment_stackerdb_write_retry as retried,
+    StackerDbWriteIssue,
+};
 use crate::signerdb::{SharedSignerDb, SignerDb};
 
 /// How many `DataAlreadyExists` rejections one send accepts (each moves to the node's
@@ -225,9 +229,15 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
             debug!(self.logger, "Sending a chunk to stackerdb";
                 "contract" => %session.stackerdb_contract_id, "slot_id" => slot_id,
                 "slot_version" => slot_version, "message_id" => ?msg_id);
+            let mut attempts = 0u32;
             let ack = retry_with_exponential_backoff(|| {
+                attempts += 1;
+                if attempts > 1 {
+                    retried(StackerDbWriteIssue::Transport);
+                }
                 session.put_chunk(&chunk).map_err(RetryError::Transient)
-            })?;
+            })
+            .inspect_err(|_| give_up(StackerDbWriteIssue::Transport))?;
             data = chunk.data;
 
             if ack.accepted {
@@ -257,7 +267,11 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
                         slot_id,
                         node_version.unwrap_or(slot_version),
                     )?;
+                    if conflicts < MAX_VERSION_CONFLICTS {
+                        retried(StackerDbWriteIssue::VersionConflict);
+                    }
                     if conflicts >= MAX_VERSION_CONFLICTS {
+                        give_up(StackerDbWriteIssue::VersionConflict);
                         return Err(ClientError::PutChunkGaveUp {
                             slot_id,
                             slot_version,
@@ -269,6 +283,7 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
                 Some(_) => {
                     warn!(self.logger, "Failed to send message to stackerdb";
                         "slot_id" => slot_id, "slot_version" => slot_version, "ack" => %ack);
+                    give_up(StackerDbWriteIssue::Rejected);
                     return Err(ClientError::PutChunkRejected(reason));
                 }
                 None => {
@@ -276,7 +291,11 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
                     warn!(self.logger, "Chunk rejected by stackerdb without a code";
                         "slot_id" => slot_id, "slot_version" => slot_version,
                         "reason" => &reason, "rejections" => uncoded);
+                    if uncoded < MAX_UNCODED_REJECTIONS {
+                        retried(StackerDbWriteIssue::RejectedWithoutCode);
+                    }
                     if uncoded >= MAX_UNCODED_REJECTIONS {
+                        give_up(StackerDbWriteIssue::RejectedWithoutCode);
                         return Err(ClientError::PutChunkGaveUp {
                             slot_id,
                             slot_version,

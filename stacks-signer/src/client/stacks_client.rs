@@ -26,6 +26,7 @@ use super::api::{
 use super::error::ClientError;
 use super::retry::{retry_with_exponential_backoff, RetryError};
 use crate::config::GlobalConfig;
+use crate::monitoring::actions::new_rpc_call_timer;
 
 /// The reference's per-request timeout (reqwest's blocking default).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -281,12 +282,22 @@ impl StacksClient {
 
     /// `GET /v2/info`: the node's view of the chains (retried).
     pub fn get_peer_info(&self) -> Result<PeerInfo, ClientError> {
-        self.get_json_retry("/v2/info")
+        let _timer = new_rpc_call_timer("/v2/info");
+        let info: PeerInfo = self.get_json_retry("/v2/info")?;
+        if let Ok(height) = i64::try_from(info.stacks_tip_height) {
+            crate::monitoring::actions::update_stacks_tip_height(height);
+        }
+        Ok(info)
     }
 
     /// `GET /v2/pox` (retried).
     pub fn get_pox_data(&self) -> Result<RPCPoxInfoData, ClientError> {
-        self.get_json_retry("/v2/pox")
+        let _timer = new_rpc_call_timer("/v2/pox");
+        let pox: RPCPoxInfoData = self.get_json_retry("/v2/pox")?;
+        if let Ok(reward_cycle) = i64::try_from(pox.reward_cycle_id) {
+            crate::monitoring::actions::update_reward_cycle(reward_cycle);
+        }
+        Ok(pox)
     }
 
     /// The current reward cycle, computed from `/v2/pox` as the reference does; an error if
@@ -309,6 +320,7 @@ impl StacksClient {
         reward_cycle: u64,
     ) -> Result<Option<Vec<NakamotoSignerEntry>>, ClientError> {
         let path = format!("/v3/stacker_set/{reward_cycle}");
+        let _timer = new_rpc_call_timer("/v3/stacker_set/:reward_cycle");
         let send = || -> Result<GetStackersResponse, RetryError<ClientError>> {
             let mut response = self.get(&path).map_err(transient)?;
             let status = response.status();
@@ -342,6 +354,7 @@ impl StacksClient {
         &self,
         consensus_hash: &ConsensusHash,
     ) -> Result<BlockHeaderWithMetadata, ClientError> {
+        let _timer = new_rpc_call_timer("/v3/tenures/tip_metadata/:consensus_hash");
         self.get_json(&format!(
             "/v3/tenures/tip_metadata/{}",
             consensus_hash.to_hex()
@@ -353,6 +366,7 @@ impl StacksClient {
         start: &ConsensusHash,
         stop: &ConsensusHash,
     ) -> Result<VecDeque<TenureForkingInfo>, ClientError> {
+        let _timer = new_rpc_call_timer("/v3/tenures/fork_info/:start/:stop");
         self.get_json_retry(&format!(
             "/v3/tenures/fork_info/{}/{}",
             start.to_hex(),
@@ -403,7 +417,9 @@ impl StacksClient {
     pub fn get_current_and_last_sortition(
         &self,
     ) -> Result<(SortitionInfo, Option<SortitionInfo>), ClientError> {
+        let timer = new_rpc_call_timer("/v3/sortitions/latest_and_last");
         let mut infos: VecDeque<SortitionInfo> = self.get_json("/v3/sortitions/latest_and_last")?;
+        timer.stop_and_record();
         let Some(current) = infos.pop_front() else {
             return Err(ClientError::UnexpectedResponseFormat(
                 "Empty SortitionInfo returned".into(),
@@ -432,10 +448,12 @@ impl StacksClient {
         &self,
         consensus_hash: &ConsensusHash,
     ) -> Result<SortitionInfo, ClientError> {
+        let timer = new_rpc_call_timer("/v3/sortitions/consensus/:consensus_hash");
         let infos: Vec<SortitionInfo> = self.get_json(&format!(
             "/v3/sortitions/consensus/{}",
             consensus_hash.to_hex()
         ))?;
+        timer.stop_and_record();
         infos.into_iter().next().ok_or_else(|| {
             ClientError::UnexpectedResponseFormat("Empty SortitionInfo returned".into())
         })
@@ -446,6 +464,7 @@ impl StacksClient {
         &self,
         address: &StacksAddress,
     ) -> Result<AccountEntryResponse, ClientError> {
+        let _timer = new_rpc_call_timer("/v2/accounts/:principal");
         self.get_json_retry(&format!("/v2/accounts/{address}?proof=0"))
     }
 
@@ -474,6 +493,7 @@ impl StacksClient {
             ClientError::UnexpectedResponseFormat(format!("could not encode proposal: {e}"))
         })?;
         let url = self.url("/v3/block_proposal");
+        let _timer = new_rpc_call_timer("/v3/block_proposal");
         retry_with_exponential_backoff(|| {
             let mut response = self
                 .agent
@@ -495,6 +515,7 @@ impl StacksClient {
     pub fn post_block(&self, block: &NakamotoBlock) -> Result<bool, ClientError> {
         let body = block.serialize_to_vec();
         let url = self.url("/v3/blocks/upload/?broadcast=1");
+        let _timer = new_rpc_call_timer("/v3/blocks/upload/?broadcast=1");
         let accepted: StacksBlockAcceptedData = retry_with_exponential_backoff(|| {
             let mut response = self
                 .agent
@@ -534,6 +555,9 @@ impl StacksClient {
         .to_string();
         let url = self.url(&format!(
             "/v2/contracts/call-read/{contract_addr}/{contract_name}/{function_name}"
+        ));
+        let _timer = new_rpc_call_timer(&format!(
+            "/v2/contracts/call-read/:principal/{contract_name}/{function_name}"
         ));
         let mut response = self
             .agent

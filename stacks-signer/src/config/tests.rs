@@ -273,3 +273,103 @@ fn node_host_validation() {
         assert!(!is_valid_node_host(bad), "{bad}");
     }
 }
+
+/// Every field of a loaded config, so two loads can be compared whole (a new field that is
+/// not listed here does not compile).
+fn dump(c: &GlobalConfig) -> String {
+    let GlobalConfig {
+        node_host,
+        endpoint,
+        stacks_private_key: _,
+        stacks_address,
+        network,
+        event_timeout,
+        auth_password: _,
+        db_path,
+        metrics_endpoint,
+        first_proposal_burn_block_timing,
+        block_proposal_timeout,
+        chain_id,
+        tenure_last_block_proposal_timeout,
+        block_proposal_validation_timeout,
+        tenure_idle_timeout,
+        read_count_idle_timeout,
+        tenure_idle_timeout_buffer,
+        block_proposal_max_age_secs,
+        reorg_attempts_activity_timeout,
+        proposal_wait_for_parent_time,
+        dry_run,
+        validate_with_replay_tx,
+        reset_replay_set_after_fork_blocks,
+        capitulate_miner_view_timeout,
+        stackerdb_timeout,
+    } = c;
+    format!(
+        "{node_host:?} {endpoint:?} {stacks_address} {network:?} {event_timeout:?} {db_path:?} \
+         {metrics_endpoint:?} {first_proposal_burn_block_timing:?} {block_proposal_timeout:?} \
+         {chain_id:?} {tenure_last_block_proposal_timeout:?} {block_proposal_validation_timeout:?} \
+         {tenure_idle_timeout:?} {read_count_idle_timeout:?} {tenure_idle_timeout_buffer:?} \
+         {block_proposal_max_age_secs:?} {reorg_attempts_activity_timeout:?} \
+         {proposal_wait_for_parent_time:?} {dry_run:?} {validate_with_replay_tx:?} \
+         {reset_replay_set_after_fork_blocks:?} {capitulate_miner_view_timeout:?} \
+         {stackerdb_timeout:?}"
+    )
+}
+
+#[test]
+fn every_key_is_documented_in_order() {
+    let documented: Vec<&str> = keys::KEY_DOCS.iter().map(|d| d.key).collect();
+    assert_eq!(documented, CONFIG_KEYS);
+    for doc in keys::KEY_DOCS {
+        assert!(!doc.meaning.is_empty(), "{} has no meaning", doc.key);
+        assert_eq!(
+            doc.required,
+            doc.default.is_none() && every_required_key().contains(&doc.key),
+            "{}: required iff the loader refuses a config without it",
+            doc.key
+        );
+    }
+}
+
+/// The keys without which the loader refuses a config.
+fn every_required_key() -> Vec<&'static str> {
+    CONFIG_KEYS
+        .iter()
+        .copied()
+        .filter(|key| {
+            let without: String = MINIMAL
+                .lines()
+                .filter(|l| !l.starts_with(&format!("{key} =")))
+                .collect::<Vec<_>>()
+                .join("\n");
+            matches!(
+                GlobalConfig::load_from_str(&without),
+                Err(ConfigError::MissingKey(k)) if k == *key
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_documented_default_is_the_loaders() {
+    let baseline = dump(&load(MINIMAL));
+    for doc in keys::KEY_DOCS {
+        let Some(default) = doc.default else {
+            continue;
+        };
+        let explicit = dump(&load(&with_line(&format!("{} = {default}", doc.key))));
+        assert_eq!(
+            explicit, baseline,
+            "`{}`: the documented default {default} is not what the loader uses",
+            doc.key
+        );
+        // And the key does something: another value changes the config.
+        let other = match default {
+            "false" => "true".to_string(),
+            "true" => "false".to_string(),
+            n => (n.parse::<u64>().expect("a numeric default") + 1).to_string(),
+        };
+        let changed = dump(&load(&with_line(&format!("{} = {other}", doc.key))));
+        assert_ne!(changed, baseline, "`{}` has no effect", doc.key);
+    }
+}

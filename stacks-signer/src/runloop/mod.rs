@@ -22,6 +22,7 @@ pub use registration::{signer_config_for_cycle, ConfigurationError};
 
 use crate::client::{ClientError, RewardCycleInfo};
 use crate::config::GlobalConfig;
+use crate::monitoring::status::{BurnBlockStatus, CycleStatus, StatusBoard};
 use crate::signer::{lock_db, RunLoopState, SignerContext, SignerResult, SignerTrait, StateInfo};
 use crate::signerdb::PruneHorizon;
 
@@ -73,6 +74,7 @@ pub struct RunLoop<S: SignerTrait<T>, T: SignerEventTrait> {
     reward_cycle_info: Option<RewardCycleInfo>,
     shared: S::Shared,
     logger: Logger,
+    status: StatusBoard,
     _events: PhantomData<T>,
 }
 
@@ -98,6 +100,7 @@ impl<S: SignerTrait<T>, T: SignerEventTrait> RunLoop<S, T> {
             reward_cycle_info: None,
             shared: S::Shared::default(),
             logger,
+            status: StatusBoard::new(),
             _events: PhantomData,
         }
     }
@@ -110,6 +113,11 @@ impl<S: SignerTrait<T>, T: SignerEventTrait> RunLoop<S, T> {
     /// The reward cycle the node is in, as last learned.
     pub fn reward_cycle_info(&self) -> Option<&RewardCycleInfo> {
         self.reward_cycle_info.as_ref()
+    }
+
+    /// Where the loop leaves its snapshot for `/status.json` after every pass.
+    pub fn status_board(&self) -> StatusBoard {
+        self.status.clone()
     }
 
     /// The entry of each configured reward cycle, keyed by parity.
@@ -156,6 +164,7 @@ impl<S: SignerTrait<T>, T: SignerEventTrait> RunLoop<S, T> {
             return;
         };
         let mode = config.signer_mode;
+        self.status.note_signer_mode(reward_cycle, mode);
         match S::new(&self.context, config) {
             Ok(signer) => {
                 info!(
@@ -284,6 +293,36 @@ impl<S: SignerTrait<T>, T: SignerEventTrait> RunLoop<S, T> {
         }
     }
 
+    /// Leaves this pass's snapshot on the status board (`/status.json`).
+    fn publish_status(&self) {
+        let mut cycles: Vec<CycleStatus> = self
+            .signers
+            .values()
+            .map(|entry| {
+                let (registered, state_machine) = match entry {
+                    ConfiguredSigner::RegisteredSigner(signer) => {
+                        (true, signer.get_local_state_machine().map(Into::into))
+                    }
+                    ConfiguredSigner::NotRegistered { .. } => (false, None),
+                };
+                CycleStatus {
+                    reward_cycle: entry.reward_cycle::<T>(),
+                    registered,
+                    signer_id: None,
+                    signer_slot_id: None,
+                    dry_run: false,
+                    state_machine,
+                }
+            })
+            .collect();
+        cycles.sort_by_key(|c| c.reward_cycle);
+        self.status.publish(
+            format!("{:?}", self.state),
+            self.reward_cycle_info.map(|info| info.reward_cycle),
+            cycles,
+        );
+    }
+
     /// The status report answered to a status check.
     pub fn state_info(&self) -> StateInfo {
         let mut by_cycle: Vec<(u64, &ConfiguredSigner<S>)> = self
@@ -335,6 +374,33 @@ where
         event: Option<SignerEvent<T>>,
         results: &Sender<SignerResult>,
     ) -> Option<SignerResult> {
+        match &event {
+            Some(SignerEvent::StatusCheck) | None => {}
+            Some(other) => {
+                crate::monitoring::actions::record_node_event();
+                if let SignerEvent::NewBurnBlock {
+                    burn_height,
+                    burn_header_hash,
+                    consensus_hash,
+                    received_time,
+                    ..
+                } = other
+                {
+                    self.status.note_burn_block(BurnBlockStatus {
+                        burn_block_height: *burn_height,
+                        consensus_hash: consensus_hash.to_hex(),
+                        burn_header_hash: burn_header_hash.to_hex(),
+                        received_at: received_time
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_secs())
+                            .unwrap_or(0),
+                    });
+                }
+                if let SignerEvent::NewBlock { block_height, .. } = other {
+                    crate::monitoring::actions::observe_stacks_block_height(*block_height);
+                }
+            }
+        }
         if let Some(SignerEvent::StatusCheck) = event {
             let info = self.state_info();
             info!(self.logger, "Signer status check requested: {info:?}");
@@ -351,6 +417,7 @@ where
                 if let Some(event) = &event {
                     warn!(self.logger, "Ignoring event: {event:?}");
                 }
+                self.publish_status();
                 return None;
             }
         } else if let Some(SignerEvent::NewBurnBlock { burn_height, .. }) = &event {
@@ -389,6 +456,7 @@ where
         if self.state == RunLoopState::NoRegisteredSigners && event.is_some() {
             info!(self.logger, "Signer is not registered for the current reward cycle ({current}). Reward set is not yet determined or signer is not registered for the upcoming reward cycle ({}).", current.saturating_add(1));
         }
+        self.publish_status();
         None
     }
 }

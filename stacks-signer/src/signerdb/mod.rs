@@ -27,6 +27,7 @@ mod block_info;
 mod blocks;
 mod burn_blocks;
 mod error;
+mod health;
 mod legacy;
 mod legacy_json;
 mod lock;
@@ -69,6 +70,8 @@ pub const IN_MEMORY_PATH: &str = ":memory:";
 pub struct SignerDb {
     conn: Connection,
     path: PathBuf,
+    /// The schema version the file had before this handle migrated it.
+    opened_at_version: u32,
     _lock: Option<lock::DbLock>,
 }
 
@@ -84,10 +87,11 @@ impl SignerDb {
         let path = path.as_ref();
         if path.as_os_str() == IN_MEMORY_PATH {
             let mut conn = Connection::open_in_memory()?;
-            schema::migrate(&mut conn, path)?;
+            let opened_at_version = schema::migrate(&mut conn, path)?;
             return Ok(Self {
                 conn,
                 path: path.to_path_buf(),
+                opened_at_version,
                 _lock: None,
             });
         }
@@ -112,13 +116,14 @@ impl SignerDb {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
-        schema::migrate(&mut conn, path)?;
+        let opened_at_version = schema::migrate(&mut conn, path)?;
         if !existed {
             sync_parent_dir(path)?;
         }
         Ok(Self {
             conn,
             path: path.to_path_buf(),
+            opened_at_version,
             _lock: Some(lock),
         })
     }

@@ -266,10 +266,12 @@ pub(crate) fn schema_version(conn: &Connection) -> Result<u32, SignerDbError> {
     })
 }
 
-/// Brings the database up to [`SCHEMA_VERSION`] in one transaction.
-pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SignerDbError> {
+/// Brings the database up to [`SCHEMA_VERSION`] in one transaction; returns the version it
+/// had before.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, SignerDbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut version = schema_version(&tx)?;
+    let found = version;
     if version > SCHEMA_VERSION {
         return Err(SignerDbError::SchemaTooNew {
             path: path.to_path_buf(),
@@ -304,7 +306,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SignerDb
         version = reached;
     }
     tx.commit()?;
-    Ok(())
+    Ok(found)
 }
 
 fn unsupported_reason(version: u32) -> String {

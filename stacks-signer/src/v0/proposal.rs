@@ -67,6 +67,7 @@ impl Signer {
                 "requested_reward_cycle" => proposal.reward_cycle);
             return;
         }
+        crate::monitoring::actions::record_block_proposal_arrival(block);
         if block
             .header
             .timestamp
@@ -103,6 +104,7 @@ impl Signer {
             "block_height" => block.header.chain_length,
             "burn_height" => proposal.burn_height,
             "consensus_hash" => %block.header.consensus_hash);
+        crate::monitoring::actions::increment_block_proposals_received();
         let block_info = BlockInfo::from(proposal.clone());
         let client = self.stacks_client.clone();
         let node = CachedNode::new(&client, node_cache);
@@ -523,6 +525,8 @@ impl Signer {
         sortition_view: &mut Option<SortitionsView>,
         node_cache: &RefCell<NodeCache>,
     ) {
+        crate::monitoring::actions::increment_block_validation_responses(true);
+        crate::monitoring::actions::record_block_validation_latency(ok.validation_time_ms);
         let sighash = ok.signer_signature_hash;
         self.clear_submission_of(&sighash);
         if let Some(replay_hash) = ok.replay_tx_hash {
@@ -711,6 +715,7 @@ impl Signer {
         reject: &BlockValidateReject,
         sortition_view: &mut Option<SortitionsView>,
     ) {
+        crate::monitoring::actions::increment_block_validation_responses(false);
         let sighash = reject.signer_signature_hash;
         self.clear_submission_of(&sighash);
         let Some(mut info) = self.block_lookup_by_reward_cycle(&sighash) else {

@@ -1,8 +1,8 @@
 //! The v0 signer of one reward cycle: what it holds, how it is created, and how each event
 //! reaches its handler (the reference's `process_event`, step by step).
 //!
-//! The proposal pipeline is in [`super::proposal`], the vote counting and this signer's own
-//! responses in [`super::votes`].
+//! The proposal pipeline is in `proposal.rs`, the vote counting and this signer's own
+//! responses in `votes.rs`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -457,6 +457,7 @@ impl Signer {
                         // As the reference: the rest of the batch is dropped too.
                         debug!(self.logger, "{self}: Received a message from an unknown signer. Ignoring...";
                             "signer_address" => %address);
+                        crate::monitoring::actions::increment_messages_from_non_signers();
                         return;
                     }
                     match message {

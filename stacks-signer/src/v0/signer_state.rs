@@ -338,6 +338,9 @@ impl LocalStateMachine {
         info!(log, "Signer State: the current tenure timed out; the prior tenure's miner is now the active miner";
             "inactive_tenure_ch" => %inactive_tenure,
             "new_active_tenure_ch" => %last.data().consensus_hash);
+        crate::monitoring::actions::increment_signer_agreement_state_change_reason(
+            crate::monitoring::actions::SignerAgreementStateChangeReason::InactiveMiner,
+        );
         Ok(())
     }
 
@@ -411,6 +414,9 @@ impl LocalStateMachine {
             "new_parent_tenure_last_block_height" => height);
         *parent_tenure_last_block = *block_id;
         *parent_tenure_last_block_height = height;
+        crate::monitoring::actions::increment_signer_agreement_state_change_reason(
+            crate::monitoring::actions::SignerAgreementStateChangeReason::StacksBlockArrival,
+        );
         Ok(())
     }
 
@@ -432,6 +438,7 @@ impl LocalStateMachine {
         local_supported_version: u64,
         log: &Logger,
     ) -> Result<(), SignerChainstateError> {
+        let prior_state = self.clone();
         // Whatever fails below leaves the machine Uninitialized.
         let mut expected = expected;
         let prior = match std::mem::replace(self, Self::Uninitialized) {
@@ -551,6 +558,11 @@ impl LocalStateMachine {
             active_signer_protocol_version: prior.active_signer_protocol_version,
             tx_replay_set,
         });
+        if prior_state != *self {
+            crate::monitoring::actions::increment_signer_agreement_state_change_reason(
+                crate::monitoring::actions::SignerAgreementStateChangeReason::BurnBlockArrival,
+            );
+        }
         Ok(())
     }
 
@@ -592,6 +604,9 @@ impl LocalStateMachine {
             info!(log, "Signer State: updating the active signer protocol version";
                 "old_version" => old_version,
                 "new_version" => active_version);
+            crate::monitoring::actions::increment_signer_agreement_state_change_reason(
+                crate::monitoring::actions::SignerAgreementStateChangeReason::ProtocolUpgrade,
+            );
             let current_miner = local_update.content.current_miner().clone().into();
             *self = Self::Initialized(state_from_content(
                 &local_update.content,
@@ -655,6 +670,26 @@ impl LocalStateMachine {
             "new_miner" => ?new_miner,
             "burn_block" => %burn_block,
             "burn_block_height" => burn_block_height);
+        crate::monitoring::actions::increment_signer_agreement_state_change_reason(
+            crate::monitoring::actions::SignerAgreementStateChangeReason::MinerViewUpdate,
+        );
+        if let (
+            StateMachineUpdateMinerState::ActiveMiner {
+                parent_tenure_id: old_parent,
+                ..
+            },
+            StateMachineUpdateMinerState::ActiveMiner {
+                parent_tenure_id: new_parent,
+                ..
+            },
+        ) = (current_miner, &new_miner)
+        {
+            if old_parent != new_parent {
+                crate::monitoring::actions::increment_signer_agreement_state_change_reason(
+                    crate::monitoring::actions::SignerAgreementStateChangeReason::MinerParentTenureUpdate,
+                );
+            }
+        }
         *self = Self::Initialized(state_from_content(
             &local_update.content,
             new_miner.clone().into(),
@@ -704,6 +739,9 @@ impl LocalStateMachine {
                 "current_burn_block_height" => local_burn_height,
                 "global_burn_block" => %global_burn_block,
                 "global_burn_block_height" => global_burn_height);
+            crate::monitoring::actions::increment_signer_agreement_state_conflict(
+                crate::monitoring::actions::SignerAgreementStateConflict::BurnBlockDelay,
+            );
             return None;
         }
 
@@ -796,6 +834,11 @@ impl LocalStateMachine {
             }) {
                 best = Some((height, weight, miner));
             }
+        }
+        if best.is_none() {
+            crate::monitoring::actions::increment_signer_agreement_state_conflict(
+                crate::monitoring::actions::SignerAgreementStateConflict::MinerView,
+            );
         }
         best.map(|(_, _, miner)| miner.clone())
     }

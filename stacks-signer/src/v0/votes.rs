@@ -170,8 +170,17 @@ impl Signer {
             self.logger,
             "{self}: Broadcasting block response to stacks node: {response:?}"
         );
+        let sighash = *response.get_signer_signature_hash();
+        let accepted = matches!(response, BlockResponse::Accepted(_));
         let message = SignerMessage::BlockResponse(response);
-        match self.stackerdb.send_message_with_retry(&message) {
+        let sent = self.stackerdb.send_message_with_retry(&message);
+        if sent.is_ok() {
+            crate::monitoring::actions::record_block_response_sent(&sighash, accepted, || {
+                self.block_lookup_by_reward_cycle(&sighash)
+                    .map(|info| info.block.header.timestamp)
+            });
+        }
+        match sent {
             Ok(ack) if !ack.accepted => {
                 warn!(
                     self.logger,
@@ -226,10 +235,13 @@ impl Signer {
             self.logger,
             "{self}: Broadcasting block pre-commit to stacks node for {sighash}"
         );
-        match self
+        let sent = self
             .stackerdb
-            .send_message_with_retry(&SignerMessage::BlockPreCommit(sighash))
-        {
+            .send_message_with_retry(&SignerMessage::BlockPreCommit(sighash));
+        if sent.is_ok() {
+            crate::monitoring::actions::record_pre_commit_sent(&sighash);
+        }
+        match sent {
             Ok(ack) if !ack.accepted => {
                 warn!(
                     self.logger,
