@@ -535,6 +535,7 @@ impl Signer {
                 consensus_hash,
                 signer_sighash,
                 transactions,
+                ..
             } => {
                 let Some(sighash) = signer_sighash else {
                     debug!(self.logger, "{self}: received a new block event for a pre-nakamoto block, no processing necessary");
