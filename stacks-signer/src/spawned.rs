@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use libsigner::{
     EventError, RunningSigner, Signer, SignerEventReceiver, SignerEventTrait, SignerStopSignaler,
-    VERSION_STRING,
+    SourceFilter, VERSION_STRING,
 };
 use slog::{info, warn, Logger};
 
@@ -45,6 +45,7 @@ where
 {
     running: RunningSigner<SignerEventReceiver<T>, SignerResult, T>,
     results: Receiver<SignerResult>,
+    source_filter: SourceFilter,
     _signer: PhantomData<fn() -> S>,
 }
 
@@ -93,6 +94,10 @@ where
         let endpoint = config.endpoint;
         let mut receiver = SignerEventReceiver::new(config.network.is_mainnet());
         receiver.set_logger(context.logger.clone());
+        let source_filter = config.event_source_filter();
+        info!(context.logger, "Accepting node events from: {source_filter}";
+            "event_allowed_sources" => %config.event_allowed_sources);
+        receiver.set_source_filter(source_filter.clone());
         let runloop: RunLoop<S, T> = RunLoop::new(config, context);
         let (results_send, results) = channel();
         let running = Signer::new(runloop, receiver, results_send)
@@ -101,6 +106,7 @@ where
         Ok(Self {
             running,
             results,
+            source_filter,
             _signer: PhantomData,
         })
     }
@@ -108,6 +114,12 @@ where
     /// Where the event receiver listens (the bound port when `endpoint` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.running.local_addr()
+    }
+
+    /// How many event requests the endpoint refused (`403`) because their source is not in
+    /// `event_allowed_sources`.
+    pub fn refused_event_requests(&self) -> u64 {
+        self.source_filter.refused_requests()
     }
 
     /// The run loop's results: one [`SignerResult::StatusCheck`] per `/status` request.
