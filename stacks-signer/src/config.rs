@@ -16,8 +16,13 @@ use libsigner::chain::{
 };
 use toml::{Table, Value as TomlValue};
 
+<<<<<<< HEAD
 pub mod keys;
+=======
+mod event_sources;
+>>>>>>> event-sources
 mod signer_config;
+pub use event_sources::{EventAllowedSources, EventSource, EVENT_ALLOWED_SOURCES_KEY};
 pub use signer_config::{SignerConfig, SignerConfigMode};
 
 /// Default event poll timeout (ms).
@@ -78,6 +83,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "capitulate_miner_view_timeout_secs",
     "stackerdb_timeout_secs",
     "supported_signer_protocol_version",
+    // Not a reference key (docs/compatibility.md).
+    EVENT_ALLOWED_SOURCES_KEY,
 ];
 
 /// Keys earlier releases of the reference signer read and the current one ignores. A config
@@ -261,6 +268,8 @@ pub struct GlobalConfig {
     pub capitulate_miner_view_timeout: Duration,
     /// StackerDB socket timeout.
     pub stackerdb_timeout: Duration,
+    /// Who may POST node events to `endpoint` (`event_allowed_sources`; not a reference key).
+    pub event_allowed_sources: EventAllowedSources,
 }
 
 /// Reads and removes `key` from `table`, typed.
@@ -513,6 +522,11 @@ impl GlobalConfig {
             ));
         }
 
+        let event_allowed_sources = match fields.take(EVENT_ALLOWED_SOURCES_KEY) {
+            Some(value) => EventAllowedSources::from_toml(&value)?,
+            None => EventAllowedSources::default(),
+        };
+
         let mut public_key = StacksPublicKey::from_private(&stacks_private_key);
         public_key.set_compressed(true);
         let stacks_address = StacksAddress::p2pkh(network.is_mainnet(), &public_key);
@@ -578,6 +592,7 @@ impl GlobalConfig {
             )?,
             stackerdb_timeout: fields
                 .duration_secs("stackerdb_timeout_secs", DEFAULT_STACKERDB_TIMEOUT_SECS)?,
+            event_allowed_sources,
         })
     }
 
@@ -593,6 +608,12 @@ impl GlobalConfig {
     /// The node's RPC origin, `http://{node_host}`.
     pub fn http_origin(&self) -> String {
         format!("http://{}", self.node_host)
+    }
+
+    /// The event receiver's source filter for `event_allowed_sources` (resolves `node_host`
+    /// now when the sources name it).
+    pub fn event_source_filter(&self) -> libsigner::SourceFilter {
+        self.event_allowed_sources.to_filter(&self.node_host)
     }
 
     /// The summary `check-config` prints and the signer logs at start: no secrets.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use libsigner::{
     EventError, RunningSigner, Signer, SignerEventReceiver, SignerEventTrait, SignerStopSignaler,
-    VERSION_STRING,
+    SourceFilter, VERSION_STRING,
 };
 use slog::{info, warn, Logger};
 
@@ -46,7 +46,11 @@ where
 {
     running: RunningSigner<SignerEventReceiver<T>, SignerResult, T>,
     results: Receiver<SignerResult>,
+<<<<<<< HEAD
     monitoring: Option<MonitoringServer>,
+=======
+    source_filter: SourceFilter,
+>>>>>>> event-sources
     _signer: PhantomData<fn() -> S>,
 }
 
@@ -93,6 +97,7 @@ where
         let endpoint = config.endpoint;
         let mut receiver = SignerEventReceiver::new(config.network.is_mainnet());
         receiver.set_logger(context.logger.clone());
+<<<<<<< HEAD
         let runloop: RunLoop<S, T> = RunLoop::new(config.clone(), context.clone());
         // Metrics are registered before the first event so every series starts at 0.
         let _ = crate::monitoring::metrics::metrics();
@@ -103,6 +108,13 @@ where
             runloop.status_board(),
             &context.logger,
         );
+=======
+        let source_filter = config.event_source_filter();
+        info!(context.logger, "Accepting node events from: {source_filter}";
+            "event_allowed_sources" => %config.event_allowed_sources);
+        receiver.set_source_filter(source_filter.clone());
+        let runloop: RunLoop<S, T> = RunLoop::new(config, context);
+>>>>>>> event-sources
         let (results_send, results) = channel();
         let running = Signer::new(runloop, receiver, results_send)
             .spawn(endpoint)
@@ -110,7 +122,11 @@ where
         Ok(Self {
             running,
             results,
+<<<<<<< HEAD
             monitoring,
+=======
+            source_filter,
+>>>>>>> event-sources
             _signer: PhantomData,
         })
     }
@@ -123,6 +139,12 @@ where
     /// Where the event receiver listens (the bound port when `endpoint` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.running.local_addr()
+    }
+
+    /// How many event requests the endpoint refused (`403`) because their source is not in
+    /// `event_allowed_sources`.
+    pub fn refused_event_requests(&self) -> u64 {
+        self.source_filter.refused_requests()
     }
 
     /// The run loop's results: one [`SignerResult::StatusCheck`] per `/status` request.

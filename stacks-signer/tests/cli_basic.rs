@@ -74,10 +74,10 @@ fn versions() {
 }
 
 #[test]
-fn check_config_prints_reference_text() {
+fn check_config_prints_the_reference_text_then_the_allowed_event_sources() {
     let r = run(&["check-config", "-c", &signer0()]);
     let expected = format!(
-        "Signer version: {}\nConfig: \n\nStacks node host: 127.0.0.1:20443\nSigner endpoint: [::1]:30000\nStacks address: ST3FPN8KBZ3YPBP0ZJGAAHTVFMQDTJCR5QPS7VTNJ\nPublic key: {SIGNER0_PK}\nNetwork: testnet\nChain ID: 0x80000000\nDatabase path: :memory:\nMetrics endpoint: 0.0.0.0:9090\nDry run: false\n\n",
+        "Signer version: {}\nConfig: \n\nStacks node host: 127.0.0.1:20443\nSigner endpoint: [::1]:30000\nStacks address: ST3FPN8KBZ3YPBP0ZJGAAHTVFMQDTJCR5QPS7VTNJ\nPublic key: {SIGNER0_PK}\nNetwork: testnet\nChain ID: 0x80000000\nDatabase path: :memory:\nMetrics endpoint: 0.0.0.0:9090\nDry run: false\nEvent allowed sources: 127.0.0.0/8, ::1, 127.0.0.1:20443 (127.0.0.1)\n\n",
         libsigner::VERSION_STRING.as_str()
     );
     assert_eq!(r.ok(), expected);
@@ -90,6 +90,37 @@ fn check_config_custom_chain_id() {
     let r = run(&["check-config", "--config", path.to_str().unwrap()]);
     let out = r.ok();
     assert!(out.contains("\nChain ID: 0x80000100\n"), "{out}");
+}
+
+#[test]
+fn check_config_prints_the_configured_event_sources_and_refuses_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sources.toml");
+    let base = std::fs::read_to_string(signer0()).unwrap();
+    for (value, printed) in [
+        (r#"["any"]"#, "Event allowed sources: any\n"),
+        (
+            r#"["10.0.0.0/8", "node_host"]"#,
+            "Event allowed sources: 10.0.0.0/8, 127.0.0.1:20443 (127.0.0.1)\n",
+        ),
+    ] {
+        std::fs::write(&path, format!("{base}event_allowed_sources = {value}\n")).unwrap();
+        let r = run(&["check-config", "-c", path.to_str().unwrap()]);
+        let out = r.ok();
+        assert!(
+            out.ends_with(&format!("Dry run: false\n{printed}\n")),
+            "{out}"
+        );
+    }
+    std::fs::write(
+        &path,
+        format!("{base}event_allowed_sources = [\"10.0.0.0/8\", \"nodehost\"]\n"),
+    )
+    .unwrap();
+    let e = run(&["check-config", "-c", path.to_str().unwrap()]);
+    let error = e.one_line_error();
+    assert!(error.contains("event_allowed_sources"), "{error}");
+    assert!(error.contains("\"nodehost\""), "{error}");
 }
 
 #[test]

@@ -11,10 +11,12 @@
 //!
 //! Each connection is read on its own thread and carries one request
 //! (`Connection: close`); the receiver answers it from its own thread. A request dropped
-//! without an answer is answered `500`, as tiny_http does.
+//! without an answer is answered `500`, as tiny_http does. A request the server's [`Admit`]
+//! check refuses (by its target and the client's address) is answered `403` on its
+//! connection thread, its body thrown away unstored, and never reaches the receiver.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -41,6 +43,13 @@ const MAX_DISCARD_LEN: u64 = 4 * MAX_EVENT_BODY_LEN as u64;
 
 /// Timeout of each socket read or write.
 const IO_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Decides, from a request's target and its client's address, whether the request may reach
+/// the receiver; `false` answers it `403`.
+pub(crate) type Admit = Arc<dyn Fn(&str, IpAddr) -> bool + Send + Sync>;
+
+/// The body of a `403` answer.
+const FORBIDDEN_BODY: &[u8] = b"Forbidden: this signer does not accept events from this address\n";
 
 /// One received request: method, target, and its body (or why it could not be read).
 pub(crate) struct HttpRequest {
@@ -78,6 +87,7 @@ fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
         500 => "Internal Server Error",
         _ => "",
     }
@@ -135,8 +145,8 @@ pub(crate) struct HttpServer {
 }
 
 impl HttpServer {
-    /// Listens on `addr` (port 0 picks a free port).
-    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+    /// Listens on `addr` (port 0 picks a free port); every request must pass `admit`.
+    pub fn bind(addr: SocketAddr, admit: Admit) -> io::Result<Self> {
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let closed = Arc::new(AtomicBool::new(false));
@@ -145,7 +155,7 @@ impl HttpServer {
         let accept_closed = closed.clone();
         thread::Builder::new()
             .name(format!("event_http_accept:{}", local_addr.port()))
-            .spawn(move || accept_loop(listener, sender, accept_closed))?;
+            .spawn(move || accept_loop(listener, sender, accept_closed, admit))?;
         Ok(Self {
             local_addr,
             requests,
@@ -188,7 +198,12 @@ pub(crate) fn dialable(addr: SocketAddr) -> SocketAddr {
     addr
 }
 
-fn accept_loop(listener: TcpListener, sender: SyncSender<HttpRequest>, closed: Arc<AtomicBool>) {
+fn accept_loop(
+    listener: TcpListener,
+    sender: SyncSender<HttpRequest>,
+    closed: Arc<AtomicBool>,
+    admit: Admit,
+) {
     let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         if closed.load(Ordering::SeqCst) {
@@ -203,20 +218,23 @@ fn accept_loop(listener: TcpListener, sender: SyncSender<HttpRequest>, closed: A
             continue; // too many in flight: the stream is closed on drop
         };
         let sender = sender.clone();
+        let admit = admit.clone();
         let _ = thread::Builder::new()
             .name("event_http_conn".into())
             .spawn(move || {
-                if let Some(request) = read_request(stream, slot) {
+                if let Some(request) = read_request(stream, slot, &admit) {
                     let _ = sender.send(request);
                 }
             });
     }
 }
 
-/// Reads one request; a malformed head is answered `400` here and yields `None`.
-fn read_request(stream: TcpStream, slot: ConnectionSlot) -> Option<HttpRequest> {
+/// Reads one request; a malformed head is answered `400` here and yields `None`, as does a
+/// request `admit` refuses (answered `403` by [`refuse`], its body never stored).
+fn read_request(stream: TcpStream, slot: ConnectionSlot, admit: &Admit) -> Option<HttpRequest> {
     let deadline = Instant::now() + REQUEST_DEADLINE;
     stream.set_write_timeout(Some(IO_TIMEOUT)).ok()?;
+    let peer = stream.peer_addr().ok()?.ip();
     let reader_stream = stream.try_clone().ok()?;
     let mut reader = BufReader::new(DeadlineReader {
         stream: reader_stream,
@@ -229,6 +247,10 @@ fn read_request(stream: TcpStream, slot: ConnectionSlot) -> Option<HttpRequest> 
             return None;
         }
     };
+    if !admit(&head.url, peer) {
+        refuse(&mut reader, &head, stream);
+        return None;
+    }
     let body = read_body(&mut reader, &head);
     Some(HttpRequest {
         method: head.method,
@@ -237,6 +259,24 @@ fn read_request(stream: TcpStream, slot: ConnectionSlot) -> Option<HttpRequest> 
         stream: Some(stream),
         _slot: slot,
     })
+}
+
+/// Answers a refused request `403`. A body announced by `Content-Length` is read and thrown
+/// away first (bounded as any body), so that the client sees the answer rather than a
+/// connection reset; nothing of it is stored. A client that waits for `100 Continue` is
+/// answered at once and sends no body; a chunked body is not read.
+fn refuse(reader: &mut BufReader<DeadlineReader>, head: &RequestHead, stream: TcpStream) {
+    if !head.expects_continue {
+        if let Some(length) = head.content_length {
+            discard(reader, length.min(MAX_DISCARD_LEN));
+        }
+    }
+    let _ = write_response(
+        stream,
+        403,
+        Some("text/plain; charset=UTF-8"),
+        FORBIDDEN_BODY,
+    );
 }
 
 /// A socket reader that fails once the request deadline has passed.

@@ -6,6 +6,7 @@
 mod http;
 mod payloads;
 mod receiver;
+mod sources;
 mod stop;
 
 use std::fmt::Debug;
@@ -14,8 +15,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{
-    BurnchainHeaderHash, ConsensusHash, Sha512Trunc256Sum, StacksBlockId, StacksPublicKey,
-    StacksTransaction,
+    BurnchainHeaderHash, ConsensusHash, MessageSignature, Sha512Trunc256Sum, StacksBlockId,
+    StacksPublicKey, StacksTransaction,
 };
 use crate::codec::StacksMessageCodec;
 
@@ -25,6 +26,7 @@ pub use payloads::{
     StacksBlockEvent,
 };
 pub use receiver::{EventReceiver, SignerEventReceiver};
+pub use sources::{IpRange, IpRangeError, SourceFilter, REFUSAL_LOG_INTERVAL, RERESOLVE_INTERVAL};
 pub use stop::{EventStopSignaler, SignerStopSignaler};
 
 /// A message type that can travel in StackerDB chunks events (blanket-implemented for every
@@ -76,5 +78,14 @@ pub enum SignerEvent<T: SignerEventTrait> {
         block_height: u64,
         /// The block's transactions (burnchain operations left out).
         transactions: Vec<StacksTransaction>,
+        /// The block's signer signatures as the node sent them (`signer_signature`), in
+        /// reward-set order. **Not verified here**: anyone who can reach the endpoint can send
+        /// this event, so check them against the reward set (for example, recovered over
+        /// `signer_sighash`, weighed against [`crate::chain::signing_weight_threshold`])
+        /// before treating the block as accepted by the signer set. Entries that are not 65
+        /// hex-encoded bytes are left out; an absent or malformed list is empty (the
+        /// reference ignores the field, so no body it accepts is refused for it).
+        #[serde(default)]
+        signer_signature: Vec<MessageSignature>,
     },
 }

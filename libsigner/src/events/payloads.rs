@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::chain::hex::{hex_bytes, serde_prefix_hex, serde_prefix_opt_hex};
 use crate::chain::{
-    BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, Sha512Trunc256Sum, StacksBlockId,
-    StacksTransaction,
+    BlockHeaderHash, BurnchainHeaderHash, ConsensusHash, MessageSignature, Sha512Trunc256Sum,
+    StacksBlockId, StacksTransaction,
 };
 use crate::codec::StacksMessageCodec;
 use crate::error::EventError;
@@ -120,6 +120,36 @@ pub struct StacksBlockEvent {
     /// (`raw_tx` of `0x00`) are left out.
     #[serde(deserialize_with = "deserialize_raw_txs")]
     pub transactions: Vec<StacksTransaction>,
+    #[serde(default, deserialize_with = "deserialize_signer_signatures")]
+    signer_signature: Vec<MessageSignature>,
+}
+
+impl StacksBlockEvent {
+    /// The block's signer signatures as the node sent them, unverified (see
+    /// [`SignerEvent::NewBlock`]).
+    pub fn signer_signature(&self) -> &[MessageSignature] {
+        &self.signer_signature
+    }
+}
+
+/// `signer_signature`: a list of 130-digit hex strings (the node writes them without `0x`; a
+/// `0x` prefix is accepted too). Leniently: the reference never reads the field, so whatever
+/// it holds must not make the event fail; an entry that is not a signature is left out, and
+/// anything but a list (e.g. `null`) is an empty list.
+fn deserialize_signer_signatures<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<MessageSignature>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let serde_json::Value::Array(entries) = value else {
+        return Ok(Vec::new());
+    };
+    Ok(entries
+        .iter()
+        .filter_map(|entry| {
+            let text = entry.as_str()?;
+            MessageSignature::from_hex(text.strip_prefix("0x").unwrap_or(text)).ok()
+        })
+        .collect())
 }
 
 /// One entry of `/new_block`'s `transactions`; everything but `raw_tx` is ignored.
@@ -236,6 +266,7 @@ impl<T: SignerEventTrait> From<StacksBlockEvent> for SignerEvent<T> {
             signer_sighash: event.signer_signature_hash,
             block_height: event.block_height,
             transactions: event.transactions,
+            signer_signature: event.signer_signature,
         }
     }
 }
@@ -252,6 +283,50 @@ mod tests {
         assert_eq!(parse_signers_contract_name("signers-1-1-1"), None);
         assert_eq!(parse_signers_contract_name("signers"), None);
         assert_eq!(parse_signers_contract_name("signers-4294967296-1"), None);
+    }
+
+    fn block_body(signer_signature: &str) -> String {
+        let hash = format!("0x{}", "11".repeat(32));
+        let mut body = format!(
+            r#"{{"index_block_hash":"{hash}","consensus_hash":"0x{ch}","block_hash":"{hash}","block_height":7,"signer_signature_hash":"{hash}","transactions":[]"#,
+            ch = "22".repeat(20),
+        );
+        if !signer_signature.is_empty() {
+            body.push_str(&format!(r#","signer_signature":{signer_signature}"#));
+        }
+        body.push('}');
+        body
+    }
+
+    #[test]
+    fn new_block_signer_signatures_are_read_leniently_and_never_fail_the_event() {
+        let sig = "01".repeat(65);
+        let decode = |list: &str| -> Vec<MessageSignature> {
+            let event: StacksBlockEvent = serde_json::from_str(&block_body(list)).unwrap();
+            event.signer_signature().to_vec()
+        };
+        let one = MessageSignature([1; 65]);
+        assert_eq!(decode(&format!(r#"["{sig}"]"#)), [one]);
+        assert_eq!(decode(&format!(r#"["0x{sig}", "{sig}"]"#)), [one, one]);
+        assert_eq!(decode(""), [], "absent");
+        assert_eq!(decode("null"), []);
+        assert_eq!(decode(r#""not a list""#), []);
+        assert_eq!(
+            decode(&format!(
+                r#"["zz", 7, null, "{}", "{sig}"]"#,
+                "01".repeat(64)
+            )),
+            [one],
+            "entries that are not 65 hex bytes are left out"
+        );
+        let event: StacksBlockEvent = serde_json::from_str(&block_body(r#"["01"]"#)).unwrap();
+        let SignerEvent::<crate::v0::messages::SignerMessage>::NewBlock {
+            signer_signature, ..
+        } = SignerEvent::from(event)
+        else {
+            panic!("not a NewBlock");
+        };
+        assert!(signer_signature.is_empty());
     }
 
     #[test]

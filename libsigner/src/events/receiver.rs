@@ -12,8 +12,9 @@ use slog::{debug, error, info, o, warn, Logger};
 use crate::error::EventError;
 use crate::stackerdb::StackerDBChunksEvent;
 
-use super::http::{HttpRequest, HttpServer};
+use super::http::{Admit, HttpRequest, HttpServer};
 use super::payloads::{BlockValidateResponse, BurnBlockEvent, StacksBlockEvent};
+use super::sources::SourceFilter;
 use super::stop::{EventStopSignaler, SignerStopSignaler};
 use super::{SignerEvent, SignerEventTrait};
 
@@ -87,8 +88,14 @@ pub trait EventReceiver<T: SignerEventTrait> {
 ///   does not decode; the body then becomes an event or an error;
 /// - POST `/shutdown`: stops the receiver;
 /// - POST to any other path: `200`, yielding [`EventError::UnrecognizedEvent`].
+///
+/// Every request but `/status` must come from a client its [`SourceFilter`] admits (by
+/// default every client, as the reference); any other is answered `403` and yields no event.
+/// Refusals are counted ([`SignerEventReceiver::refused_requests`]) and logged at most once
+/// per source per minute.
 pub struct SignerEventReceiver<T: SignerEventTrait> {
     http_server: Option<HttpServer>,
+    source_filter: SourceFilter,
     local_addr: Option<SocketAddr>,
     out_channels: Vec<Sender<SignerEvent<T>>>,
     stop_flag: Arc<AtomicBool>,
@@ -103,6 +110,7 @@ impl<T: SignerEventTrait> SignerEventReceiver<T> {
     pub fn new(is_mainnet: bool) -> Self {
         Self {
             http_server: None,
+            source_filter: SourceFilter::allow_all(),
             local_addr: None,
             out_channels: vec![],
             stop_flag: Arc::new(AtomicBool::new(false)),
@@ -115,6 +123,47 @@ impl<T: SignerEventTrait> SignerEventReceiver<T> {
     /// Logs requests, dropped bodies and stops to `logger`.
     pub fn set_logger(&mut self, logger: Logger) {
         self.logger = logger;
+    }
+
+    /// Accepts events only from clients `filter` admits (`/status` stays open to every
+    /// client). Takes effect at [`EventReceiver::bind`]; set it before.
+    pub fn set_source_filter(&mut self, filter: SourceFilter) {
+        self.source_filter = filter;
+    }
+
+    /// The clients this receiver accepts events from (a handle: clones share its refusal
+    /// counter).
+    pub fn source_filter(&self) -> &SourceFilter {
+        &self.source_filter
+    }
+
+    /// How many requests were refused (`403`) because of their client's address.
+    pub fn refused_requests(&self) -> u64 {
+        self.source_filter.refused_requests()
+    }
+
+    /// The check every request passes before it is read further: `/status` is open to all;
+    /// once the receiver is stopping anything is let through (the stop signaler's wake-up
+    /// comes from the receiver's own address, and the receiver then drops it); otherwise
+    /// the source filter decides, and a refusal is counted and logged (rate-limited).
+    fn admit_check(&self) -> Admit {
+        let filter = self.source_filter.clone();
+        let stop_flag = self.stop_flag.clone();
+        let logger = self.logger.clone();
+        Arc::new(move |url: &str, peer| {
+            if url == "/status" || stop_flag.load(Ordering::SeqCst) || filter.admits(peer) {
+                return true;
+            }
+            if let Some(not_logged) = filter.record_refusal(peer) {
+                warn!(logger, "Refused an event request from a source that is not allowed to send events";
+                    "source" => %peer,
+                    "path" => url,
+                    "allowed_sources" => %filter,
+                    "refused_since_last_logged" => not_logged,
+                    "refused_total" => filter.refused_requests());
+            }
+            false
+        })
     }
 
     /// Whether this receiver expects mainnet events.
@@ -200,7 +249,7 @@ impl<T: SignerEventTrait> EventReceiver<T> for SignerEventReceiver<T> {
     }
 
     fn bind(&mut self, addr: SocketAddr) -> Result<SocketAddr, EventError> {
-        let server = HttpServer::bind(addr)?;
+        let server = HttpServer::bind(addr, self.admit_check())?;
         let local_addr = server.local_addr();
         self.http_server = Some(server);
         self.local_addr = Some(local_addr);

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// A parsed reply: status code and body.
@@ -16,7 +16,42 @@ pub struct Reply {
 
 /// Sends `raw` as is and reads the reply until the server closes the connection.
 pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Reply> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+    exchange(stream, raw)
+}
+
+/// [`send_raw`] from a socket bound to `source` first (e.g. `127.0.0.2`: on Linux all of
+/// `127.0.0.0/8` is loopback).
+pub fn send_raw_from(source: IpAddr, addr: SocketAddr, raw: &[u8]) -> std::io::Result<Reply> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect_timeout(&addr.into(), Duration::from_secs(10))?;
+    exchange(socket.into(), raw)
+}
+
+/// [`request`] from a socket bound to `source`.
+pub fn request_from(
+    source: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<Reply> {
+    send_raw_from(source, addr, &raw_request(addr, method, path, body))
+}
+
+fn raw_request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    raw
+}
+
+fn exchange(mut stream: TcpStream, raw: &[u8]) -> std::io::Result<Reply> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.set_write_timeout(Some(Duration::from_secs(30)))?;
     stream.write_all(raw)?;
@@ -28,13 +63,7 @@ pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Reply> {
 
 /// Sends `method path` with `body` (and a matching Content-Length).
 pub fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> std::io::Result<Reply> {
-    let mut raw = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    raw.extend_from_slice(body);
-    send_raw(addr, &raw)
+    send_raw(addr, &raw_request(addr, method, path, body))
 }
 
 /// POSTs `body` to `path`.

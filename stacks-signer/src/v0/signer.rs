@@ -12,8 +12,8 @@ use std::sync::MutexGuard;
 use std::time::{Duration, Instant, SystemTime};
 
 use libsigner::chain::{
-    ConsensusHash, Sha256Sum, Sha512Trunc256Sum, StacksAddress, StacksBlockId, StacksPrivateKey,
-    StacksPublicKey, StacksTransaction,
+    ConsensusHash, MessageSignature, Sha256Sum, Sha512Trunc256Sum, StacksAddress, StacksBlockId,
+    StacksPrivateKey, StacksPublicKey, StacksTransaction,
 };
 use libsigner::codec::StacksMessageCodec;
 use libsigner::v0::messages::{
@@ -23,6 +23,7 @@ use libsigner::v0::signer_state::{GlobalStateEvaluator, ReplayTransactionSet, Si
 use libsigner::SignerEvent;
 use slog::{debug, error, info, o, warn, Logger};
 
+use super::new_block::{count_unverified_block_event, tally_signer_signatures, KnownSignerSets};
 use super::recently_processed::RecentlyProcessedBlocks;
 use super::signer_state::{LocalStateMachine, NewBurnBlock, ReplayScopeOpt};
 use crate::chainstate::cache::NodeCache;
@@ -35,14 +36,16 @@ use crate::signer::{SignerContext, SignerInitError, SignerResult, SignerTrait};
 use crate::signerdb::{BlockInfo, ConflictPolicy, SharedSignerDb, SignerDb};
 
 /// What the signer instances of both reward cycles share: the sortition view proposals are
-/// checked against (dropped at every burn block, as in the reference) and the cache of node
-/// answers.
+/// checked against (dropped at every burn block, as in the reference), the cache of node
+/// answers, and the signer sets `/new_block` signatures are checked against.
 #[derive(Debug, Default)]
 pub struct SharedState {
     /// This signer's view of the current and last sortitions, once fetched.
     pub sortition_view: Option<SortitionsView>,
     /// The node answers kept between events.
     pub node_cache: RefCell<NodeCache>,
+    /// The signer sets of the recent reward cycles (see [`super::new_block`]).
+    pub signer_sets: KnownSignerSets,
 }
 
 /// The v0 signer of one reward cycle. See the [module documentation](self).
@@ -263,7 +266,9 @@ impl SignerTrait<SignerMessage> for Signer {
         let SharedState {
             sortition_view,
             node_cache,
+            signer_sets,
         } = shared;
+        signer_sets.remember(self.reward_cycle, &self.signer_weights);
         self.check_submitted_block_proposal();
         self.check_pending_block_validations(node_cache);
 
@@ -313,7 +318,13 @@ impl SignerTrait<SignerMessage> for Signer {
             );
             return;
         }
-        self.handle_event(sortition_view, node_cache, event, current_reward_cycle);
+        self.handle_event(
+            sortition_view,
+            node_cache,
+            signer_sets,
+            event,
+            current_reward_cycle,
+        );
 
         self.check_submitted_block_proposal();
         self.check_pending_block_validations(node_cache);
@@ -430,6 +441,7 @@ impl Signer {
         &mut self,
         sortition_view: &mut Option<SortitionsView>,
         node_cache: &RefCell<NodeCache>,
+        signer_sets: &KnownSignerSets,
         event: &SignerEvent<SignerMessage>,
         current_reward_cycle: u64,
     ) {
@@ -536,6 +548,7 @@ impl Signer {
                 consensus_hash,
                 signer_sighash,
                 transactions,
+                signer_signature,
             } => {
                 let Some(sighash) = signer_sighash else {
                     debug!(self.logger, "{self}: received a new block event for a pre-nakamoto block, no processing necessary");
@@ -549,6 +562,7 @@ impl Signer {
                     transactions,
                     node_cache,
                 );
+                self.mark_globally_accepted_if_signed(sighash, signer_signature, signer_sets);
             }
         }
     }
@@ -622,6 +636,18 @@ impl Signer {
                 error!(self.logger, "{self}: failed to update local state machine for latest stacks block arrival"; "err" => %e);
             }
         }
+    }
+
+    /// The second half of the reference's `/new_block` handling: the stored block `sighash`
+    /// becomes globally accepted, but here only if the event's signatures verify against
+    /// the block's reward cycle's signer set (the cycle of its row; this instance's own set
+    /// if that cycle's is unknown) and reach the threshold ([`super::new_block`]).
+    fn mark_globally_accepted_if_signed(
+        &mut self,
+        sighash: &Sha512Trunc256Sum,
+        signatures: &[MessageSignature],
+        signer_sets: &KnownSignerSets,
+    ) {
         let mut db = self.db();
         let mut info = match db.block_lookup(sighash) {
             Ok(Some(info)) => info,
@@ -632,6 +658,24 @@ impl Signer {
             }
         };
         if info.state == crate::signerdb::BlockState::GloballyAccepted {
+            return;
+        }
+        let weights = signer_sets
+            .get(info.reward_cycle)
+            .unwrap_or(&self.signer_weights);
+        let tally = tally_signer_signatures(sighash, signatures, self.mainnet, weights);
+        if !tally.reaches_threshold() {
+            count_unverified_block_event();
+            warn!(self.logger, "{self}: Not marking block as globally accepted: the node's new block event does not carry enough valid signer signatures";
+                "signer_signature_hash" => %sighash,
+                "block_height" => info.block.header.chain_length,
+                "block_reward_cycle" => info.reward_cycle,
+                "signatures" => signatures.len(),
+                "unrecoverable" => tally.unrecoverable,
+                "not_counted" => tally.not_counted,
+                "signed_weight" => tally.signed_weight,
+                "threshold_weight" => tally.threshold,
+                "total_weight" => tally.total_weight);
             return;
         }
         if let Err(e) = db.mark_block_globally_accepted(&mut info) {

@@ -77,6 +77,8 @@ pub struct WorldConfig {
     pub dry_run: bool,
     /// Miners of the mock (default two).
     pub miners: usize,
+    /// More lines of S0's config file (e.g. `event_allowed_sources = [...]`).
+    pub extra_config: String,
 }
 
 impl WorldConfig {
@@ -88,6 +90,7 @@ impl WorldConfig {
             timeouts: Timeouts::default(),
             dry_run: false,
             miners: 2,
+            extra_config: String::new(),
         }
     }
 
@@ -141,7 +144,7 @@ fn config_text(node: &RunningMockNode, db: &std::path::Path, config: &WorldConfi
          tenure_last_block_proposal_timeout_secs = {tlb}\ntenure_idle_timeout_secs = {idle}\n\
          read_count_idle_timeout_secs = {rc}\nproposal_wait_for_parent_time_secs = {wfp}\n\
          capitulate_miner_view_timeout_secs = {cap}\nfirst_proposal_burn_block_timing_secs = {fp}\n\
-         dry_run = {dry}\n",
+         dry_run = {dry}\n{extra}\n",
         key = libsigner::chain::hex::to_hex(&s0_key().to_bytes()),
         host = node.node_host(),
         db = db.display(),
@@ -154,6 +157,7 @@ fn config_text(node: &RunningMockNode, db: &std::path::Path, config: &WorldConfi
         cap = t.capitulate_secs,
         fp = t.first_proposal_secs,
         dry = config.dry_run,
+        extra = config.extra_config,
     )
 }
 
