@@ -16,11 +16,8 @@ use libsigner::chain::{
 };
 use toml::{Table, Value as TomlValue};
 
-<<<<<<< HEAD
-pub mod keys;
-=======
 mod event_sources;
->>>>>>> event-sources
+pub mod keys;
 mod signer_config;
 pub use event_sources::{EventAllowedSources, EventSource, EVENT_ALLOWED_SOURCES_KEY};
 pub use signer_config::{SignerConfig, SignerConfigMode};

@@ -46,11 +46,8 @@ where
 {
     running: RunningSigner<SignerEventReceiver<T>, SignerResult, T>,
     results: Receiver<SignerResult>,
-<<<<<<< HEAD
     monitoring: Option<MonitoringServer>,
-=======
     source_filter: SourceFilter,
->>>>>>> event-sources
     _signer: PhantomData<fn() -> S>,
 }
 
@@ -97,7 +94,10 @@ where
         let endpoint = config.endpoint;
         let mut receiver = SignerEventReceiver::new(config.network.is_mainnet());
         receiver.set_logger(context.logger.clone());
-<<<<<<< HEAD
+        let source_filter = config.event_source_filter();
+        info!(context.logger, "Accepting node events from: {source_filter}";
+            "event_allowed_sources" => %config.event_allowed_sources);
+        receiver.set_source_filter(source_filter.clone());
         let runloop: RunLoop<S, T> = RunLoop::new(config.clone(), context.clone());
         // Metrics are registered before the first event so every series starts at 0.
         let _ = crate::monitoring::metrics::metrics();
@@ -108,13 +108,6 @@ where
             runloop.status_board(),
             &context.logger,
         );
-=======
-        let source_filter = config.event_source_filter();
-        info!(context.logger, "Accepting node events from: {source_filter}";
-            "event_allowed_sources" => %config.event_allowed_sources);
-        receiver.set_source_filter(source_filter.clone());
-        let runloop: RunLoop<S, T> = RunLoop::new(config, context);
->>>>>>> event-sources
         let (results_send, results) = channel();
         let running = Signer::new(runloop, receiver, results_send)
             .spawn(endpoint)
@@ -122,11 +115,8 @@ where
         Ok(Self {
             running,
             results,
-<<<<<<< HEAD
             monitoring,
-=======
             source_filter,
->>>>>>> event-sources
             _signer: PhantomData,
         })
     }
