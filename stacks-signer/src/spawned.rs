@@ -98,6 +98,7 @@ where
         info!(context.logger, "Accepting node events from: {source_filter}";
             "event_allowed_sources" => %config.event_allowed_sources);
         receiver.set_source_filter(source_filter.clone());
+        crate::monitoring::actions::watch_event_source_filter(source_filter.clone());
         let runloop: RunLoop<S, T> = RunLoop::new(config.clone(), context.clone());
         // Metrics are registered before the first event so every series starts at 0.
         let _ = crate::monitoring::metrics::metrics();

@@ -108,6 +108,10 @@ pub struct Metrics {
     pub stackerdb_write_retries: IntCounterVec,
     /// `stacks_signer_stackerdb_write_give_ups_total{reason}`.
     pub stackerdb_write_give_ups: IntCounterVec,
+    /// `stacks_signer_event_requests_refused_total`.
+    pub event_requests_refused: IntCounter,
+    /// `stacks_signer_unverified_block_events_total`.
+    pub unverified_block_events: IntCounter,
     /// `process_resident_memory_bytes`.
     pub process_resident_memory_bytes: IntGauge,
     /// `process_open_fds`.
@@ -335,6 +339,16 @@ impl Metrics {
                 "reason",
                 &STACKERDB_WRITE_REASONS,
             ),
+            event_requests_refused: int_counter(
+                &r,
+                "stacks_signer_event_requests_refused_total",
+                "The number of requests to the event endpoint refused (403) because their source is not in event_allowed_sources",
+            ),
+            unverified_block_events: int_counter(
+                &r,
+                "stacks_signer_unverified_block_events_total",
+                "The number of /new_block events whose signer signatures did not reach the threshold, so the block was not taken as accepted",
+            ),
             process_resident_memory_bytes: int_gauge(
                 &r,
                 "process_resident_memory_bytes",
@@ -387,6 +401,8 @@ impl Metrics {
             &self.messages_from_non_signers,
             &self.stackerdb_write_retries,
             &self.stackerdb_write_give_ups,
+            &self.event_requests_refused,
+            &self.unverified_block_events,
             &self.process_resident_memory_bytes,
             &self.process_open_fds,
             &self.process_max_fds,
@@ -396,6 +412,7 @@ impl Metrics {
 
     /// The Prometheus text exposition (format 0.0.4) of every metric.
     pub fn gather_text(&self) -> String {
+        super::actions::sync_event_source_refusals();
         let families = self.registry.gather();
         let mut out = String::new();
         // Encoding into a String only fails on a malformed family, which a registry never

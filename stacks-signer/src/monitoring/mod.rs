@@ -186,6 +186,18 @@ pub const METRIC_DOCS: &[MetricDoc] = &[
         healthy: "0; any rise is a vote or update other signers never saw",
     },
     MetricDoc {
+        name: "stacks_signer_event_requests_refused_total",
+        origin: Origin::Addition,
+        updated: "at each scrape, from the event receiver's count of requests refused because their source is not in `event_allowed_sources`",
+        healthy: "0; a rise means something other than the node posts to the event endpoint (or the node's address is missing from the list: its events then stall)",
+    },
+    MetricDoc {
+        name: "stacks_signer_unverified_block_events_total",
+        origin: Origin::Addition,
+        updated: "each `/new_block` event about a stored block whose signer signatures did not reach 70% of the weight",
+        healthy: "0; a rise means forged or malformed block events reach the signer",
+    },
+    MetricDoc {
         name: "process_resident_memory_bytes",
         origin: Origin::Addition,
         updated: "at each scrape, from `/proc/self/status`",

@@ -31,6 +31,7 @@ pub fn unverified_block_events() -> u64 {
 /// Counts one such event.
 pub(super) fn count_unverified_block_event() {
     UNVERIFIED_BLOCK_EVENTS.fetch_add(1, Ordering::Relaxed);
+    crate::monitoring::actions::increment_unverified_block_events();
 }
 
 /// The signer sets (address → weight) of the reward cycles this process has run signer
