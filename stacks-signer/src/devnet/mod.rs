@@ -35,6 +35,7 @@ pub mod dispatcher;
 pub mod entropy;
 mod http;
 pub mod miner;
+pub mod network;
 pub mod node;
 pub mod overrides;
 pub mod payloads;

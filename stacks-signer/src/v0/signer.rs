@@ -1,8 +1,8 @@
 //! The v0 signer of one reward cycle: what it holds, how it is created, and how each event
 //! reaches its handler (the reference's `process_event`, step by step).
 //!
-//! The proposal pipeline is in [`super::proposal`], the vote counting and this signer's own
-//! responses in [`super::votes`].
+//! The proposal pipeline is in `super::proposal`, the vote counting and this signer's own
+//! responses in `super::votes`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
