@@ -80,10 +80,10 @@ pub struct DevnetArgs {
     /// Each signer's weight, comma-separated (e.g. 1,1,2,3,3) [default: 1 each]
     #[arg(long, value_name = "LIST")]
     pub weights: Option<String>,
-    /// Tenures to mine [default: 6; with --scenario: none unless given]
+    /// Tenures to mine [default: 100; with --scenario: none unless given]
     #[arg(long, value_name = "N")]
     pub tenures: Option<usize>,
-    /// Blocks per tenure [default: 5]
+    /// Blocks per tenure [default: 10]
     #[arg(long, value_name = "M")]
     pub blocks_per_tenure: Option<usize>,
     /// Seed of the keys, the miner's choices and the chaos schedule [default: from the clock]

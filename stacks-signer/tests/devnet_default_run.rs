@@ -23,7 +23,7 @@ fn a_default_run_signs_every_block_and_its_check_passes() {
     );
     assert!(out.contains("tenures     3 of 3 mined"), "{}", done.dump());
     assert!(
-        out.contains("blocks      15 of 15 signed to the threshold"),
+        out.contains("blocks      30 of 30 signed to the threshold"),
         "{}",
         done.dump()
     );
@@ -45,9 +45,9 @@ fn a_default_run_signs_every_block_and_its_check_passes() {
         assert!(
             out.lines().any(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() >= 6 && f[0] == i.to_string() && f[1] == "ours" && f[4] == "15"
+                f.len() >= 6 && f[0] == i.to_string() && f[1] == "ours" && f[4] == "30"
             }),
-            "signer {i} did not sign 15 blocks:\n{}",
+            "signer {i} did not sign 30 blocks:\n{}",
             done.dump()
         );
     }

@@ -207,7 +207,8 @@ impl ProgressSink for Live {
 
     fn finish(&self, status: &LiveStatus) {
         self.update(status);
-        self.bar.finish();
+        // Leave the bar where the run ended (an interrupted run is not at its end).
+        self.bar.abandon();
     }
 }
 

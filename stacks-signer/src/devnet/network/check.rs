@@ -246,3 +246,57 @@ pub fn read_record(text: &str) -> Result<Vec<ActivityEntry>, String> {
     }
     Ok(entries)
 }
+
+#[cfg(test)]
+mod tests {
+    use libsigner::chain::{ConsensusHash, Sha512Trunc256Sum, StacksBlockId};
+
+    use super::*;
+    use crate::devnet::record::entry_json;
+    use crate::devnet::{Activity, ChunkSource};
+
+    #[test]
+    fn a_record_reads_back_as_the_entries_the_check_needs() {
+        let entries = vec![
+            ActivityEntry {
+                at_ms: 5,
+                activity: Activity::BurnBlock {
+                    height: 345,
+                    consensus_hash: ConsensusHash([3; 20]),
+                    winner: Some(1),
+                },
+            },
+            ActivityEntry {
+                at_ms: 7,
+                activity: Activity::ChunkWrite {
+                    contract: "signers-0-3".into(),
+                    slot_id: 2,
+                    slot_version: 9,
+                    writer: Some(Hash160([4; 20])),
+                    data: vec![7, 1, 2, 3],
+                    accepted: true,
+                    code: None,
+                    source: ChunkSource::Rpc,
+                },
+            },
+            ActivityEntry {
+                at_ms: 9,
+                activity: Activity::BlockProcessed {
+                    block_id: StacksBlockId([5; 32]),
+                    signer_signature_hash: Sha512Trunc256Sum([6; 32]),
+                    height: 12,
+                    signed_weight: 4,
+                    threshold_weight: 4,
+                },
+            },
+        ];
+        let text: String = entries
+            .iter()
+            .map(|e| format!("{}\n", entry_json(e)))
+            .collect();
+        assert_eq!(read_record(&text).unwrap(), entries);
+        assert!(read_record("{\"at_ms\": 1}")
+            .unwrap_err()
+            .contains("line 1"));
+    }
+}

@@ -3,13 +3,14 @@
 //! that concern the miner and the node: conflicting siblings (`--equivocating-miner`) and
 //! an RPC outage once per tenure (`--node-outage`). It runs a scenario file first if given.
 //!
-//! A block that does not reach the threshold is handled as a miner would: the proposal is
-//! sent again every [`REPROPOSE_AFTER`] (signers that missed it, or restarted, get it anew),
-//! and after [`REPLACE_AFTER`] without the threshold the miner builds a replacement at the
-//! same height (a new timestamp, so a new block): signers that never validated the first
-//! (a validation request lost to an outage or a kill) can vote for it, and those that did
-//! may once their `tenure_last_block_proposal_timeout` has passed. After `--block-timeout`
-//! the run stops and reports a stall.
+//! A block that does not reach the threshold is handled as a miner would: while the signers
+//! still vote (a new vote on any candidate of the height within [`REPROPOSE_AFTER`]) it
+//! waits; when no vote came for [`REPROPOSE_AFTER`] the proposal is sent again (signers that
+//! missed it, or restarted, get it anew), and when none came for [`REPLACE_AFTER`] the miner
+//! builds a replacement at the same height (a new timestamp, so a new block): signers that
+//! never validated the first (a validation request lost to an outage or a kill) can vote for
+//! it, and those that did may once their `tenure_last_block_proposal_timeout` has passed.
+//! After `--block-timeout` the run stops and reports a stall.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,8 +25,9 @@ use super::tally::Tally;
 use crate::devnet::scenario::ScenarioRunner;
 use crate::devnet::{BlockKind, BlockOverrides, Proposal, ProposeOptions, RunningMockNode};
 
-/// How long a block may go without the threshold before the miner proposes a replacement.
-pub const REPLACE_AFTER: Duration = Duration::from_secs(6);
+/// How long the signers may go without a new vote on a height before the miner proposes a
+/// replacement.
+pub const REPLACE_AFTER: Duration = Duration::from_secs(12);
 
 /// The chance, per block, that the equivocating miner proposes a conflicting sibling right
 /// after the block (before it is signed), and separately right after it was signed.
@@ -273,6 +275,8 @@ impl<'a> Driver<'a> {
         }
         let started = Instant::now();
         let mut last_new_candidate = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut last_weight = 0;
         let signed = loop {
             let hashes: Vec<Sha512Trunc256Sum> =
                 candidates.iter().map(|c| c.signer_signature_hash).collect();
@@ -281,6 +285,13 @@ impl<'a> Driver<'a> {
                 .wait_processed(&hashes, REPROPOSE_AFTER, self.stop)
             {
                 break hash;
+            }
+            // The tally may lag behind a loaded node: ask the node itself.
+            if let Some(done) = candidates
+                .iter()
+                .find(|c| self.node.block(&c.block.block_id()).is_some())
+            {
+                break done.signer_signature_hash;
             }
             if self.stopped() {
                 self.report.blocks.push(planned);
@@ -300,7 +311,24 @@ impl<'a> Driver<'a> {
                 self.report.blocks.push(planned);
                 return Err(Some(reason));
             }
-            if last_new_candidate.elapsed() >= REPLACE_AFTER {
+            // Progress: any new vote (for or against) on any candidate. A network that is
+            // slow but still voting is left alone; one that went quiet gets the proposal
+            // again, and after a while a replacement.
+            let weight: u64 = candidates
+                .iter()
+                .map(|c| {
+                    let (pre, acc, rej) = self.tally.weights_on(&c.signer_signature_hash);
+                    pre + acc + rej
+                })
+                .sum();
+            if weight > last_weight {
+                last_weight = weight;
+                last_progress = Instant::now();
+                continue;
+            }
+            if last_progress.elapsed() >= REPLACE_AFTER
+                && last_new_candidate.elapsed() >= REPLACE_AFTER
+            {
                 last_timestamp += 1;
                 if let Some(replacement) = self.propose_sibling(&first, kind, last_timestamp) {
                     planned.replacements += 1;
@@ -308,7 +336,8 @@ impl<'a> Driver<'a> {
                     candidates.push(replacement);
                 }
                 last_new_candidate = Instant::now();
-            } else {
+                last_progress = Instant::now();
+            } else if last_progress.elapsed() >= REPROPOSE_AFTER {
                 // Send again the candidate with the most favourable weight.
                 let best = candidates
                     .iter()

@@ -148,6 +148,17 @@ impl Fleet {
             .collect()
     }
 
+    /// Each running process's peak resident memory in KiB, by signer index (see
+    /// [`SignerProcess::peak_rss_kib`]).
+    pub fn peak_rss_kib(&self) -> Vec<(usize, u64)> {
+        (0..self.len())
+            .filter_map(|i| {
+                let p = self.lock(i);
+                Some((p.plan().index, p.peak_rss_kib()?))
+            })
+            .collect()
+    }
+
     /// The process ids running now.
     pub fn pids(&self) -> Vec<u32> {
         (0..self.len()).filter_map(|i| self.lock(i).pid()).collect()

@@ -84,7 +84,10 @@ impl SignerPlan {
     }
 
     /// The signer config (the reference's keys, so that a reference binary reads it too).
-    pub fn config_text(&self, node_host: &str) -> String {
+    /// `signers` is the size of the network: the one node validates proposals one at a time
+    /// for all of them (a real node serves one signer), so the validation timeout grows with
+    /// it (10 s, or half a second per signer if more).
+    pub fn config_text(&self, node_host: &str, signers: usize) -> String {
         format!(
             "# stacks-signer devnet: signer {index} ({kind}, weight {weight})\n\
              stacks_private_key = \"{key}\"\n\
@@ -94,7 +97,7 @@ impl SignerPlan {
              auth_password = \"{AUTH_TOKEN}\"\n\
              db_path = \"{db}\"\n\
              event_timeout_ms = 500\n\
-             block_proposal_validation_timeout_ms = 10000\n\
+             block_proposal_validation_timeout_ms = {validation_ms}\n\
              tenure_last_block_proposal_timeout_secs = {window}\n",
             index = self.index,
             kind = self.kind.label(),
@@ -103,8 +106,14 @@ impl SignerPlan {
             endpoint = self.endpoint,
             db = toml_escape(&self.db_path().display().to_string()),
             window = super::options::DEVNET_WINDOW.as_secs(),
+            validation_ms = validation_timeout_ms(signers),
         )
     }
+}
+
+/// The signers' `block_proposal_validation_timeout_ms` in a network of `signers`.
+pub fn validation_timeout_ms(signers: usize) -> u64 {
+    (signers as u64 * 500).max(10_000)
 }
 
 fn toml_escape(text: &str) -> String {
@@ -170,7 +179,7 @@ pub fn write_signer_files(plans: &[SignerPlan], node_host: &str) -> Result<(), S
     for plan in plans.iter().filter(|p| p.runs()) {
         std::fs::create_dir_all(&plan.dir)
             .map_err(|e| format!("cannot create {}: {e}", plan.dir.display()))?;
-        std::fs::write(plan.config_path(), plan.config_text(node_host))
+        std::fs::write(plan.config_path(), plan.config_text(node_host, plans.len()))
             .map_err(|e| format!("cannot write {}: {e}", plan.config_path().display()))?;
     }
     Ok(())
@@ -334,7 +343,7 @@ mod tests {
             plans[..4].iter().map(|p| p.endpoint.port()).collect();
         assert_eq!(ports.len(), 4);
         assert!(plans[0]
-            .config_text("127.0.0.1:1")
+            .config_text("127.0.0.1:1", 5)
             .contains("endpoint = \"127.0.0.1:"));
     }
 }

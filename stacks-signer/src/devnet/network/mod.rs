@@ -287,8 +287,10 @@ fn run_in(
                 .sum::<u64>()
         })
     };
+    let mining = Instant::now();
     let report =
         Driver::new(&node, &tally, options, &stop, miner_status, kills).run(options.tenures);
+    let mining_secs = mining.elapsed().as_secs_f64();
 
     // Wind down: no more kills, let the signers answer what is on its way, stop them,
     // then the node.
@@ -296,6 +298,7 @@ fn run_in(
     let _ = display.join();
     let final_status = live.status();
     chaos_stop.store(true, Ordering::SeqCst);
+    let rss = fleet.peak_rss_kib();
     if let Some(handle) = chaos {
         let _ = handle.join();
     }
@@ -335,9 +338,33 @@ fn run_in(
         check_run(&state.entries, &checked, options::DEVNET_WINDOW, last_cycle)
     };
     let errors = lock(&errors).clone();
-    Ok(summarize(
+    let mut summary = summarize(
         options, &plans, &report, &tally, &fleet, check, errors, started,
-    ))
+    );
+    for signer in &mut summary.per_signer {
+        signer.peak_rss_kib = rss
+            .iter()
+            .find(|(i, _)| *i == signer.index)
+            .map(|(_, kib)| *kib);
+    }
+    summary.devnet_peak_rss_kib = own_peak_rss_kib();
+    summary.mining_secs = mining_secs;
+    summary.blocks_per_sec = if mining_secs > 0.0 {
+        summary.blocks.processed as f64 / mining_secs
+    } else {
+        0.0
+    };
+    Ok(summary)
+}
+
+/// This process's peak resident memory in KiB (the mock node, its miners and the
+/// tally), on Linux.
+fn own_peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -445,6 +472,7 @@ fn summarize(
                     db_bytes(&p.db_path())
                 },
                 unexpected_exit: process.and_then(|s| s.unexpected_exit.clone()),
+                peak_rss_kib: None,
             }
         })
         .collect::<Vec<_>>();
@@ -492,6 +520,9 @@ fn summarize(
         per_signer,
         check,
         data_dir: None,
+        devnet_peak_rss_kib: None,
+        mining_secs: 0.0,
+        blocks_per_sec: 0.0,
     };
     // What failed, most telling first.
     let mut failures = Vec::new();

@@ -10,8 +10,8 @@ use crate::devnet::scenario::Scenario;
 /// Shorter than the reference's 30 s so that a run shows the rule at work within minutes.
 pub const DEVNET_WINDOW: Duration = Duration::from_secs(10);
 
-/// How long the devnet's miner waits for a proposal to reach the threshold before it
-/// proposes the same block again (a higher slot version: every signer receives it anew).
+/// How long the devnet's miner waits without a new vote on a proposal before it proposes
+/// the same block again (a higher slot version: every signer receives it anew).
 pub const REPROPOSE_AFTER: Duration = Duration::from_secs(2);
 
 /// A reference signer binary and how many signers run it.
@@ -72,13 +72,14 @@ pub struct DevnetOptions {
 }
 
 impl DevnetOptions {
-    /// The defaults: 5 signers of weight 1, 6 tenures of 5 blocks, no faults.
+    /// The defaults: 5 signers of weight 1, 100 tenures of 10 blocks (about a minute on a
+    /// 2-core machine), no faults.
     pub fn new(signer_binary: PathBuf) -> Self {
         DevnetOptions {
             signer_binary,
             weights: vec![1; 5],
-            tenures: 6,
-            blocks_per_tenure: 5,
+            tenures: 100,
+            blocks_per_tenure: 10,
             seed: 0,
             scenario: None,
             record: None,

@@ -51,6 +51,17 @@ impl SignerProcess {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Its peak resident memory in KiB (`VmHWM` of `/proc/PID/status`) while it runs, on
+    /// Linux; `None` elsewhere or when it is down.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.pid()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Starts it (again, on the same database, if it ran before).
     pub fn start(&mut self) -> Result<(), String> {
         let log = OpenOptions::new()

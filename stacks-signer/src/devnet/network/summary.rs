@@ -123,6 +123,9 @@ pub struct SignerFigures {
     pub db_bytes: u64,
     /// How it exited by itself, if it did.
     pub unexpected_exit: Option<String>,
+    /// Its peak resident memory in KiB at the end of the run (the current incarnation's;
+    /// Linux only).
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// The whole summary.
@@ -136,8 +139,12 @@ pub struct Summary {
     pub interrupted: bool,
     /// The seed.
     pub seed: u64,
-    /// Wall-clock duration of the run.
+    /// Wall-clock duration of the run, start-up and checks included.
     pub duration_secs: f64,
+    /// How long the miner ran (the scenario and the tenures).
+    pub mining_secs: f64,
+    /// Blocks processed per second of mining: the network's throughput to the threshold.
+    pub blocks_per_sec: f64,
     /// Signers in the reward set.
     pub signers: usize,
     /// Their total weight.
@@ -162,6 +169,9 @@ pub struct Summary {
     pub check: CheckOutcome,
     /// The data directory, when it was kept.
     pub data_dir: Option<String>,
+    /// The devnet process's peak resident memory in KiB (the mock node and its miners;
+    /// Linux only).
+    pub devnet_peak_rss_kib: Option<u64>,
 }
 
 fn size(bytes: u64) -> String {
@@ -195,11 +205,19 @@ impl Summary {
         if let Some(scenario) = &self.scenario {
             let _ = writeln!(out, "  scenario    {scenario}");
         }
-        let _ = writeln!(
-            out,
-            "  tenures     {} of {} mined",
-            self.tenures_mined, self.tenures_planned
-        );
+        if self.tenures_mined > self.tenures_planned {
+            let _ = writeln!(
+                out,
+                "  tenures     {} mined ({} asked for, then more until the chaos kills asked for)",
+                self.tenures_mined, self.tenures_planned
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  tenures     {} of {} mined",
+                self.tenures_mined, self.tenures_planned
+            );
+        }
         let _ = writeln!(
             out,
             "  blocks      {} of {} signed to the threshold; {} proposed ({} conflicting siblings: {} before, {} after signing, {} of them signed; {} replacements; {} re-sent)",
@@ -236,6 +254,11 @@ impl Summary {
                 reasons(&b.rejections_of_signed)
             );
         }
+        let _ = writeln!(
+            out,
+            "  throughput  {:.1} blocks per second to the threshold ({} blocks in {:.1} s of mining)",
+            self.blocks_per_sec, b.processed, self.mining_secs
+        );
         let l = &self.latency;
         let _ = writeln!(
             out,
@@ -271,7 +294,7 @@ impl Summary {
         let _ = writeln!(out, "  faults      {}", faults.join("; "));
         let _ = writeln!(
             out,
-            "  signers     {:>4}  {:<9}  {:>6}  {:>11}  {:>10}  {:>10}  {:>8}  {:>9}",
+            "  signers     {:>4}  {:<9}  {:>6}  {:>11}  {:>10}  {:>10}  {:>8}  {:>9}  {:>9}",
             "#",
             "kind",
             "weight",
@@ -279,7 +302,8 @@ impl Summary {
             "signatures",
             "rejections",
             "restarts",
-            "database"
+            "database",
+            "peak RSS"
         );
         for s in &self.per_signer {
             let db = if s.kind == "silent" {
@@ -287,9 +311,12 @@ impl Summary {
             } else {
                 size(s.db_bytes)
             };
+            let rss = s
+                .peak_rss_kib
+                .map_or_else(|| "-".to_string(), |kib| size(kib * 1024));
             let _ = write!(
                 out,
-                "              {:>4}  {:<9}  {:>6}  {:>11}  {:>10}  {:>10}  {:>8}  {:>9}",
+                "              {:>4}  {:<9}  {:>6}  {:>11}  {:>10}  {:>10}  {:>8}  {:>9}  {:>9}",
                 s.index,
                 s.kind,
                 s.weight,
@@ -297,12 +324,20 @@ impl Summary {
                 s.signatures,
                 s.rejections,
                 s.restarts,
-                db
+                db,
+                rss
             );
             if let Some(exit) = &s.unexpected_exit {
                 let _ = write!(out, "  exited by itself: {exit}");
             }
             out.push('\n');
+        }
+        if let Some(kib) = self.devnet_peak_rss_kib {
+            let _ = writeln!(
+                out,
+                "  memory      the devnet process (mock node, miners, tally): peak RSS {}",
+                size(kib * 1024)
+            );
         }
         let c = &self.check;
         let verdict = if c.passed { "passed" } else { "FAILED" };
