@@ -110,7 +110,8 @@ pub struct DevnetArgs {
     /// SIGKILL a random signer at random moments and restart it on its database
     #[arg(long, action = ArgAction::SetTrue)]
     pub chaos: bool,
-    /// Average kills per second with --chaos [default: 1]
+    /// With --chaos: the wait from a restart to the next kill averages 1/R seconds (a little
+    /// under R kills per second) [default: 1]
     #[arg(long, value_name = "PER_SEC", requires = "chaos")]
     pub chaos_rate: Option<f64>,
     /// With --chaos: keep mining tenures past --tenures until chaos has killed N signers
