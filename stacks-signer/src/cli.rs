@@ -64,6 +64,80 @@ pub enum Command {
     /// Run a mock Stacks node for signers: RPC endpoints, StackerDBs, a simulated burn chain,
     /// miners and validator, optionally driven by a scenario and recorded as JSON lines
     MockNode(MockNodeArgs),
+    /// Run a whole signer network on this machine: the mock node with its miners and N real
+    /// signer processes on loopback, with optional faults (silent signers, kills, node
+    /// outages, an equivocating miner), a live progress display, a summary and an
+    /// equivocation check over every signer's database
+    Devnet(DevnetArgs),
+}
+
+/// Arguments of `devnet`.
+#[derive(Parser, Debug, Clone, Default)]
+pub struct DevnetArgs {
+    /// How many signers the reward set holds [default: 5, or the number of --weights]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub signers: Option<u64>,
+    /// Each signer's weight, comma-separated (e.g. 1,1,2,3,3) [default: 1 each]
+    #[arg(long, value_name = "LIST")]
+    pub weights: Option<String>,
+    /// Tenures to mine [default: 100; with --scenario: none unless given]
+    #[arg(long, value_name = "N")]
+    pub tenures: Option<usize>,
+    /// Blocks per tenure [default: 10]
+    #[arg(long, value_name = "M")]
+    pub blocks_per_tenure: Option<usize>,
+    /// Seed of the keys, the miner's choices and the chaos schedule [default: from the clock]
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Run this scenario (the mock node's format) first, then --tenures if given
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Also write the node's activity record (JSON lines) to this file
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Run some signers with this reference stacks-signer binary (a mixed network)
+    #[arg(long, value_name = "BIN")]
+    pub reference_signer: Option<PathBuf>,
+    /// How many signers run the reference binary (the first ones) [default: 1]
+    #[arg(long, value_name = "K", requires = "reference_signer")]
+    pub reference_count: Option<usize>,
+    /// Print the summary as JSON on stdout (progress goes to stderr)
+    #[arg(long, action = ArgAction::SetTrue)]
+    pub json: bool,
+    /// K signers (the last ones) are in the reward set but never answer
+    #[arg(long, value_name = "K")]
+    pub silent: Option<usize>,
+    /// SIGKILL a random signer at random moments and restart it on its database
+    #[arg(long, action = ArgAction::SetTrue)]
+    pub chaos: bool,
+    /// With --chaos: the wait from a restart to the next kill averages 1/R seconds (a little
+    /// under R kills per second) [default: 1]
+    #[arg(long, value_name = "PER_SEC", requires = "chaos")]
+    pub chaos_rate: Option<f64>,
+    /// With --chaos: keep mining tenures past --tenures until chaos has killed N signers
+    #[arg(long, value_name = "N", requires = "chaos")]
+    pub chaos_kills: Option<u64>,
+    /// Once per tenure, the node's RPC answers 503 for this many seconds
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub node_outage: Option<u64>,
+    /// The miner proposes conflicting siblings (same height, same tenure) at random heights,
+    /// before and after the first is signed
+    #[arg(long, action = ArgAction::SetTrue)]
+    pub equivocating_miner: bool,
+    /// Where the signers' configs, databases and logs go [default: a temporary directory,
+    /// removed at the end unless --keep or the run failed]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep the data directory
+    #[arg(long, action = ArgAction::SetTrue)]
+    pub keep: bool,
+    /// How long a block may take to reach the threshold before the run reports a stall
+    /// [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub block_timeout: Option<u64>,
+    /// Do not run: check a kept run's data directory again (its record and databases)
+    #[arg(long, action = ArgAction::SetTrue, requires = "data_dir")]
+    pub check_only: bool,
 }
 
 /// Arguments of `mock-node`. Every flag may also be set in the `--config` TOML file (same

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use stacks_signer::cli::{one_line_error, Cli};
-use stacks_signer::commands::dispatch;
+use stacks_signer::cli::{one_line_error, Cli, Command};
+use stacks_signer::commands::{devnet, dispatch, CommandError};
 
 fn main() -> ExitCode {
     // No arguments at all: the full help on stdout and success, as the reference does.
@@ -29,6 +29,20 @@ fn main() -> ExitCode {
             }
         },
     };
+    // `devnet` tells bad options (exit 2, as clap's) from a failed run (exit 1). Its
+    // progress display writes to stdout from other threads, so stdout is not held locked.
+    if let Command::Devnet(args) = &cli.command {
+        let mut out = std::io::stdout();
+        let result = devnet::devnet(args, &mut out);
+        let _ = out.flush();
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => {
+                eprintln!("error: {}", CommandError(failure.message().to_string()));
+                ExitCode::from(failure.exit_code())
+            }
+        };
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = dispatch(cli.command, &mut out);

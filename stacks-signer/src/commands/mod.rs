@@ -5,6 +5,7 @@
 
 pub mod check_config;
 pub mod chunks;
+pub mod devnet;
 pub mod inspect;
 pub mod mock_node;
 pub mod monitor;
@@ -67,5 +68,6 @@ pub fn dispatch(command: Command, out: &mut dyn Write) -> Result<(), CommandErro
         Command::MonitorSigners(args) => monitor::monitor_signers(&args),
         Command::Inspect(args) => inspect::inspect(&args, out),
         Command::MockNode(args) => mock_node::mock_node(&args, out),
+        Command::Devnet(args) => devnet::devnet(&args, out).map_err(Into::into),
     }
 }

@@ -25,7 +25,8 @@
 //! running node and its API), [`wire`] (block/tx/message encodings), [`activity`] (what
 //! happened, for records), [`overrides`] and [`stimuli`] (what tests make the node answer
 //! or write: substituted RPC answers, puppet signers' messages, injected chunks, miner
-//! messages, blocks processed on demand).
+//! messages, blocks processed on demand), [`network`] (`stacks-signer devnet`: the node and
+//! a network of real signer processes with faults, a summary and an equivocation check).
 
 pub mod activity;
 pub mod burnchain;
@@ -35,6 +36,7 @@ pub mod dispatcher;
 pub mod entropy;
 mod http;
 pub mod miner;
+pub mod network;
 pub mod node;
 pub mod overrides;
 pub mod payloads;
