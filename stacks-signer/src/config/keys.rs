@@ -222,6 +222,14 @@ pub const KEY_DOCS: &[KeyDoc] = &[
         unit: None,
         meaning: "A testing knob of the reference's test builds: accepted with a warning, no effect.",
     },
+    KeyDoc {
+        key: "event_allowed_sources",
+        kind: "array of strings",
+        required: false,
+        default: Some("[\"loopback\", \"node_host\"]"),
+        unit: None,
+        meaning: "Who may POST node events to `endpoint` (not a reference key): IP addresses, CIDR ranges, `\"loopback\"` (127.0.0.0/8 and ::1), `\"node_host\"` (the addresses `node_host` resolves to, re-resolved when a request is refused), or `\"any\"` alone (the reference's behaviour). Other sources get 403 and no event; `/status` stays open.",
+    },
 ];
 
 /// Why each retired key is still accepted.

@@ -303,6 +303,7 @@ fn dump(c: &GlobalConfig) -> String {
         reset_replay_set_after_fork_blocks,
         capitulate_miner_view_timeout,
         stackerdb_timeout,
+        event_allowed_sources,
     } = c;
     format!(
         "{node_host:?} {endpoint:?} {stacks_address} {network:?} {event_timeout:?} {db_path:?} \
@@ -312,7 +313,7 @@ fn dump(c: &GlobalConfig) -> String {
          {block_proposal_max_age_secs:?} {reorg_attempts_activity_timeout:?} \
          {proposal_wait_for_parent_time:?} {dry_run:?} {validate_with_replay_tx:?} \
          {reset_replay_set_after_fork_blocks:?} {capitulate_miner_view_timeout:?} \
-         {stackerdb_timeout:?}"
+         {stackerdb_timeout:?} {event_allowed_sources}"
     )
 }
 
@@ -367,6 +368,7 @@ fn every_documented_default_is_the_loaders() {
         let other = match default {
             "false" => "true".to_string(),
             "true" => "false".to_string(),
+            list if list.starts_with('[') => "[\"any\"]".to_string(),
             n => (n.parse::<u64>().expect("a numeric default") + 1).to_string(),
         };
         let changed = dump(&load(&with_line(&format!("{} = {other}", doc.key))));

@@ -393,6 +393,38 @@ pub(crate) fn unix_now_ms() -> u64 {
     now_ms()
 }
 
+/// The event receiver's source filter, whose refusal count the metrics report.
+static EVENT_SOURCE_FILTER: Mutex<Option<libsigner::SourceFilter>> = Mutex::new(None);
+
+/// Reports the refusals of `filter` (the event receiver's) as
+/// `stacks_signer_event_requests_refused_total` from now on.
+pub fn watch_event_source_filter(filter: libsigner::SourceFilter) {
+    if let Ok(mut slot) = EVENT_SOURCE_FILTER.lock() {
+        *slot = Some(filter);
+    }
+}
+
+/// Brings the refusal counter up to the receiver's count (called before each scrape).
+pub(crate) fn sync_event_source_refusals() {
+    let refused = match EVENT_SOURCE_FILTER.lock() {
+        Ok(slot) => slot.as_ref().map(libsigner::SourceFilter::refused_requests),
+        Err(_) => None,
+    };
+    let Some(refused) = refused else {
+        return;
+    };
+    let counter = &metrics().event_requests_refused;
+    let reported = counter.get();
+    if refused > reported {
+        counter.inc_by(refused - reported);
+    }
+}
+
+/// Counts a `/new_block` event whose signatures did not reach the threshold.
+pub fn increment_unverified_block_events() {
+    metrics().unverified_block_events.inc();
+}
+
 #[cfg(test)]
 mod tests {
     use libsigner::chain::NakamotoBlockHeader;
@@ -451,36 +483,4 @@ mod tests {
         observe_stacks_block_height(1_000_000);
         assert!(metrics().stacks_node_height.get() >= 1_000_000);
     }
-}
-
-/// The event receiver's source filter, whose refusal count the metrics report.
-static EVENT_SOURCE_FILTER: Mutex<Option<libsigner::SourceFilter>> = Mutex::new(None);
-
-/// Reports the refusals of `filter` (the event receiver's) as
-/// `stacks_signer_event_requests_refused_total` from now on.
-pub fn watch_event_source_filter(filter: libsigner::SourceFilter) {
-    if let Ok(mut slot) = EVENT_SOURCE_FILTER.lock() {
-        *slot = Some(filter);
-    }
-}
-
-/// Brings the refusal counter up to the receiver's count (called before each scrape).
-pub(crate) fn sync_event_source_refusals() {
-    let refused = match EVENT_SOURCE_FILTER.lock() {
-        Ok(slot) => slot.as_ref().map(libsigner::SourceFilter::refused_requests),
-        Err(_) => None,
-    };
-    let Some(refused) = refused else {
-        return;
-    };
-    let counter = &metrics().event_requests_refused;
-    let reported = counter.get();
-    if refused > reported {
-        counter.inc_by(refused - reported);
-    }
-}
-
-/// Counts a `/new_block` event whose signatures did not reach the threshold.
-pub fn increment_unverified_block_events() {
-    metrics().unverified_block_events.inc();
 }
