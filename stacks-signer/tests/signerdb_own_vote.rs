@@ -484,6 +484,56 @@ fn an_own_favourable_vote_on_a_sibling_outside_the_window_allows_once_the_tip_is
 }
 
 #[test]
+fn a_sibling_window_counts_from_when_the_first_vote_was_published() {
+    // The vote was stamped at T0, but its durable commit and send took 5 s: the window runs
+    // from T0 + 5.
+    let (_dir, _path, mut db) = temp_db();
+    let (first, b) = (block(1, 5, 1), block(1, 5, 2));
+    vote_at(&mut db, &OwnVote::PreCommit, &first, T0, None);
+    db.note_favourable_vote_published(&hash(&first), T0 + 5)
+        .unwrap();
+    assert_eq!(own(&db, &first).pre_committed_at, Some(T0 + 5));
+    assert_eq!(
+        vote_at(&mut db, &OwnVote::PreCommit, &b, T0 + WINDOW, Some(4)),
+        conflict_with(&first)
+    );
+    assert_eq!(
+        vote_at(&mut db, &OwnVote::PreCommit, &b, T0 + 5 + WINDOW, Some(4)),
+        VoteRecord::Recorded
+    );
+}
+
+#[test]
+fn a_published_note_moves_only_a_first_vote_and_only_forward() {
+    let (_dir, _path, mut db) = temp_db();
+    let b = block(1, 5, 1);
+    vote_at(&mut db, &OwnVote::PreCommit, &b, T0, None);
+    db.note_favourable_vote_published(&hash(&b), T0 - 3)
+        .unwrap();
+    assert_eq!(own(&db, &b).pre_committed_at, Some(T0), "never backward");
+    vote_at(&mut db, &OwnVote::Accept, &b, T0 + 1, None);
+    db.note_favourable_vote_published(&hash(&b), T0 + 9)
+        .unwrap();
+    let record = own(&db, &b);
+    assert_eq!(
+        (record.pre_committed_at, record.signed_at),
+        (Some(T0), Some(T0 + 1)),
+        "a second favourable vote is not the first"
+    );
+    let rejected = block(1, 6, 1);
+    vote_at(
+        &mut db,
+        &reject(RejectReason::InvalidMiner),
+        &rejected,
+        T0,
+        None,
+    );
+    db.note_favourable_vote_published(&hash(&rejected), T0 + 9)
+        .unwrap();
+    assert_eq!(own(&db, &rejected).rejected_at, Some(T0));
+}
+
+#[test]
 fn a_sibling_window_counts_from_its_first_favourable_vote_not_its_signature() {
     let (_dir, _path, mut db) = temp_db();
     let (first, b) = (block(1, 5, 1), block(1, 5, 2));

@@ -436,6 +436,30 @@ impl SignerDb {
 }
 
 impl SignerDb {
+    /// This signer's first favourable vote on the block left the process at `published_at`
+    /// (seconds): if that is later than the time recorded with the vote (taken before its
+    /// durable commit, which can be slow), the vote's time moves to it, so that the sibling
+    /// window counts from publication. Only a record holding exactly one favourable vote (the
+    /// first) changes, and only forward. A plain write: lost in a crash, the earlier time
+    /// stays.
+    pub fn note_favourable_vote_published(
+        &mut self,
+        signer_signature_hash: &Sha512Trunc256Sum,
+        published_at: u64,
+    ) -> Result<(), SignerDbError> {
+        let at = u64_to_sql("own_votes.published_at", published_at)?;
+        self.conn.execute(
+            "UPDATE own_votes SET \
+             pre_committed_at = CASE WHEN signed_at IS NULL AND pre_committed_at < ?2 \
+                 THEN ?2 ELSE pre_committed_at END, \
+             signed_at = CASE WHEN pre_committed_at IS NULL AND signed_at < ?2 \
+                 THEN ?2 ELSE signed_at END \
+             WHERE signer_signature_hash = ?1",
+            rusqlite::params![signer_signature_hash.as_bytes(), at],
+        )?;
+        Ok(())
+    }
+
     /// Whether this signer voted for a sibling of the block (same tenure and height, another
     /// block).
     pub fn has_favourable_sibling_vote(

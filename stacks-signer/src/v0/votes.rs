@@ -174,6 +174,9 @@ impl Signer {
         let accepted = matches!(response, BlockResponse::Accepted(_));
         let message = SignerMessage::BlockResponse(response);
         let sent = self.stackerdb.send_message_with_retry(&message);
+        if accepted && sent.is_ok() {
+            self.note_published(&sighash);
+        }
         if sent.is_ok() {
             crate::monitoring::actions::record_block_response_sent(&sighash, accepted, || {
                 self.block_lookup_by_reward_cycle(&sighash)
@@ -192,6 +195,15 @@ impl Signer {
                 self.logger,
                 "{self}: Failed to send block response to stacker-db: {e}"
             ),
+        }
+    }
+
+    /// A favourable vote on `hash` was published now: its sibling window counts from here
+    /// (see [`crate::signerdb::SignerDb::note_favourable_vote_published`]).
+    fn note_published(&self, hash: &Sha512Trunc256Sum) {
+        if let Err(e) = self.db().note_favourable_vote_published(hash, now_secs()) {
+            warn!(self.logger, "{self}: Failed to note when a vote was published: {e}";
+                "signer_signature_hash" => %hash);
         }
     }
 
@@ -238,6 +250,9 @@ impl Signer {
         let sent = self
             .stackerdb
             .send_message_with_retry(&SignerMessage::BlockPreCommit(sighash));
+        if sent.is_ok() {
+            self.note_published(&sighash);
+        }
         if sent.is_ok() {
             crate::monitoring::actions::record_pre_commit_sent(&sighash);
         }
