@@ -25,6 +25,10 @@ use super::tally::Tally;
 use crate::devnet::scenario::ScenarioRunner;
 use crate::devnet::{BlockKind, BlockOverrides, Proposal, ProposeOptions, RunningMockNode};
 
+/// How long the miner waits at the end of a tenure for slower signers to answer its last
+/// block.
+const LAGGARD_WAIT: Duration = Duration::from_secs(3);
+
 /// How long the signers may go without a new vote on a height before the miner proposes a
 /// replacement.
 pub const REPLACE_AFTER: Duration = Duration::from_secs(12);
@@ -183,6 +187,9 @@ impl<'a> Driver<'a> {
                     break;
                 }
             }
+            if result.is_ok() {
+                self.let_laggards_catch_up();
+            }
             match result {
                 Ok(()) => self.report.tenures_mined += 1,
                 Err(Some(reason)) => {
@@ -214,6 +221,29 @@ impl<'a> Driver<'a> {
     }
 
     /// Mines one block: `Err(None)` when stopped, `Err(Some(reason))` on a stall.
+    /// Before the next burn block, lets the signers that voted in this tenure answer its last
+    /// block (for a bounded time). A real tenure lasts minutes; without this pause a signer
+    /// a few events behind would judge the tenure's last proposals against the next
+    /// sortition, as any signer that asks its node at proposal time does.
+    fn let_laggards_catch_up(&self) {
+        let Some(last) = self.report.blocks.last() else {
+            return;
+        };
+        let Some(signed) = last.signed else {
+            return;
+        };
+        let tenure_hashes: Vec<Sha512Trunc256Sum> = self
+            .report
+            .blocks
+            .iter()
+            .filter(|b| b.tenure == last.tenure)
+            .flat_map(|b| b.candidates.iter().copied())
+            .collect();
+        let voters = self.tally.voters_on(&tenure_hashes);
+        self.tally
+            .wait_answered(&signed, &voters, LAGGARD_WAIT, self.stop);
+    }
+
     fn mine_block(
         &mut self,
         tenure: usize,

@@ -251,6 +251,58 @@ impl Tally {
         }
     }
 
+    /// The signers who voted anything on any of `hashes`.
+    pub fn voters_on(&self, hashes: &[Sha512Trunc256Sum]) -> BTreeSet<usize> {
+        let state = self.lock();
+        hashes
+            .iter()
+            .filter_map(|hash| state.blocks.get(hash))
+            .flat_map(|votes| {
+                votes
+                    .pre_commits
+                    .iter()
+                    .chain(&votes.accepts)
+                    .chain(votes.rejects.keys())
+                    .copied()
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Waits until every signer of `signers` signed or rejected `hash`, `stop` is set, or
+    /// `timeout` passes; whether they all answered.
+    pub fn wait_answered(
+        &self,
+        hash: &Sha512Trunc256Sum,
+        signers: &BTreeSet<usize>,
+        timeout: Duration,
+        stop: &AtomicBool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            let answered = state.blocks.get(hash).is_some_and(|votes| {
+                signers
+                    .iter()
+                    .all(|i| votes.accepts.contains(i) || votes.rejects.contains_key(i))
+            });
+            if answered {
+                return true;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            if stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left.min(Duration::from_millis(100)))
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
     /// The weight of the signers who voted `kind` on `hash` (pre-commit, accept, reject).
     pub fn weights_on(&self, hash: &Sha512Trunc256Sum) -> (u64, u64, u64) {
         let state = self.lock();
