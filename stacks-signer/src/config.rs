@@ -274,6 +274,29 @@ struct Fields {
     table: Table,
 }
 
+/// What kind of TOML value `value` is, without its content (for secrets).
+fn kind_of(value: &TomlValue) -> &'static str {
+    match value {
+        TomlValue::String(_) => "a string",
+        TomlValue::Integer(_) => "an integer",
+        TomlValue::Float(_) => "a float",
+        TomlValue::Boolean(_) => "a boolean",
+        TomlValue::Datetime(_) => "a date-time",
+        TomlValue::Array(_) => "an array",
+        TomlValue::Table(_) => "a table",
+    }
+}
+
+/// An unknown key's name as an error shows it: redacted when it looks like a private key
+/// (32 or more hex digits) written where a key name goes.
+fn shown_key_name(key: String) -> String {
+    if key.len() >= 32 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("<redacted: {} hex digits>", key.len())
+    } else {
+        key
+    }
+}
+
 fn describe(value: &TomlValue) -> String {
     match value {
         TomlValue::String(s) => format!("{s:?}"),
@@ -300,6 +323,20 @@ impl Fields {
 
     fn required_string(&mut self, key: &'static str) -> Result<String, ConfigError> {
         self.string(key)?.ok_or(ConfigError::MissingKey(key))
+    }
+
+    /// A required string that is a secret: a value of another type is described by its kind
+    /// only, never echoed.
+    fn required_secret(&mut self, key: &'static str) -> Result<String, ConfigError> {
+        match self.take(key) {
+            None => Err(ConfigError::MissingKey(key)),
+            Some(TomlValue::String(s)) => Ok(s),
+            Some(other) => Err(ConfigError::BadValue {
+                key,
+                value: format!("<redacted: {}>", kind_of(&other)),
+                expected: "a string",
+            }),
+        }
     }
 
     fn u64(
@@ -452,7 +489,10 @@ impl GlobalConfig {
                 warnings.push(ConfigWarning::RetiredKey(key));
             } else {
                 let suggestion = closest_key(&key);
-                return Err(ConfigError::UnknownKey { key, suggestion });
+                return Err(ConfigError::UnknownKey {
+                    key: shown_key_name(key),
+                    suggestion,
+                });
             }
         }
         let mut fields = Fields { table: known };
@@ -474,7 +514,7 @@ impl GlobalConfig {
         }
         let endpoint = socket_addr("endpoint", &fields.required_string("endpoint")?)?;
         let stacks_private_key = StacksPrivateKey::from_hex(
-            &fields.required_string("stacks_private_key")?,
+            &fields.required_secret("stacks_private_key")?,
         )
         .map_err(|e| ConfigError::BadValue {
             key: "stacks_private_key",
@@ -493,7 +533,7 @@ impl GlobalConfig {
                 })
             }
         };
-        let auth_password = fields.required_string("auth_password")?;
+        let auth_password = fields.required_secret("auth_password")?;
         let db_path = PathBuf::from(fields.required_string("db_path")?);
         let metrics_endpoint = match fields.string("metrics_endpoint")? {
             Some(text) => Some(socket_addr("metrics_endpoint", &text)?),

@@ -7,7 +7,8 @@
 //!    except as the reference allows: the second vote comes at least
 //!    `tenure_last_block_proposal_timeout` after the first (less one second, as the signer
 //!    counts whole seconds) and before any block of the tenure at that height or above was
-//!    processed;
+//!    processed; the first signature of a block first voted for earlier counts as such a
+//!    second vote against a sibling voted for since, or signed before it;
 //! 3. no signer's vote flipped: no rejection after a vote for the block, and no signature
 //!    after a rejection unless a pre-commit (a fresh validation) came between.
 //!
@@ -363,37 +364,76 @@ fn check_conflicts(
             first_votes.entry(*position).or_default().push(vote);
         }
     }
+    // The first signature of each block.
+    let mut first_signatures: HashMap<Sha512Trunc256Sum, &PublishedVote> = HashMap::new();
+    for vote in votes.iter().filter(|vote| vote.kind == VoteKind::Accept) {
+        first_signatures
+            .entry(vote.signer_signature_hash)
+            .or_insert(vote);
+    }
     let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
     let allowance_ms = window_ms.saturating_sub(1000);
+    // Why `second` conflicts with `first`, a sibling's first favourable vote before it.
+    let conflict = |position: &Position, first: &PublishedVote, second: &PublishedVote| {
+        let waited = second.at_ms.saturating_sub(first.at_ms);
+        if waited < allowance_ms {
+            return Some(format!(
+                "only {waited} ms apart (the window is {window_ms} ms)"
+            ));
+        }
+        record
+            .processed
+            .iter()
+            .find(|(at, time)| {
+                at.consensus_hash == position.consensus_hash
+                    && at.height >= position.height
+                    && *time <= second.at_ms
+            })
+            .map(|(at, time)| {
+                format!(
+                    "a block of the tenure at height {} was processed at {time} ms, before the second vote",
+                    at.height
+                )
+            })
+    };
     for (position, firsts) in &first_votes {
         for (i, second) in firsts.iter().enumerate().skip(1) {
             for first in &firsts[..i] {
-                let waited = second.at_ms.saturating_sub(first.at_ms);
-                let why = if waited < allowance_ms {
-                    Some(format!(
-                        "only {waited} ms apart (the window is {} ms)",
-                        window_ms
-                    ))
-                } else {
-                    record
-                        .processed
-                        .iter()
-                        .find(|(at, time)| {
-                            at.consensus_hash == position.consensus_hash
-                                && at.height >= position.height
-                                && *time <= second.at_ms
-                        })
-                        .map(|(at, time)| {
-                            format!(
-                                "a block of the tenure at height {} was processed at {time} ms, before the second vote",
-                                at.height
-                            )
-                        })
-                };
-                if let Some(why) = why {
+                if let Some(why) = conflict(position, first, second) {
                     report.violations.push(Violation::Equivocation {
                         first: (*first).clone(),
                         second: (*second).clone(),
+                        why,
+                    });
+                }
+            }
+        }
+        // A signature of a block first voted for earlier is a commitment too: it conflicts
+        // with a sibling voted for since (the signer moved on to it) or signed before it, as a
+        // first vote would. (A signature that is the block's first vote was checked above.)
+        for own_first in firsts {
+            let Some(signature) = first_signatures.get(&own_first.signer_signature_hash) else {
+                continue;
+            };
+            if signature.at_ms == own_first.at_ms && own_first.kind == VoteKind::Accept {
+                continue;
+            }
+            for sibling in firsts {
+                if sibling.signer_signature_hash == own_first.signer_signature_hash
+                    || sibling.at_ms > signature.at_ms
+                {
+                    continue;
+                }
+                let signed_before = first_signatures
+                    .get(&sibling.signer_signature_hash)
+                    .is_some_and(|s| s.at_ms <= signature.at_ms);
+                if sibling.at_ms < own_first.at_ms && !signed_before {
+                    continue;
+                }
+                if let Some(why) = conflict(position, sibling, signature) {
+                    report.violations.push(Violation::Equivocation {
+                        first: (*sibling).clone(),
+                        second: (*signature).clone(),
                         why,
                     });
                 }
@@ -577,6 +617,75 @@ mod tests {
         ];
         let report = check(&entries);
         assert_eq!(report.equivocations(), 1, "{:?}", report.violations);
+    }
+
+    #[test]
+    fn signing_a_block_left_for_a_sibling_is_an_equivocation() {
+        let (b1, b2) = (sibling(1), sibling(2));
+        let entries = vec![
+            proposal(&b1),
+            proposal(&b2),
+            pre_commit(&b1, 1_000),
+            pre_commit(&b2, 31_000),
+            accept(&b1, 32_000),
+        ];
+        let report = check(&entries);
+        assert!(
+            matches!(&report.violations[..], [Violation::Equivocation { first, second, .. }]
+                if first.signer_signature_hash == b2.header.signer_signature_hash()
+                    && second.kind == VoteKind::Accept),
+            "{:?}",
+            report.violations
+        );
+        // Signing the sibling moved to is what the window allows; so is coming back to the
+        // first block once the window passed again.
+        let moved_on = vec![
+            proposal(&b1),
+            proposal(&b2),
+            pre_commit(&b1, 1_000),
+            pre_commit(&b2, 31_000),
+            accept(&b2, 32_000),
+        ];
+        assert!(
+            check(&moved_on).holds(),
+            "{:?}",
+            check(&moved_on).violations
+        );
+        let came_back = vec![
+            proposal(&b1),
+            proposal(&b2),
+            pre_commit(&b1, 1_000),
+            pre_commit(&b2, 31_000),
+            accept(&b1, 61_000),
+        ];
+        assert!(
+            check(&came_back).holds(),
+            "{:?}",
+            check(&came_back).violations
+        );
+    }
+
+    #[test]
+    fn signing_next_to_a_signed_sibling_is_an_equivocation_once_a_block_at_its_height_was_processed(
+    ) {
+        let (b1, b2) = (sibling(1), sibling(2));
+        let entries = vec![
+            proposal(&b1),
+            proposal(&b2),
+            accept(&b1, 1_000),
+            pre_commit(&b2, 31_000),
+            accept(&b2, 31_500),
+        ];
+        assert!(check(&entries).holds(), "{:?}", check(&entries).violations);
+        let processed_first = vec![
+            proposal(&b1),
+            proposal(&b2),
+            accept(&b1, 1_000),
+            pre_commit(&b2, 31_000),
+            processed(&b1, 31_200),
+            accept(&b2, 31_500),
+        ];
+        assert_eq!(check(&processed_first).equivocations(), 1);
     }
 
     #[test]

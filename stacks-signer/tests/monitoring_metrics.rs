@@ -594,7 +594,7 @@ fn a_run_exports_every_reference_metric_with_values_that_match_it() {
     for (child, signer) in children.iter().zip(&under_test) {
         let log = child.log();
         assert!(
-            log.contains("Created a new signer database at") && log.contains("(schema version 20)"),
+            log.contains("Created a new signer database at") && log.contains("(schema version 21)"),
             "the start says what it did with the database:\n{log}"
         );
         assert!(log.contains(&format!(

@@ -17,6 +17,7 @@ const EXPECTED_TABLES: &[&str] = &[
     "burn_blocks",
     "db_config",
     "own_votes",
+    "prune_floor",
     "signer_state_machine_updates",
     "stackerdb_tracking",
     "tenure_activity",
@@ -34,8 +35,9 @@ fn tables(conn: &Connection) -> Vec<String> {
 fn an_empty_file_is_created_at_the_current_schema_version() {
     let (_dir, path, db) = temp_db();
     assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
-    // 19: the reference's 18 re-encoded; 20: this signer's own-vote record.
-    assert_eq!(SCHEMA_VERSION, REFERENCE_SCHEMA_VERSION + 2);
+    // 19: the reference's 18 re-encoded; 20: this signer's own-vote record; 21: the pruning
+    // floor.
+    assert_eq!(SCHEMA_VERSION, REFERENCE_SCHEMA_VERSION + 3);
     drop(db);
     let conn = Connection::open(&path).unwrap();
     assert_eq!(tables(&conn), EXPECTED_TABLES);

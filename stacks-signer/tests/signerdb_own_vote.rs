@@ -342,28 +342,26 @@ fn a_repeated_rejection_is_recorded_with_the_new_reason_and_the_first_time() {
 fn repeated_favourable_votes_are_recorded_without_the_sibling_check_and_keep_the_first_times() {
     let (_dir, _path, mut db) = temp_db();
     let b = block(1, 5, 1);
-    assert_eq!(
-        vote_at(&mut db, &OwnVote::PreCommit, &b, T0, None),
-        VoteRecord::Recorded
-    );
-    // A sibling is accepted by the network meanwhile: the block this signer already voted
-    // for can still be signed (the decision was taken at the pre-commit).
+    for (vote, at) in [
+        (OwnVote::PreCommit, T0),
+        (OwnVote::PreCommit, T0 + 5),
+        (OwnVote::Accept, T0 + 6),
+        (OwnVote::Accept, T0 + 7),
+    ] {
+        assert_eq!(vote_at(&mut db, &vote, &b, at, None), VoteRecord::Recorded);
+    }
+    // A sibling is accepted by the network meanwhile: repeating what this signer already
+    // published commits to nothing new and is still allowed.
     let mut accepted = info(block(1, 5, 2));
     accepted.state = BlockState::GloballyAccepted;
-    accepted.signed_group = Some(T0 + 1);
+    accepted.signed_group = Some(T0 + 8);
     db.insert_block(&accepted).unwrap();
-    assert_eq!(
-        vote_at(&mut db, &OwnVote::PreCommit, &b, T0 + 5, None),
-        VoteRecord::Recorded
-    );
-    assert_eq!(
-        vote_at(&mut db, &OwnVote::Accept, &b, T0 + 6, None),
-        VoteRecord::Recorded
-    );
-    assert_eq!(
-        vote_at(&mut db, &OwnVote::Accept, &b, T0 + 7, None),
-        VoteRecord::Recorded
-    );
+    for vote in [OwnVote::Accept, OwnVote::PreCommit] {
+        assert_eq!(
+            vote_at(&mut db, &vote, &b, T0 + 9, None),
+            VoteRecord::Recorded
+        );
+    }
     let record = own(&db, &b);
     assert_eq!(
         (
@@ -375,6 +373,120 @@ fn repeated_favourable_votes_are_recorded_without_the_sibling_check_and_keep_the
     );
     // A favourable vote on a sibling still counts from its first time.
     assert_eq!(record.first_favourable_at(), Some(T0));
+}
+
+#[test]
+fn a_pre_commit_after_a_signature_is_a_repeat_and_skips_the_sibling_check() {
+    let (_dir, _path, mut db) = temp_db();
+    let b = block(1, 5, 1);
+    assert_eq!(
+        vote_at(&mut db, &OwnVote::Accept, &b, T0, None),
+        VoteRecord::Recorded
+    );
+    let mut accepted = info(block(1, 5, 2));
+    accepted.state = BlockState::GloballyAccepted;
+    db.insert_block(&accepted).unwrap();
+    assert_eq!(
+        vote_at(&mut db, &OwnVote::PreCommit, &b, T0 + 1, None),
+        VoteRecord::Recorded
+    );
+    assert_eq!(
+        (own(&db, &b).signed_at, own(&db, &b).pre_committed_at),
+        (Some(T0), Some(T0 + 1))
+    );
+}
+
+#[test]
+fn a_first_signature_after_a_pre_commit_is_refused_once_a_sibling_is_globally_accepted() {
+    let (_dir, _path, mut db) = temp_db();
+    let b = block(1, 5, 1);
+    assert_eq!(
+        vote_at(&mut db, &OwnVote::PreCommit, &b, T0, None),
+        VoteRecord::Recorded
+    );
+    let mut accepted = info(block(1, 5, 2));
+    accepted.state = BlockState::GloballyAccepted;
+    accepted.signed_group = Some(T0 + 1);
+    db.insert_block(&accepted).unwrap();
+    assert_eq!(
+        vote_at(&mut db, &OwnVote::Accept, &b, T0 + 2, Some(4)),
+        conflict_with(&accepted.block)
+    );
+    assert_eq!(own(&db, &b).signed_at, None);
+}
+
+#[test]
+fn a_first_signature_on_a_block_left_for_a_sibling_is_refused_while_the_sibling_stands() {
+    let (_dir, _path, mut db) = temp_db();
+    let (left, moved_to) = (block(1, 5, 1), block(1, 5, 2));
+    vote_at(&mut db, &OwnVote::PreCommit, &left, T0, None);
+    // The window passed and the node's tenure tip is below: the signer moves on.
+    assert_eq!(
+        vote_at(
+            &mut db,
+            &OwnVote::PreCommit,
+            &moved_to,
+            T0 + WINDOW,
+            Some(4)
+        ),
+        VoteRecord::Recorded
+    );
+    // Signing the block it left would make two signed siblings.
+    for (at, tip) in [(T0 + WINDOW + 1, Some(4)), (T0 + 10 * WINDOW, None)] {
+        assert_eq!(
+            vote_at(&mut db, &OwnVote::Accept, &left, at, tip),
+            conflict_with(&moved_to)
+        );
+    }
+    // The block it moved to may be signed: the older pre-commit was left behind.
+    assert_eq!(
+        vote_at(&mut db, &OwnVote::Accept, &moved_to, T0 + WINDOW + 2, None),
+        VoteRecord::Recorded
+    );
+    // Once that one is old and known not to have made it either, the signer may come back.
+    assert_eq!(
+        vote_at(&mut db, &OwnVote::Accept, &left, T0 + 2 * WINDOW, Some(4)),
+        VoteRecord::Recorded
+    );
+}
+
+#[test]
+fn a_first_signature_is_refused_while_an_older_signed_sibling_stands() {
+    // Two favourable siblings only arise from a database taken over (the reference
+    // pre-commits to both siblings of §11.1) or after the window; a signed one still counts.
+    let (_dir, _path, mut db) = temp_db();
+    let (signed, pre_committed) = (block(1, 5, 1), block(1, 5, 2));
+    vote_at(&mut db, &OwnVote::Accept, &signed, T0, None);
+    assert_eq!(
+        vote_at(
+            &mut db,
+            &OwnVote::PreCommit,
+            &pre_committed,
+            T0 + WINDOW,
+            Some(4)
+        ),
+        VoteRecord::Recorded
+    );
+    assert_eq!(
+        vote_at(
+            &mut db,
+            &OwnVote::Accept,
+            &pre_committed,
+            T0 + WINDOW + 1,
+            None
+        ),
+        conflict_with(&signed)
+    );
+    assert_eq!(
+        vote_at(
+            &mut db,
+            &OwnVote::Accept,
+            &pre_committed,
+            T0 + WINDOW + 1,
+            Some(4)
+        ),
+        VoteRecord::Recorded
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -940,6 +1052,17 @@ proptest! {
                     &outcome,
                     &VoteRecord::Refused(VoteRefusal::AlreadyRejected)
                 ),
+                (OwnVote::Accept, true, _)
+                    if prior.as_ref().is_some_and(|p| p.signed_at.is_none()) =>
+                {
+                    // A first signature after a pre-commit: checked against siblings.
+                    let allowed = matches!(
+                        outcome,
+                        VoteRecord::Recorded
+                            | VoteRecord::Refused(VoteRefusal::ConflictingBlock { .. })
+                    );
+                    prop_assert!(allowed, "unexpected outcome {:?}", outcome);
+                }
                 (OwnVote::Reject(_), false, _) | (_, true, _) => {
                     prop_assert_eq!(&outcome, &VoteRecord::Recorded)
                 }
@@ -964,6 +1087,29 @@ proptest! {
                         prop_assert!(
                             now - first >= WINDOW && step.tip.is_some_and(|t| t < height),
                             "voted at {} with tip {:?} next to {:?}", now, step.tip, sibling
+                        );
+                    }
+                }
+            }
+            // A first signature on a block pre-committed to before goes through only when
+            // every sibling this signer signed, or voted for since, is outside the window and
+            // known not to be on the node's tip.
+            let first_signature = prior
+                .as_ref()
+                .is_some_and(|p| p.is_favourable() && p.signed_at.is_none());
+            if outcome == VoteRecord::Recorded && vote == OwnVote::Accept && first_signature {
+                let height = b.header.chain_length;
+                let since = prior.as_ref().and_then(OwnVoteRecord::first_favourable_at);
+                for sibling in &before {
+                    let Some(first) = sibling.first_favourable_at() else { continue };
+                    let stands = sibling.signed_at.is_some() || since.is_some_and(|s| first >= s);
+                    if sibling.stacks_height == height
+                        && sibling.signer_signature_hash != hash(b)
+                        && stands
+                    {
+                        prop_assert!(
+                            now - first >= WINDOW && step.tip.is_some_and(|t| t < height),
+                            "signed at {} with tip {:?} next to {:?}", now, step.tip, sibling
                         );
                     }
                 }
@@ -1190,8 +1336,8 @@ fn a_schema_19_database_gets_own_votes_backfilled_from_its_blocks() {
     drop(conn);
 
     let mut db = SignerDb::open(&path).unwrap();
-    assert_eq!(db.schema_version().unwrap(), 20);
-    assert_eq!(SCHEMA_VERSION, 20);
+    assert_eq!(db.schema_version().unwrap(), 21);
+    assert_eq!(SCHEMA_VERSION, 21);
     for b in all {
         assert_eq!(db.block_lookup(&hash(&b.block)).unwrap().as_ref(), Some(b));
     }
@@ -1255,7 +1401,7 @@ fn a_schema_19_database_gets_own_votes_backfilled_from_its_blocks() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, vec![19, 20]);
+    assert_eq!(versions, vec![19, 20, 21]);
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use stacks_signer::signerdb::{
     BlockState, ConflictPolicy, OwnVote, PruneHorizon, PruneStats, VoteContext, VoteRecord,
+    VoteRefusal,
 };
 
 fn update(burn_block: ConsensusHash) -> StateMachineUpdate {
@@ -211,4 +212,46 @@ fn pruning_drops_own_votes_of_old_cycles_except_the_canonical_tips_and_counts_th
         ]
     );
     assert_eq!(db.get_canonical_tip().unwrap(), Some(tip));
+}
+
+#[test]
+fn pruning_raises_a_floor_that_never_goes_down_survives_reopening_and_refuses_older_votes() {
+    let (_dir, path, mut db) = temp_db();
+    let context = VoteContext {
+        policy: ConflictPolicy {
+            reconsider_after: Duration::from_secs(30),
+        },
+        tenure_tip_height: Some(0),
+    };
+    assert_eq!(db.prune_floor().unwrap(), 0);
+    let horizon = |min_reward_cycle| PruneHorizon {
+        min_reward_cycle,
+        min_burn_height: 0,
+    };
+    db.prune(horizon(41)).unwrap();
+    db.prune(horizon(39)).unwrap();
+    assert_eq!(db.prune_floor().unwrap(), 41);
+    drop(db);
+    let mut db = stacks_signer::signerdb::SignerDb::open(&path).unwrap();
+    assert_eq!(db.prune_floor().unwrap(), 41);
+    let b = block(1, 5, 1);
+    for vote in [
+        OwnVote::PreCommit,
+        OwnVote::Accept,
+        OwnVote::Reject(RejectReason::InvalidMiner),
+    ] {
+        assert_eq!(
+            db.record_own_vote(&vote, &b.header, 40, None, &context)
+                .unwrap(),
+            VoteRecord::Refused(VoteRefusal::BelowPruneFloor {
+                min_reward_cycle: 41
+            })
+        );
+    }
+    assert_eq!(db.get_own_votes().unwrap(), vec![]);
+    assert_eq!(
+        db.record_own_vote(&OwnVote::Accept, &b.header, 41, None, &context)
+            .unwrap(),
+        VoteRecord::Recorded
+    );
 }

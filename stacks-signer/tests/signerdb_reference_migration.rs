@@ -15,56 +15,6 @@ use stacks_signer::signerdb::{
     SCHEMA_VERSION,
 };
 
-/// The reference's final schema (stacks-signer.md §5.2), as its migrations leave it.
-const REFERENCE_V18: &str = r#"
-CREATE TABLE db_config( version INTEGER NOT NULL ) STRICT;
-CREATE TABLE "blocks" (
-    signer_signature_hash TEXT NOT NULL PRIMARY KEY, reward_cycle INTEGER NOT NULL,
-    block_info TEXT NOT NULL, consensus_hash TEXT NOT NULL, signed_over INTEGER NOT NULL,
-    broadcasted INTEGER, stacks_height INTEGER NOT NULL, burn_block_height INTEGER NOT NULL,
-    valid INTEGER, state TEXT NOT NULL, signed_group INTEGER, signed_self INTEGER,
-    proposed_time INTEGER NOT NULL, validation_time_ms INTEGER, tenure_change INTEGER NOT NULL
-, tenure_change_cause INTEGER) STRICT;
-CREATE INDEX blocks_signed_over ON blocks (consensus_hash, signed_over);
-CREATE INDEX blocks_consensus_hash_state ON blocks (consensus_hash, state);
-CREATE INDEX blocks_state ON blocks (state);
-CREATE INDEX blocks_signed_group ON blocks (signed_group);
-CREATE INDEX blocks_consensus_hash_state_height ON blocks (consensus_hash, state, stacks_height DESC);
-CREATE INDEX blocks_state_height_signed_group ON blocks (state, stacks_height DESC, signed_group DESC);
-CREATE INDEX blocks_consensus_hash_status_height ON blocks (consensus_hash, signed_over, stacks_height ASC);
-CREATE INDEX blocks_reward_cycle_state on blocks (reward_cycle, state);
-CREATE INDEX idx_blocks_query_opt ON blocks (consensus_hash, state, signed_self, burn_block_height DESC);
-CREATE TABLE "burn_blocks" ( block_hash TEXT NOT NULL, block_height INTEGER NOT NULL,
-    received_time INTEGER NOT NULL, consensus_hash TEXT PRIMARY KEY NOT NULL
-, parent_burn_block_hash TEXT) STRICT;
-CREATE INDEX idx_burn_blocks_block_hash ON burn_blocks(block_hash);
-CREATE INDEX burn_blocks_parent_burn_block_hash_idx on burn_blocks (parent_burn_block_hash);
-CREATE TABLE signer_states ( reward_cycle INTEGER PRIMARY KEY, encrypted_state BLOB NOT NULL ) STRICT;
-CREATE TABLE block_signatures ( signer_signature_hash TEXT NOT NULL, signer_addr TEXT NOT NULL,
-    signature TEXT NOT NULL, PRIMARY KEY (signer_signature_hash, signer_addr) ) STRICT;
-CREATE TABLE block_rejection_signer_addrs ( signer_signature_hash TEXT NOT NULL,
-    signer_addr TEXT NOT NULL, reject_code INTEGER NOT NULL,
-    PRIMARY KEY (signer_signature_hash, signer_addr) ) STRICT;
-CREATE TABLE block_validations_pending ( signer_signature_hash TEXT NOT NULL,
-    added_time INTEGER NOT NULL, PRIMARY KEY (signer_signature_hash) ) STRICT;
-CREATE INDEX block_validations_pending_on_added_time ON block_validations_pending(added_time ASC);
-CREATE TABLE tenure_activity ( consensus_hash TEXT NOT NULL PRIMARY KEY, last_activity_time INTEGER NOT NULL ) STRICT;
-CREATE TABLE signer_state_machine_updates ( signer_addr TEXT NOT NULL, reward_cycle INTEGER NOT NULL,
-    state_update TEXT NOT NULL, received_time INTEGER NOT NULL, PRIMARY KEY (signer_addr, reward_cycle) ) STRICT;
-CREATE INDEX signer_state_machine_updates_reward_cycle_received_time ON signer_state_machine_updates (reward_cycle, received_time ASC);
-CREATE TABLE stackerdb_tracking( public_key TEXT NOT NULL, slot_id INTEGER NOT NULL,
-   slot_version INTEGER NOT NULL, PRIMARY KEY (public_key, slot_id) ) STRICT;
-CREATE TABLE block_validated_by_replay_txs ( signer_signature_hash TEXT NOT NULL,
-    replay_tx_hash TEXT NOT NULL, replay_tx_exhausted INTEGER NOT NULL,
-    PRIMARY KEY (signer_signature_hash, replay_tx_hash) ) STRICT;
-CREATE TABLE burn_block_updates_received_times ( signer_addr TEXT NOT NULL,
-    burn_block_consensus_hash TEXT NOT NULL, received_time INTEGER NOT NULL,
-    PRIMARY KEY (signer_addr, burn_block_consensus_hash) ) STRICT;
-CREATE INDEX burn_block_updates_received_times_consensus_hash ON burn_block_updates_received_times(burn_block_consensus_hash, received_time ASC);
-CREATE TABLE block_pre_commits ( signer_signature_hash TEXT NOT NULL, signer_addr TEXT NOT NULL,
-    PRIMARY KEY (signer_signature_hash, signer_addr) ) STRICT;
-"#;
-
 #[test]
 fn a_reference_schema_18_database_is_taken_over_with_its_votes() {
     let dir = tempfile::tempdir().unwrap();
@@ -166,7 +116,7 @@ fn a_reference_schema_18_database_is_taken_over_with_its_votes() {
 
     let mut db = SignerDb::open(&path).unwrap();
     assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 20);
+    assert_eq!(SCHEMA_VERSION, 21);
     assert_eq!(db.block_lookup(&h).unwrap(), Some(b.clone()));
     assert_eq!(db.get_block_broadcasted(&h).unwrap(), Some(777));
     assert_eq!(db.get_block_signatures(&h).unwrap(), vec![sig]);
@@ -352,12 +302,12 @@ fn run_says_in_one_line_that_it_took_over_a_reference_database_naming_the_schema
     assert!(
         line.contains("Took over the reference signer's database at")
             && line
-                .contains("from schema version 18 (reference stacks-signer) to schema version 20"),
+                .contains("from schema version 18 (reference stacks-signer) to schema version 21"),
         "{line}"
     );
     let line = run_until_line(dir.path(), &path, "database at");
     assert!(
-        line.contains("Opened the signer database at") && line.contains("(schema version 20)"),
+        line.contains("Opened the signer database at") && line.contains("(schema version 21)"),
         "{line}"
     );
     let fresh = dir.path().join("fresh.sqlite");

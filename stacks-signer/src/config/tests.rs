@@ -253,6 +253,60 @@ fn secrets_never_appear_in_debug_display_or_errors() {
 }
 
 #[test]
+fn a_secret_of_the_wrong_type_is_described_by_its_kind_never_echoed() {
+    let key = "2de4e77aab89c0c2570bb8bb90824f5cf2a5204a975905fee450ff9dad0fcf28";
+    for (from, to, key_name, kind) in [
+        (
+            format!("\"{key}\""),
+            format!("[\"{key}\"]"),
+            "stacks_private_key",
+            "an array",
+        ),
+        (
+            format!("\"{key}\""),
+            format!("{{ k = \"{key}\" }}"),
+            "stacks_private_key",
+            "a table",
+        ),
+        (
+            "\"hunter2-secret\"".to_string(),
+            "[\"hunter2-secret\"]".to_string(),
+            "auth_password",
+            "an array",
+        ),
+    ] {
+        let err = load_err(&MINIMAL.replacen(&from, &to, 1));
+        let text = err.to_string();
+        assert!(
+            !text.contains("2de4e77aab89c0c2") && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(
+            matches!(&err, ConfigError::BadValue { key, value, .. }
+                if *key == key_name && *value == format!("<redacted: {kind}>")),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_name_that_looks_like_a_private_key_is_not_echoed() {
+    let key = "2de4e77aab89c0c2570bb8bb90824f5cf2a5204a975905fee450ff9dad0fcf28";
+    let err = load_err(&with_line(&format!("\"{key}\" = true")));
+    assert!(!err.to_string().contains("2de4e77aab89c0c2"), "{err}");
+    assert!(
+        err.to_string().contains("<redacted: 64 hex digits>"),
+        "{err}"
+    );
+    let err = load_err(&with_line("stacks_private_keys = \"x\""));
+    assert!(
+        err.to_string()
+            .contains("unknown key `stacks_private_keys`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn malformed_toml_is_an_error_not_a_panic() {
     assert!(matches!(load_err("node_host = "), ConfigError::Toml(_)));
     assert!(matches!(load_err("\u{0}\u{1}"), ConfigError::Toml(_)));

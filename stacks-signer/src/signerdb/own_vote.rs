@@ -5,6 +5,8 @@
 //! The record (table `own_votes`, one row per block) is separate from the `blocks` row, whose
 //! state follows the reference signer's state machine (and can, in the reference, move in ways
 //! that would let a vote flip). The rules, checked against the record:
+//! * no vote at all on a block of a reward cycle below the pruning floor (the oldest reward
+//!   cycle [`SignerDb::prune`] kept): the votes that could contradict it may be gone;
 //! * no rejection after a favourable vote (pre-commit or signature) on the same block;
 //! * no signature after a rejection of the same block: only a pre-commit (which the signer
 //!   sends only after its own fresh evaluation and the node's validation) turns a rejected
@@ -14,13 +16,19 @@
 //!   (`signed_group`), or got this signer's favourable vote less than
 //!   [`ConflictPolicy::reconsider_after`] ago, or got this signer's favourable vote at any
 //!   time and the node's tip of the tenure is not known to be below the height
-//!   ([`VoteContext::tenure_tip_height`]).
+//!   ([`VoteContext::tenure_tip_height`]);
+//! * a first signature on a block this signer had only pre-committed to is refused while a
+//!   sibling is globally accepted or signed by the signer set, or while a sibling that this
+//!   signer signed, or first voted for no earlier than for this block (it moved on to it),
+//!   still stands in the way as above (inside the window, or the tenure's tip not known to
+//!   be below the height). A pre-commit promises a signature, but not once the signer moved
+//!   on to a sibling or the network settled the height on another block.
 //!
 //! Repeating a vote is allowed and recorded (a re-sent rejection updates the reason; a re-sent
-//! favourable vote keeps the times of the first one and is not checked against siblings
-//! again: the decision was taken at the first). Times are whole seconds since the Unix epoch,
-//! as everywhere in the database: a sibling's vote blocks while `now - first < reconsider_after`
-//! in seconds.
+//! pre-commit or signature, or a pre-commit after a signature, keeps the times of the first
+//! ones and is not checked against siblings again: it commits to nothing new). Times are whole
+//! seconds since the Unix epoch, as everywhere in the database: a sibling's vote blocks while
+//! `now - first < reconsider_after` in seconds.
 //!
 //! # Atomicity and durability
 //! [`SignerDb::record_own_vote`] reads the record, applies the rules and writes the record (and
@@ -34,7 +42,7 @@ use std::time::Duration;
 
 use libsigner::chain::{ConsensusHash, NakamotoBlockHeader, Sha512Trunc256Sum};
 use libsigner::v0::messages::RejectReason;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::sql::{now_secs, opt_u64_to_sql, u64_to_sql, Cols};
 use super::{BlockInfo, SignerDb, SignerDbError};
@@ -102,6 +110,13 @@ pub enum VoteRefusal {
     AlreadyRejected,
     /// This signer already pre-committed to or signed the block.
     AlreadyAccepted,
+    /// The block's reward cycle is below the pruning floor: votes of that cycle were deleted
+    /// by [`SignerDb::prune`], so a vote on it could contradict one that is no longer on
+    /// record.
+    BelowPruneFloor {
+        /// The oldest reward cycle still on record.
+        min_reward_cycle: u64,
+    },
 }
 
 /// What this signer published about one block.
@@ -227,19 +242,37 @@ impl OwnVoteRecord {
     }
 }
 
+/// Which sibling check a vote needs before it is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SiblingCheck {
+    /// A repeat, a rejection, or a pre-commit after a signature: it commits to nothing new.
+    None,
+    /// The first favourable vote on the block.
+    FirstFavourable,
+    /// The first signature on a block this signer first pre-committed to at `since`.
+    FirstSignature {
+        /// This signer's first favourable vote on the block.
+        since: u64,
+    },
+}
+
 /// What the record of a block becomes under `vote` at time `now`, before the sibling rule:
-/// the new record and whether the vote is the first favourable one (which the sibling rule
-/// must allow), or the refusal.
+/// the new record and the sibling check the vote needs, or the refusal.
 fn apply_vote(
     vote: &OwnVote,
     current: Option<OwnVoteRecord>,
     header: &NakamotoBlockHeader,
     reward_cycle: u64,
     now: u64,
-) -> Result<(OwnVoteRecord, bool), VoteRefusal> {
+) -> Result<(OwnVoteRecord, SiblingCheck), VoteRefusal> {
     let favourable = current.as_ref().is_some_and(OwnVoteRecord::is_favourable);
     let rejected = current.as_ref().is_some_and(OwnVoteRecord::is_rejection);
     let mut record = current.unwrap_or_else(|| OwnVoteRecord::empty(header, reward_cycle));
+    let first_check = if favourable {
+        SiblingCheck::None
+    } else {
+        SiblingCheck::FirstFavourable
+    };
     match vote {
         OwnVote::Reject(reason) => {
             if favourable {
@@ -247,19 +280,44 @@ fn apply_vote(
             }
             record.rejected_at.get_or_insert(now);
             record.reject_reason = Some(reason.clone());
-            Ok((record, false))
+            Ok((record, SiblingCheck::None))
         }
         OwnVote::PreCommit => {
             record.pre_committed_at.get_or_insert(now);
-            Ok((record, !favourable))
+            Ok((record, first_check))
         }
         OwnVote::Accept => {
             if rejected {
                 return Err(VoteRefusal::AlreadyRejected);
             }
+            let check = match (record.signed_at, record.first_favourable_at()) {
+                (None, Some(since)) => SiblingCheck::FirstSignature { since },
+                _ => first_check,
+            };
             record.signed_at.get_or_insert(now);
-            Ok((record, !favourable))
+            Ok((record, check))
         }
+    }
+}
+
+/// The oldest reward cycle whose votes [`SignerDb::prune`] kept (0 before any pruning).
+fn prune_floor(conn: &Connection) -> Result<u64, SignerDbError> {
+    let floor: Option<i64> = conn
+        .query_row(
+            "SELECT min_reward_cycle FROM prune_floor WHERE id = 0",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match floor {
+        None => Ok(0),
+        Some(v) => u64::try_from(v).map_err(|_| {
+            SignerDbError::corrupt(
+                "prune_floor",
+                "min_reward_cycle",
+                format!("negative reward cycle {v}"),
+            )
+        }),
     }
 }
 
@@ -278,14 +336,15 @@ fn lookup_own_vote(
     }
 }
 
-/// The sibling of `record`'s block (same tenure and height) that stands in the way of a first
-/// favourable vote on it at time `now`, if any (the lowest hash first, network decisions
-/// before this signer's own votes).
+/// The sibling of `record`'s block (same tenure and height) that stands in the way of the
+/// vote at time `now` (a first favourable vote, or a first signature: `check`), if any (the
+/// lowest hash first, network decisions before this signer's own votes).
 fn conflicting_sibling(
     conn: &Connection,
     record: &OwnVoteRecord,
     context: &VoteContext,
     now: u64,
+    check: SiblingCheck,
 ) -> Result<Option<Sha512Trunc256Sum>, SignerDbError> {
     let ch = record.consensus_hash.as_bytes();
     let height = u64_to_sql("stacks_height", record.stacks_height)?;
@@ -319,6 +378,13 @@ fn conflicting_sibling(
         let Some(first) = sibling.first_favourable_at() else {
             continue;
         };
+        if let SiblingCheck::FirstSignature { since } = check {
+            // A sibling only pre-committed to before this block was left behind when this
+            // signer pre-committed to this block (that vote passed this check against it).
+            if sibling.signed_at.is_none() && first < since {
+                continue;
+            }
+        }
         // A clock that went back reads as "just now": the sibling still blocks.
         if sibling_may_be_canonical || now.saturating_sub(first) < window {
             return Ok(Some(sibling.signer_signature_hash));
@@ -336,6 +402,9 @@ impl SignerDb {
     ///
     /// The rules, against this signer's record of the block and of its siblings (same tenure,
     /// same height):
+    /// * any vote on a block of a reward cycle (`reward_cycle`) below the pruning floor, the
+    ///   highest `min_reward_cycle` [`SignerDb::prune`] was given, is refused
+    ///   ([`VoteRefusal::BelowPruneFloor`]);
     /// * a rejection after a pre-commit or signature is refused
     ///   ([`VoteRefusal::AlreadyAccepted`]); a repeated rejection is recorded with its new
     ///   reason;
@@ -346,8 +415,15 @@ impl SignerDb {
     ///   `signed_group` set in `blocks`, or got this signer's favourable vote less than
     ///   [`ConflictPolicy::reconsider_after`] ago (whole seconds), or got it at any time and
     ///   [`VoteContext::tenure_tip_height`] is unknown or at least the block's height;
-    /// * a later favourable vote is recorded without the sibling check, keeping the times of
-    ///   the first ones.
+    /// * a first signature on a block this signer had only pre-committed to is refused
+    ///   ([`VoteRefusal::ConflictingBlock`]) while a sibling is globally accepted or has
+    ///   `signed_group` set, or while a sibling this signer signed, or first voted for at or
+    ///   after its first vote on this block, stands in the way as above (its first
+    ///   favourable vote less than `reconsider_after` ago, or the tenure tip not known to be
+    ///   below the height);
+    /// * a repeated vote (a pre-commit or signature already on record, or a pre-commit after
+    ///   a signature) is recorded without the sibling check, keeping the times of the first
+    ///   ones.
     ///
     /// `store` must be the record of the same block ([`SignerDbError::InvalidArgument`]
     /// otherwise, before anything is written). A block already recorded keeps the reward
@@ -391,14 +467,19 @@ impl SignerDb {
             None => None,
         };
         self.durable_write(|tx| {
+            let floor = prune_floor(tx)?;
+            if reward_cycle < floor {
+                return Ok(VoteRecord::Refused(VoteRefusal::BelowPruneFloor {
+                    min_reward_cycle: floor,
+                }));
+            }
             let current = lookup_own_vote(tx, &hash)?;
-            let (record, first_favourable) =
-                match apply_vote(vote, current, header, reward_cycle, now) {
-                    Ok(applied) => applied,
-                    Err(refusal) => return Ok(VoteRecord::Refused(refusal)),
-                };
-            if first_favourable {
-                if let Some(sibling) = conflicting_sibling(tx, &record, context, now)? {
+            let (record, check) = match apply_vote(vote, current, header, reward_cycle, now) {
+                Ok(applied) => applied,
+                Err(refusal) => return Ok(VoteRecord::Refused(refusal)),
+            };
+            if check != SiblingCheck::None {
+                if let Some(sibling) = conflicting_sibling(tx, &record, context, now, check)? {
                     return Ok(VoteRecord::Refused(VoteRefusal::ConflictingBlock {
                         signer_signature_hash: sibling,
                     }));
@@ -418,6 +499,12 @@ impl SignerDb {
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<Option<OwnVoteRecord>, SignerDbError> {
         lookup_own_vote(&self.conn, signer_signature_hash)
+    }
+
+    /// The pruning floor: the oldest reward cycle on which this signer may still vote, the
+    /// highest `min_reward_cycle` ever given to [`SignerDb::prune`] (0 before any pruning).
+    pub fn prune_floor(&self) -> Result<u64, SignerDbError> {
+        prune_floor(&self.conn)
     }
 
     /// Every vote this signer recorded, by tenure, height and block.

@@ -6,7 +6,11 @@
 //!   anchors later parent checks — and every vote, pre-commit, pending validation and replay
 //!   record of those blocks;
 //! * this signer's own votes (`own_votes`) of reward cycles before `min_reward_cycle`, except
-//!   the one on the canonical tip — including votes on blocks that were never stored;
+//!   the one on the canonical tip — including votes on blocks that were never stored. So
+//!   that a deleted vote cannot be contradicted, `min_reward_cycle` becomes the pruning floor
+//!   (`prune_floor`, it never goes down): [`SignerDb::record_own_vote`] refuses every vote
+//!   on a block of an earlier reward cycle, as EIP-3076's lower bounds do for pruned
+//!   slashing-protection data;
 //! * peers' state-machine updates of reward cycles before `min_reward_cycle`;
 //! * burn blocks below `min_burn_height`, with the tenure activity and the peers' burn block
 //!   reports of their sortitions; reports and activity older than the oldest burn block kept
@@ -48,12 +52,20 @@ impl SignerDb {
     /// Deletes the data older than `horizon`, in one transaction: blocks of earlier reward
     /// cycles (except the canonical tip) with their votes and queue entries, this signer's own
     /// votes of earlier cycles (except on the canonical tip), peers' updates of
-    /// earlier cycles, burn blocks below the height with their tenures' activity and reports.
+    /// earlier cycles, burn blocks below the height with their tenures' activity and reports;
+    /// raises the pruning floor to `horizon.min_reward_cycle` (see [`SignerDb::prune_floor`]).
     pub fn prune(&mut self, horizon: PruneHorizon) -> Result<PruneStats, SignerDbError> {
         let min_cycle = u64_to_sql("min_reward_cycle", horizon.min_reward_cycle)?;
         let min_height = u64_to_sql("min_burn_height", horizon.min_burn_height)?;
         self.write(|tx| {
             let mut stats = PruneStats::default();
+            // The floor first: from this commit on, no vote of an earlier cycle is recorded.
+            tx.execute(
+                "INSERT INTO prune_floor (id, min_reward_cycle) VALUES (0, ?1) \
+                 ON CONFLICT (id) DO UPDATE SET \
+                 min_reward_cycle = MAX(min_reward_cycle, excluded.min_reward_cycle)",
+                [min_cycle],
+            )?;
             tx.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS prune_blocks (h BLOB PRIMARY KEY)",
                 [],

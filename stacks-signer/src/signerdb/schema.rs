@@ -11,11 +11,14 @@
 //!   [`super::legacy`]), keeping burn blocks, tenure activity, votes and slot versions, with
 //!   this signer's own votes taken from its blocks (see [`backfill_own_votes`]);
 //! * a database of this signer at schema 19 (before the `own_votes` table): the table is
-//!   created and filled from the blocks the same way.
+//!   created and filled from the blocks the same way, then as from 20;
+//! * a database of this signer at schema 20 (before the `prune_floor` table): the table is
+//!   created empty (floor 0: the database was never pruned under the floor rule).
 //!
 //! History of this signer's versions: 19 is the reference's 18 re-encoded (bytes for hex,
 //! consensus encodings for JSON); 20 adds `own_votes`, the record of what this signer
-//! published (see [`super::own_vote`]).
+//! published (see [`super::own_vote`]); 21 adds `prune_floor`, the oldest reward cycle whose
+//! votes pruning kept, below which no vote is recorded any more.
 //!
 //! The schema version lives in `db_config`; like the reference it may hold several rows and
 //! the version is their maximum.
@@ -27,7 +30,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use super::error::SignerDbError;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 20;
+pub const SCHEMA_VERSION: u32 = 21;
 
 /// The last schema version of the reference signer (tag signer-3.3.0.0.4.0).
 pub const REFERENCE_SCHEMA_VERSION: u32 = 18;
@@ -55,6 +58,22 @@ CREATE INDEX own_votes_reward_cycle ON own_votes (reward_cycle);
 
 /// The `own_votes` table and its indexes: what schema 20 adds to 19.
 const OWN_VOTES_TABLE: &str = own_votes_table!();
+
+/// The `prune_floor` table (schema 21): at most one row, the highest `min_reward_cycle`
+/// [`super::SignerDb::prune`] was given.
+macro_rules! prune_floor_table {
+    () => {
+        r#"
+CREATE TABLE prune_floor (
+    id INTEGER NOT NULL PRIMARY KEY CHECK (id = 0),
+    min_reward_cycle INTEGER NOT NULL CHECK (min_reward_cycle >= 0)
+) STRICT;
+"#
+    };
+}
+
+/// The `prune_floor` table: what schema 21 adds to 20.
+const PRUNE_FLOOR_TABLE: &str = prune_floor_table!();
 
 /// The current schema. Hashes are BLOBs of their exact size, addresses c32 TEXT, times
 /// seconds since the Unix epoch; blocks are kept in their consensus encoding.
@@ -164,7 +183,8 @@ CREATE TABLE stackerdb_tracking (
     PRIMARY KEY (public_key, slot_id)
 ) STRICT;
 "#,
-    own_votes_table!()
+    own_votes_table!(),
+    prune_floor_table!()
 );
 
 /// One step of the migration chain.
@@ -193,6 +213,11 @@ const MIGRATIONS: &[Migration] = &[
         to: 20,
         apply: add_own_votes,
     },
+    Migration {
+        from: 20,
+        to: 21,
+        apply: add_prune_floor,
+    },
 ];
 
 fn create_current_schema(tx: &Transaction<'_>) -> Result<(), SignerDbError> {
@@ -204,6 +229,12 @@ fn create_current_schema(tx: &Transaction<'_>) -> Result<(), SignerDbError> {
 fn add_own_votes(tx: &Transaction<'_>) -> Result<(), SignerDbError> {
     tx.execute_batch(OWN_VOTES_TABLE)?;
     backfill_own_votes(tx)
+}
+
+/// Schema 20 → 21: the `prune_floor` table, empty (nothing was pruned under the floor rule).
+fn add_prune_floor(tx: &Transaction<'_>) -> Result<(), SignerDbError> {
+    tx.execute_batch(PRUNE_FLOOR_TABLE)?;
+    Ok(())
 }
 
 /// Fills `own_votes` from the `blocks` rows of a database that had no such record (this

@@ -186,3 +186,53 @@ pub fn info(block: NakamotoBlock) -> BlockInfo {
         reject_reason: None,
     }
 }
+
+/// The reference's final schema (stacks-signer.md §5.2), as its migrations leave it.
+pub const REFERENCE_V18: &str = r#"
+CREATE TABLE db_config( version INTEGER NOT NULL ) STRICT;
+CREATE TABLE "blocks" (
+    signer_signature_hash TEXT NOT NULL PRIMARY KEY, reward_cycle INTEGER NOT NULL,
+    block_info TEXT NOT NULL, consensus_hash TEXT NOT NULL, signed_over INTEGER NOT NULL,
+    broadcasted INTEGER, stacks_height INTEGER NOT NULL, burn_block_height INTEGER NOT NULL,
+    valid INTEGER, state TEXT NOT NULL, signed_group INTEGER, signed_self INTEGER,
+    proposed_time INTEGER NOT NULL, validation_time_ms INTEGER, tenure_change INTEGER NOT NULL
+, tenure_change_cause INTEGER) STRICT;
+CREATE INDEX blocks_signed_over ON blocks (consensus_hash, signed_over);
+CREATE INDEX blocks_consensus_hash_state ON blocks (consensus_hash, state);
+CREATE INDEX blocks_state ON blocks (state);
+CREATE INDEX blocks_signed_group ON blocks (signed_group);
+CREATE INDEX blocks_consensus_hash_state_height ON blocks (consensus_hash, state, stacks_height DESC);
+CREATE INDEX blocks_state_height_signed_group ON blocks (state, stacks_height DESC, signed_group DESC);
+CREATE INDEX blocks_consensus_hash_status_height ON blocks (consensus_hash, signed_over, stacks_height ASC);
+CREATE INDEX blocks_reward_cycle_state on blocks (reward_cycle, state);
+CREATE INDEX idx_blocks_query_opt ON blocks (consensus_hash, state, signed_self, burn_block_height DESC);
+CREATE TABLE "burn_blocks" ( block_hash TEXT NOT NULL, block_height INTEGER NOT NULL,
+    received_time INTEGER NOT NULL, consensus_hash TEXT PRIMARY KEY NOT NULL
+, parent_burn_block_hash TEXT) STRICT;
+CREATE INDEX idx_burn_blocks_block_hash ON burn_blocks(block_hash);
+CREATE INDEX burn_blocks_parent_burn_block_hash_idx on burn_blocks (parent_burn_block_hash);
+CREATE TABLE signer_states ( reward_cycle INTEGER PRIMARY KEY, encrypted_state BLOB NOT NULL ) STRICT;
+CREATE TABLE block_signatures ( signer_signature_hash TEXT NOT NULL, signer_addr TEXT NOT NULL,
+    signature TEXT NOT NULL, PRIMARY KEY (signer_signature_hash, signer_addr) ) STRICT;
+CREATE TABLE block_rejection_signer_addrs ( signer_signature_hash TEXT NOT NULL,
+    signer_addr TEXT NOT NULL, reject_code INTEGER NOT NULL,
+    PRIMARY KEY (signer_signature_hash, signer_addr) ) STRICT;
+CREATE TABLE block_validations_pending ( signer_signature_hash TEXT NOT NULL,
+    added_time INTEGER NOT NULL, PRIMARY KEY (signer_signature_hash) ) STRICT;
+CREATE INDEX block_validations_pending_on_added_time ON block_validations_pending(added_time ASC);
+CREATE TABLE tenure_activity ( consensus_hash TEXT NOT NULL PRIMARY KEY, last_activity_time INTEGER NOT NULL ) STRICT;
+CREATE TABLE signer_state_machine_updates ( signer_addr TEXT NOT NULL, reward_cycle INTEGER NOT NULL,
+    state_update TEXT NOT NULL, received_time INTEGER NOT NULL, PRIMARY KEY (signer_addr, reward_cycle) ) STRICT;
+CREATE INDEX signer_state_machine_updates_reward_cycle_received_time ON signer_state_machine_updates (reward_cycle, received_time ASC);
+CREATE TABLE stackerdb_tracking( public_key TEXT NOT NULL, slot_id INTEGER NOT NULL,
+   slot_version INTEGER NOT NULL, PRIMARY KEY (public_key, slot_id) ) STRICT;
+CREATE TABLE block_validated_by_replay_txs ( signer_signature_hash TEXT NOT NULL,
+    replay_tx_hash TEXT NOT NULL, replay_tx_exhausted INTEGER NOT NULL,
+    PRIMARY KEY (signer_signature_hash, replay_tx_hash) ) STRICT;
+CREATE TABLE burn_block_updates_received_times ( signer_addr TEXT NOT NULL,
+    burn_block_consensus_hash TEXT NOT NULL, received_time INTEGER NOT NULL,
+    PRIMARY KEY (signer_addr, burn_block_consensus_hash) ) STRICT;
+CREATE INDEX burn_block_updates_received_times_consensus_hash ON burn_block_updates_received_times(burn_block_consensus_hash, received_time ASC);
+CREATE TABLE block_pre_commits ( signer_signature_hash TEXT NOT NULL, signer_addr TEXT NOT NULL,
+    PRIMARY KEY (signer_signature_hash, signer_addr) ) STRICT;
+"#;
