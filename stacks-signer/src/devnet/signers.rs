@@ -159,6 +159,22 @@ fn is_higher_than_tenure_tip(
         .is_none_or(|tip| tip.height() < block.header.chain_length)
 }
 
+/// Whether the simulated signers accepted, less than
+/// [`TENURE_LAST_BLOCK_PROPOSAL_TIMEOUT_SECS`] ago, another block of `block`'s tenure at its
+/// height: like a v0 signer, they never sign two conflicting blocks, and refuse the second
+/// after validation as a v0 signer does.
+fn accepted_a_sibling(state: &NodeState, block: &NakamotoBlock) -> bool {
+    let now = state.now_secs();
+    let sighash = block.header.signer_signature_hash();
+    state.pending.values().any(|p| {
+        p.block.header.consensus_hash == block.header.consensus_hash
+            && p.block.header.chain_length == block.header.chain_length
+            && p.block.header.signer_signature_hash() != sighash
+            && p.accepted_at
+                .is_some_and(|at| at.saturating_add(TENURE_LAST_BLOCK_PROPOSAL_TIMEOUT_SECS) > now)
+    })
+}
+
 /// The signer-side checks the simulated signers make before validation, in the reference
 /// signer's order (its V1 sortition-view checks, with every miner taken as active): miner key
 /// recoverable, bitvec all ones, block in the current or last sortition, miner key hash,
@@ -280,15 +296,22 @@ pub fn sign_proposal(state: &mut NodeState, hash: &Sha512Trunc256Sum) -> usize {
         .iter()
         .find(|f| f.signer_signature_hash.as_ref() == Some(hash))
         .map(|f| Refusal::Validation(f.code, f.reason.clone()));
-    let verdict = match forced {
-        Some(refusal) => Err(refusal),
-        None => sortition_view_check(state, &pending.block)
-            .map_err(Refusal::Signer)
-            .and_then(|()| {
-                check_block(state, &pending.block, state.config.chain_id)
-                    .map_err(|(code, reason)| Refusal::Validation(code, reason))
-            }),
-    };
+    // A signer checks the proposal against its sortition view before it asks the node to
+    // validate it, so a forced validation answer only matters for a block that passes.
+    let verdict = sortition_view_check(state, &pending.block)
+        .map_err(Refusal::Signer)
+        .and_then(|()| match forced {
+            Some(refusal) => Err(refusal),
+            None => check_block(state, &pending.block, state.config.chain_id)
+                .map_err(|(code, reason)| Refusal::Validation(code, reason)),
+        })
+        .and_then(|()| {
+            if accepted_a_sibling(state, &pending.block) {
+                Err(Refusal::Signer(RejectReason::SortitionViewMismatch))
+            } else {
+                Ok(())
+            }
+        });
     if let Err(refusal) = verdict {
         reject_proposal(state, hash, cycle, &refusal);
         return 0;
