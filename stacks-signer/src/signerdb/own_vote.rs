@@ -452,6 +452,42 @@ impl SignerDb {
         context: &VoteContext,
         now: u64,
     ) -> Result<VoteRecord, SignerDbError> {
+        self.record_own_votes_at(
+            std::slice::from_ref(vote),
+            header,
+            reward_cycle,
+            store,
+            context,
+            now,
+        )
+    }
+
+    /// Several votes on one block checked and recorded in one durable transaction, in order
+    /// (e.g. a pre-commit and the signature that follows it at once when this signer's own
+    /// pre-commit reaches the threshold): all of them, or, when the rules refuse any, none
+    /// (the first refusal is returned). Each vote is checked as [`SignerDb::record_own_vote`]
+    /// checks it, against the record as the votes before it left it.
+    pub fn record_own_votes(
+        &mut self,
+        votes: &[OwnVote],
+        header: &NakamotoBlockHeader,
+        reward_cycle: u64,
+        store: Option<&BlockInfo>,
+        context: &VoteContext,
+    ) -> Result<VoteRecord, SignerDbError> {
+        self.record_own_votes_at(votes, header, reward_cycle, store, context, now_secs())
+    }
+
+    /// [`SignerDb::record_own_votes`] at time `now` (see [`SignerDb::record_own_vote_at`]).
+    pub fn record_own_votes_at(
+        &mut self,
+        votes: &[OwnVote],
+        header: &NakamotoBlockHeader,
+        reward_cycle: u64,
+        store: Option<&BlockInfo>,
+        context: &VoteContext,
+        now: u64,
+    ) -> Result<VoteRecord, SignerDbError> {
         let hash = header.signer_signature_hash();
         let store_row = match store {
             Some(info) => {
@@ -473,18 +509,26 @@ impl SignerDb {
                     min_reward_cycle: floor,
                 }));
             }
-            let current = lookup_own_vote(tx, &hash)?;
-            let (record, check) = match apply_vote(vote, current, header, reward_cycle, now) {
-                Ok(applied) => applied,
-                Err(refusal) => return Ok(VoteRecord::Refused(refusal)),
-            };
-            if check != SiblingCheck::None {
-                if let Some(sibling) = conflicting_sibling(tx, &record, context, now, check)? {
-                    return Ok(VoteRecord::Refused(VoteRefusal::ConflictingBlock {
-                        signer_signature_hash: sibling,
-                    }));
+            let mut current = lookup_own_vote(tx, &hash)?;
+            for vote in votes {
+                let (record, check) = match apply_vote(vote, current, header, reward_cycle, now) {
+                    Ok(applied) => applied,
+                    Err(refusal) => return Ok(VoteRecord::Refused(refusal)),
+                };
+                if check != SiblingCheck::None {
+                    if let Some(sibling) = conflicting_sibling(tx, &record, context, now, check)? {
+                        return Ok(VoteRecord::Refused(VoteRefusal::ConflictingBlock {
+                            signer_signature_hash: sibling,
+                        }));
+                    }
                 }
+                current = Some(record);
             }
+            let Some(record) = current else {
+                return Err(SignerDbError::InvalidArgument(
+                    "record_own_votes: no vote to record".into(),
+                ));
+            };
             record.upsert(tx)?;
             if let Some(row) = &store_row {
                 row.upsert(tx)?;

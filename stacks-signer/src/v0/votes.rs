@@ -139,11 +139,26 @@ impl Signer {
         block: &NakamotoBlock,
         store: Option<&BlockInfo>,
     ) -> bool {
+        self.record_own_votes(std::slice::from_ref(vote), block, store)
+    }
+
+    /// [`Self::record_own_vote`] for several votes on one block, in one durable transaction:
+    /// all recorded, or none. Whether they may be published.
+    fn record_own_votes(
+        &self,
+        votes: &[OwnVote],
+        block: &NakamotoBlock,
+        store: Option<&BlockInfo>,
+    ) -> bool {
         let context = self.vote_context(block);
         let sighash = block.header.signer_signature_hash();
+        let vote = match votes {
+            [one] => format!("{one:?}"),
+            several => format!("{several:?}"),
+        };
         let outcome =
             self.db()
-                .record_own_vote(vote, &block.header, self.reward_cycle, store, &context);
+                .record_own_votes(votes, &block.header, self.reward_cycle, store, &context);
         match outcome {
             Ok(VoteRecord::Recorded) => true,
             Ok(VoteRecord::Refused(refusal)) => {
@@ -151,14 +166,14 @@ impl Signer {
                     "signer_signature_hash" => %sighash,
                     "block_height" => block.header.chain_length,
                     "consensus_hash" => %block.header.consensus_hash,
-                    "vote" => ?vote,
+                    "vote" => %vote,
                     "refusal" => ?refusal);
                 false
             }
             Err(e) => {
                 error!(self.logger, "{self}: Cannot record this signer's vote; not publishing it: {e}";
                     "signer_signature_hash" => %sighash,
-                    "vote" => ?vote);
+                    "vote" => %vote);
                 false
             }
         }
@@ -239,7 +254,19 @@ impl Signer {
         info: &BlockInfo,
         _node_cache: &RefCell<NodeCache>,
     ) -> bool {
-        if !self.record_own_vote(&OwnVote::PreCommit, &info.block, Some(info)) {
+        // When this pre-commit completes the threshold, the signature follows at once: record
+        // both in one durable write instead of two (recording a vote before it is due is
+        // safe; publishing one that is not recorded is not).
+        let recorded = if self.own_pre_commit_completes_threshold(info) {
+            self.record_own_votes(
+                &[OwnVote::PreCommit, OwnVote::Accept],
+                &info.block,
+                Some(info),
+            ) || self.record_own_vote(&OwnVote::PreCommit, &info.block, Some(info))
+        } else {
+            self.record_own_vote(&OwnVote::PreCommit, &info.block, Some(info))
+        };
+        if !recorded {
             return false;
         }
         let sighash = info.signer_signature_hash();
@@ -365,11 +392,47 @@ impl Signer {
             info.signed_self.get_or_insert_with(now_secs);
         }
         let acceptance = self.create_block_acceptance(&info.block);
-        if !self.record_own_vote(&OwnVote::Accept, &info.block, Some(&info)) {
+        if !self.record_signature(&info) {
             return;
         }
         self.handle_block_signature(&acceptance, node_cache);
         self.publish_block_response(BlockResponse::Accepted(acceptance));
+    }
+
+    /// Whether this signer's pre-commit to `info`'s block, added to the pre-commits stored,
+    /// reaches the signing threshold (so that it signs right after pre-committing).
+    fn own_pre_commit_completes_threshold(&self, info: &BlockInfo) -> bool {
+        if info.valid == Some(false) || info.has_reached_consensus() {
+            return false;
+        }
+        let Ok(mut committers) = self
+            .db()
+            .get_block_pre_committers(&info.signer_signature_hash())
+        else {
+            return false;
+        };
+        if !committers.contains(&self.stacks_address) {
+            committers.push(self.stacks_address);
+        }
+        self.signing_weight(committers.iter()) >= signing_weight_threshold(self.total_weight())
+    }
+
+    /// Records this signer's signature of `info`'s block (with its row) before it is
+    /// published; a signature already recorded with the pre-commit only needs the row.
+    fn record_signature(&self, info: &BlockInfo) -> bool {
+        let already = self
+            .db()
+            .get_own_vote(&info.signer_signature_hash())
+            .ok()
+            .flatten()
+            .is_some_and(|record| record.signed_at.is_some());
+        if !already {
+            return self.record_own_vote(&OwnVote::Accept, &info.block, Some(info));
+        }
+        if let Err(e) = self.db().insert_block(info) {
+            self.handle_insert_block_error(&e);
+        }
+        true
     }
 
     /// A signature of a block: counted (a peer's also as its pre-commit); once the

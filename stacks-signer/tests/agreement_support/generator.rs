@@ -335,7 +335,10 @@ impl Draft {
 
     fn wait(&mut self) {
         let secs = *self.rng.pick(&[0.5f64, 1.0, 2.0, 3.5]);
-        self.step(format!("wait {secs} s"), &format!("type = \"wait\"\nsecs = {secs}\n"));
+        self.step(
+            format!("wait {secs} s"),
+            &format!("type = \"wait\"\nsecs = {secs}\n"),
+        );
     }
 
     fn status_check(&mut self) {

@@ -22,10 +22,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+use libsigner::chain::StacksBlockId;
 use libsigner::chain::{Hash160, Sha512Trunc256Sum, StacksPrivateKey, StacksPublicKey};
 use libsigner::codec::StacksMessageCodec;
 use libsigner::v0::messages::{BlockResponse, SignerMessage};
-use libsigner::chain::StacksBlockId;
 use stacks_signer::devnet::scenario::{Scenario, ScenarioRunner, Step};
 use stacks_signer::devnet::{
     Activity, ActivityEntry, BlockKind, ChunkSource, MockNode, MockNodeConfig, ObserverSpec,
@@ -134,7 +134,10 @@ pub enum Out {
 impl Out {
     /// Whether this is a vote (pre-commit, acceptance or rejection).
     pub fn is_vote(&self) -> bool {
-        matches!(self, Out::PreCommit(_) | Out::Accepted(_) | Out::Rejected(..))
+        matches!(
+            self,
+            Out::PreCommit(_) | Out::Accepted(_) | Out::Rejected(..)
+        )
     }
 
     /// Whether this is a chunk S0 wrote (as opposed to an RPC it made).
@@ -178,6 +181,8 @@ pub struct Run {
     pub simulated_votes: HashMap<String, Vec<Out>>,
     /// How many proposals the scenario made.
     pub proposals: usize,
+    /// Each proposal's tenure (consensus hash, hex) and height, by label.
+    pub positions: HashMap<String, (String, u64)>,
     /// The last lines of S0's log.
     pub log_tail: String,
 }
@@ -297,6 +302,8 @@ struct Watcher {
     labels: HashMap<Sha512Trunc256Sum, String>,
     /// The signer signature hash of every block proposed, by block id (for uploads).
     proposed: HashMap<StacksBlockId, Sha512Trunc256Sum>,
+    /// The tenure (consensus hash, hex) and height of every block proposed.
+    positions: HashMap<Sha512Trunc256Sum, (String, u64)>,
     simulated_votes: HashMap<String, Vec<Out>>,
 }
 
@@ -332,8 +339,13 @@ impl Watcher {
                 if let Ok(SignerMessage::BlockProposal(p)) =
                     SignerMessage::consensus_deserialize(&mut data.as_slice())
                 {
+                    let header = &p.block.header;
                     self.proposed
-                        .insert(p.block.block_id(), p.block.header.signer_signature_hash());
+                        .insert(p.block.block_id(), header.signer_signature_hash());
+                    self.positions.insert(
+                        header.signer_signature_hash(),
+                        (header.consensus_hash.to_hex(), header.chain_length),
+                    );
                 }
                 None
             }
@@ -356,10 +368,17 @@ impl Watcher {
                 if *writer != self.s0 {
                     return None;
                 }
-                Some(self.vote_of(&message).unwrap_or(match message {
-                    SignerMessage::StateMachineUpdate(_) => Out::Update,
-                    other => Out::Chunk(format!("{other:?}").chars().take_while(|c| c.is_alphanumeric()).collect()),
-                }))
+                Some(
+                    self.vote_of(&message).unwrap_or(match message {
+                        SignerMessage::StateMachineUpdate(_) => Out::Update,
+                        other => Out::Chunk(
+                            format!("{other:?}")
+                                .chars()
+                                .take_while(|c| c.is_alphanumeric())
+                                .collect(),
+                        ),
+                    }),
+                )
             }
             Activity::ValidationRequested {
                 signer_signature_hash: Some(hash),
@@ -378,12 +397,7 @@ impl Watcher {
 
     /// Collects S0's outputs until it has been quiet for [`QUIET`] (and, with `answer`, until
     /// it has voted on that block or `answer_limit` passed), at most [`STEP_LIMIT`] in all.
-    fn settle(
-        &mut self,
-        answer: Option<&str>,
-        answer_limit: Duration,
-        into: &mut Vec<Out>,
-    ) {
+    fn settle(&mut self, answer: Option<&str>, answer_limit: Duration, into: &mut Vec<Out>) {
         let start = Instant::now();
         let mut last = Instant::now();
         let mut answered = answer.is_none();
@@ -472,6 +486,7 @@ impl World {
             q: writer_of(&q_key()),
             labels: HashMap::new(),
             proposed: HashMap::new(),
+            positions: HashMap::new(),
             simulated_votes: HashMap::new(),
         };
         let mut world = World {
@@ -553,7 +568,16 @@ impl World {
             );
             steps.push((error, outs));
         }
+        let positions = self
+            .watcher
+            .labels
+            .iter()
+            .filter_map(|(hash, label)| {
+                Some((label.clone(), self.watcher.positions.get(hash)?.clone()))
+            })
+            .collect();
         Ok(Run {
+            positions,
             subject: subject.to_string(),
             steps,
             simulated_votes: std::mem::take(&mut self.watcher.simulated_votes),
@@ -584,6 +608,11 @@ pub struct Comparison {
     pub proposals: usize,
     /// Proposals on which both runs voted alike (the same votes, codes and reasons, in order).
     pub votes_agree: usize,
+    /// Proposals on which the first run (ours) refused, by its own-vote safety rule, a
+    /// pre-commit or signature the second (the reference) gave while it had already voted for
+    /// a sibling (same tenure, same height): the documented difference of
+    /// `docs/compatibility.md`, not counted as a disagreement.
+    pub safety_refusals: Vec<String>,
     /// Whether the chunk kinds were written in the same order.
     pub chunk_order_agrees: bool,
     /// Every difference, one line each.
@@ -601,6 +630,14 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
         let (va, vb) = (a.votes_about(&label), b.votes_about(&label));
         if va == vb {
             c.votes_agree += 1;
+        } else if refused_for_a_sibling(a, b, &label) {
+            c.safety_refusals.push(format!(
+                "{label}: {} {} | {} {}",
+                a.subject,
+                join(&va),
+                b.subject,
+                join(&vb)
+            ));
         } else {
             c.differences.push(format!(
                 "{label}: {} {} | {} {}",
@@ -611,7 +648,17 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
             ));
         }
     }
-    let (ka, kb) = (a.chunk_kinds(), b.chunk_kinds());
+    let (ka, kb) = if c.safety_refusals.is_empty() {
+        (a.chunk_kinds(), b.chunk_kinds())
+    } else {
+        // The refused vote's rejection stands where the other run's vote stands.
+        let refused: Vec<String> = c
+            .safety_refusals
+            .iter()
+            .filter_map(|line| line.split(':').next().map(str::to_string))
+            .collect();
+        (without(a, &refused), without(b, &refused))
+    };
     c.chunk_order_agrees = ka == kb;
     if !c.chunk_order_agrees {
         c.differences.push(format!(
@@ -624,10 +671,56 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
     }
     for (i, ((ea, _), (eb, _))) in a.steps.iter().zip(&b.steps).enumerate() {
         if ea != eb {
-            c.differences.push(format!("step {}: errors {ea:?} | {eb:?}", i + 1));
+            c.differences
+                .push(format!("step {}: errors {ea:?} | {eb:?}", i + 1));
         }
     }
     c
+}
+
+/// The kinds of `run`'s chunks in order, leaving out its votes about the blocks `refused`.
+fn without(run: &Run, refused: &[String]) -> Vec<String> {
+    run.chunks()
+        .iter()
+        .filter(|o| !(o.is_vote() && o.block().is_some_and(|b| refused.iter().any(|r| r == b))))
+        .map(|o| match o {
+            Out::PreCommit(_) => "PreCommit".to_string(),
+            Out::Accepted(_) => "Accepted".to_string(),
+            Out::Rejected(..) => "Rejected".to_string(),
+            Out::Update => "Update".to_string(),
+            Out::Chunk(kind) => kind.clone(),
+            _ => String::new(),
+        })
+        .collect()
+}
+
+/// Whether `ours` answered `label` with the rejection its own-vote rule gives a block whose
+/// sibling it pre-committed or signed (`SortitionViewMismatch`, reason
+/// `SortitionViewMismatch`) where `theirs` pre-committed or signed it, both having voted
+/// for a sibling before.
+fn refused_for_a_sibling(ours: &Run, theirs: &Run, label: &str) -> bool {
+    let mismatch = "SortitionViewMismatch".to_string();
+    let ours_refused = ours.votes_about(label).iter().any(
+        |o| matches!(o, Out::Rejected(_, code, reason) if *code == mismatch && *reason == mismatch),
+    );
+    let theirs_voted_for = theirs
+        .votes_about(label)
+        .iter()
+        .any(|o| matches!(o, Out::PreCommit(_) | Out::Accepted(_)));
+    let Some(position) = ours.positions.get(label) else {
+        return false;
+    };
+    let favoured_sibling = |run: &Run| {
+        run.positions.iter().any(|(other, at)| {
+            other != label
+                && at == position
+                && run
+                    .votes_about(other)
+                    .iter()
+                    .any(|o| matches!(o, Out::PreCommit(_) | Out::Accepted(_)))
+        })
+    };
+    ours_refused && theirs_voted_for && favoured_sibling(ours) && favoured_sibling(theirs)
 }
 
 /// The outputs, comma-separated.
