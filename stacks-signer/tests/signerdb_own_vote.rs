@@ -123,6 +123,79 @@ fn a_first_pre_commit_is_recorded_with_its_time_and_stores_the_callers_block_row
 }
 
 #[test]
+fn a_pre_commit_and_a_signature_recorded_together_are_both_on_record_with_the_same_time() {
+    let (_dir, _path, mut db) = temp_db();
+    let b = block(1, 5, 1);
+    let row = info(b.clone());
+    assert_eq!(
+        db.record_own_votes_at(
+            &[OwnVote::PreCommit, OwnVote::Accept],
+            &b.header,
+            42,
+            Some(&row),
+            &ctx(None),
+            T0
+        )
+        .unwrap(),
+        VoteRecord::Recorded
+    );
+    let record = own(&db, &b);
+    assert_eq!(record.pre_committed_at, Some(T0));
+    assert_eq!(record.signed_at, Some(T0));
+    assert_eq!(db.block_lookup(&hash(&b)).unwrap(), Some(row));
+}
+
+#[test]
+fn votes_recorded_together_are_all_refused_when_a_sibling_stands_in_the_way() {
+    let (_dir, _path, mut db) = temp_db();
+    let first = block(1, 5, 1);
+    let sibling = block(1, 5, 2);
+    assert_eq!(
+        vote_at(&mut db, &OwnVote::PreCommit, &first, T0, None),
+        VoteRecord::Recorded
+    );
+    assert_eq!(
+        db.record_own_votes_at(
+            &[OwnVote::PreCommit, OwnVote::Accept],
+            &sibling.header,
+            42,
+            Some(&info(sibling.clone())),
+            &ctx(None),
+            T0 + 1
+        )
+        .unwrap(),
+        conflict_with(&first)
+    );
+    assert_eq!(db.get_own_vote(&hash(&sibling)).unwrap(), None);
+    assert_eq!(db.block_lookup(&hash(&sibling)).unwrap(), None);
+}
+
+#[test]
+fn a_signature_recorded_with_a_pre_commit_after_a_rejection_refuses_both() {
+    let (_dir, _path, mut db) = temp_db();
+    let b = block(1, 5, 1);
+    assert_eq!(
+        vote_at(&mut db, &reject(RejectReason::InvalidBitvec), &b, T0, None),
+        VoteRecord::Recorded
+    );
+    assert_eq!(
+        db.record_own_votes_at(
+            &[OwnVote::PreCommit, OwnVote::Accept],
+            &b.header,
+            42,
+            None,
+            &ctx(None),
+            T0 + 1
+        )
+        .unwrap(),
+        VoteRecord::Refused(VoteRefusal::AlreadyRejected)
+    );
+    let record = own(&db, &b);
+    assert_eq!(record.pre_committed_at, None);
+    assert_eq!(record.signed_at, None);
+}
+
+#[test]
 fn a_first_vote_at_the_current_time_is_stamped_with_it() {
     let (_dir, _path, mut db) = temp_db();
     let b = block(1, 5, 1);
