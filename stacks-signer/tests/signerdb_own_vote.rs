@@ -171,31 +171,6 @@ fn votes_recorded_together_are_all_refused_when_a_sibling_stands_in_the_way() {
 }
 
 #[test]
-fn a_signature_recorded_with_a_pre_commit_after_a_rejection_refuses_both() {
-    let (_dir, _path, mut db) = temp_db();
-    let b = block(1, 5, 1);
-    assert_eq!(
-        vote_at(&mut db, &reject(RejectReason::InvalidBitvec), &b, T0, None),
-        VoteRecord::Recorded
-    );
-    assert_eq!(
-        db.record_own_votes_at(
-            &[OwnVote::PreCommit, OwnVote::Accept],
-            &b.header,
-            42,
-            None,
-            &ctx(None),
-            T0 + 1
-        )
-        .unwrap(),
-        VoteRecord::Refused(VoteRefusal::AlreadyRejected)
-    );
-    let record = own(&db, &b);
-    assert_eq!(record.pre_committed_at, None);
-    assert_eq!(record.signed_at, None);
-}
-
-#[test]
 fn a_first_vote_at_the_current_time_is_stamped_with_it() {
     let (_dir, _path, mut db) = temp_db();
     let b = block(1, 5, 1);
