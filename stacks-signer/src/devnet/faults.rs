@@ -2,8 +2,8 @@
 //! status), the whole RPC port refusing connections (through a relay the node can close),
 //! and the order in which a paused event stream is replayed.
 
-use std::io::{self, Read, Write};
 use std::collections::HashMap;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +22,8 @@ pub enum RpcFault {
 }
 
 /// The body of a [`RpcFault::Garbage`] answer: JSON cut short, then binary noise.
-pub const GARBAGE_BODY: &[u8] = b"{\"peer_version\": 402653196, \"pox_consensus\": [\x00\xff garbage";
+pub const GARBAGE_BODY: &[u8] =
+    b"{\"peer_version\": 402653196, \"pox_consensus\": [\x00\xff garbage";
 
 /// The order in which events queued while delivery was paused are sent on resuming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -57,8 +57,8 @@ pub mod wire;
 
 pub use activity::{Activity, ActivityEntry, ChunkSource};
 pub use burnchain::{BurnBlock, SortitionWinner};
-pub use faults::{EventReplay, RpcFault};
 pub use config::{MockNodeConfig, ObserverSpec, SignerSpec, MOCK_SERVER_VERSION};
+pub use faults::{EventReplay, RpcFault};
 pub use miner::{BlockKind, BlockOverrides, Proposal, ProposeOptions};
 pub use node::{MockNode, RunningMockNode};
 pub use overrides::{CannedAnswer, InfoOverride, RpcAnswer};

@@ -191,7 +191,8 @@ impl Signer {
                 );
             }
             Ok(_) => {}
-            Err(e) => warn!(
+            Err(e) => crate::warn_unless_node_failing!(
+                self.stacks_client.node_is_failing(),
                 self.logger,
                 "{self}: Failed to send block response to stacker-db: {e}"
             ),
@@ -515,7 +516,8 @@ impl Signer {
                     );
                 }
             }
-            Err(e) => warn!(
+            Err(e) => crate::warn_unless_node_failing!(
+                self.stacks_client.node_is_failing(),
                 self.logger,
                 "{self}: Failed to broadcast block {hash} to the node: {e}"
             ),

@@ -80,9 +80,11 @@ impl SignerProcess {
             log_path,
             writer: Hash160::from_node_public_key(&StacksPublicKey::from_private(key)),
         };
-        wait_until("the signer's monitoring server", Duration::from_secs(30), || {
-            get(process.metrics, "/status.json").is_ok_and(|r| r.starts_with("HTTP/1.1 200"))
-        });
+        wait_until(
+            "the signer's monitoring server",
+            Duration::from_secs(30),
+            || get(process.metrics, "/status.json").is_ok_and(|r| r.starts_with("HTTP/1.1 200")),
+        );
         process
     }
 
