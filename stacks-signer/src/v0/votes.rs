@@ -265,7 +265,8 @@ impl Signer {
                 );
             }
             Ok(_) => {}
-            Err(e) => warn!(
+            Err(e) => crate::warn_unless_node_failing!(
+                self.stacks_client.node_is_failing(),
                 self.logger,
                 "{self}: Failed to send block pre-commit to stacker-db: {e}"
             ),
