@@ -19,14 +19,27 @@ use std::time::{Duration, Instant};
 use libsigner::chain::{Sha512Trunc256Sum, StacksPrivateKey, StacksPublicKey};
 use process_support::{collect_until, signer_key, votes_of, SignerProcess, Vote};
 use stacks_signer::devnet::{
-    BlockKind, EventReplay, MockNode, MockNodeConfig, ObserverSpec, ProposeOptions, RpcFault,
-    RunningMockNode, SignerSpec,
+    BlockKind, EventReplay, MockNode, MockNodeConfig, ObserverSpec, PoxConstants, ProposeOptions,
+    RpcFault, RunningMockNode, SignerSpec,
 };
 
 /// The message of the one warning the signer logs when its node starts failing.
 const FAULT_STARTED: &str = "Stacks node RPC is failing";
 /// The message of the one line it logs when the node answers again.
 const FAULT_ENDED: &str = "Stacks node RPC recovered";
+
+/// Reward cycles of 2,000 burn blocks: the miner's pace (a burn block every two seconds)
+/// crosses none during the run, as a real chain would not during a minute's fault. With the
+/// default 20-block cycles it crosses several, and the signer's backlog then holds proposals
+/// of a cycle its run loop does not consider started yet, which it ignores (as the reference
+/// does).
+fn long_cycles() -> PoxConstants {
+    PoxConstants {
+        first_burn_height: 100,
+        reward_cycle_length: 2000,
+        prepare_length: 5,
+    }
+}
 
 fn fault_secs() -> u64 {
     std::env::var("NODE_FAULT_SECS")
@@ -314,6 +327,8 @@ fn the_signer_rides_out_node_faults_votes_after_each_and_logs_one_line_per_fault
         MockNode::start(MockNodeConfig {
             signers,
             refusable_rpc: true,
+            pox: long_cycles(),
+            start_burn_height: long_cycles().cycle_start(12) + 44,
             ..MockNodeConfig::default()
         })
         .expect("the mock node starts"),

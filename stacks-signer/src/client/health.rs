@@ -57,10 +57,19 @@ pub enum Transition {
     Unchanged,
 }
 
+/// What is known of one node.
+#[derive(Debug, Default)]
+struct State {
+    /// The fault in progress.
+    fault: Option<Fault>,
+    /// When the node last answered in time.
+    last_answer: Option<Instant>,
+}
+
 /// The RPC health of one node.
 #[derive(Debug, Default)]
 pub struct NodeHealth {
-    fault: Mutex<Option<Fault>>,
+    state: Mutex<State>,
 }
 
 impl NodeHealth {
@@ -74,23 +83,23 @@ impl NodeHealth {
 
     /// Whether a fault is in progress.
     pub fn is_failing(&self) -> bool {
-        self.lock().is_some()
+        self.lock().fault.is_some()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Fault>> {
-        self.fault.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records a failure at `now` of `what` (e.g. `GET /v2/info`) because of `why`.
     pub fn record_failure_at(&self, now: Instant, what: &str, why: &str) -> Transition {
-        let mut fault = self.lock();
-        match fault.as_mut() {
+        let mut state = self.lock();
+        match state.fault.as_mut() {
             Some(f) => {
                 f.failures += 1;
                 Transition::Continues(f.failures)
             }
             None => {
-                *fault = Some(Fault {
+                state.fault = Some(Fault {
                     since: now,
                     failures: 1,
                     first: format!("{what}: {why}"),
@@ -102,7 +111,9 @@ impl NodeHealth {
 
     /// Records an answer at `now`.
     pub fn record_answer_at(&self, now: Instant) -> Transition {
-        match self.lock().take() {
+        let mut state = self.lock();
+        state.last_answer = Some(now);
+        match state.fault.take() {
             Some(f) => Transition::Ended {
                 lasted: now.saturating_duration_since(f.since),
                 failures: f.failures,
@@ -139,8 +150,16 @@ impl NodeHealth {
 
     /// Records and logs an answer to `what` that took `elapsed`: slower than
     /// [`SLOW_ANSWER`] is a failure ("slow"), else an answer.
+    ///
+    /// A slow answer to a request sent before the node last answered in time is the tail of
+    /// a fault already over (or of one that never was): it is logged at debug level only.
     pub fn answered_in(&self, logger: &Logger, what: &str, elapsed: Duration) {
         if elapsed > SLOW_ANSWER {
+            if self.answered_since(Instant::now().checked_sub(elapsed)) {
+                debug!(logger, "Stacks node RPC: a request sent before the node last answered in time came back slowly";
+                    "request" => what, "secs" => elapsed.as_secs_f64());
+                return;
+            }
             self.failed(
                 logger,
                 what,
@@ -164,6 +183,16 @@ macro_rules! warn_unless_node_failing {
             slog::warn!($logger, $($args)+)
         }
     };
+}
+
+impl NodeHealth {
+    /// Whether the node answered in time after `sent` (`None`: long ago).
+    fn answered_since(&self, sent: Option<Instant>) -> bool {
+        match (self.lock().last_answer, sent) {
+            (Some(answer), Some(sent)) => answer > sent,
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -231,6 +260,16 @@ mod tests {
         assert!(lines[0].contains(FAULT_STARTED_MSG) && lines[0].contains("connection refused"));
         assert!(lines[0].contains("\"level\":\"WARN\""));
         assert!(lines[1].contains(FAULT_ENDED_MSG) && lines[1].contains("\"failed_requests\":100"));
+    }
+
+    #[test]
+    fn a_slow_answer_to_a_request_sent_before_a_quick_answer_starts_no_fault() {
+        let logger = crate::logging::discard();
+        let health = NodeHealth::default();
+        health.answered_in(&logger, "GET /v2/pox", Duration::from_millis(10));
+        // Sent ten seconds ago, before the quick answer just now.
+        health.answered_in(&logger, "GET /v2/info", Duration::from_secs(10));
+        assert!(!health.is_failing());
     }
 
     #[test]
