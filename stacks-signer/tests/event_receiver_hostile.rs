@@ -446,6 +446,20 @@ fn valid_events_reach_the_run_loop_in_order_through_a_flood_of_hostile_requests(
         .iter()
         .filter(|(h, v)| *v == Vote::Accepted && proposed.contains(h))
         .count();
+    let rejected = proposed
+        .iter()
+        .filter(|hash| {
+            votes
+                .iter()
+                .any(|(h, v)| h == *hash && *v == Vote::Rejected)
+        })
+        .count();
+    // The node's retries: deliveries the receiver closed at its connection cap.
+    let delivery_failures: u64 = node
+        .observer_stats()
+        .iter()
+        .map(|(_, stats)| stats.failed_attempts)
+        .sum();
 
     let tallies = tallies.lock().unwrap().clone();
     println!(
@@ -464,7 +478,7 @@ fn valid_events_reach_the_run_loop_in_order_through_a_flood_of_hostile_requests(
         println!("  {kind:?}: {}", answers.join(", "));
     }
     println!(
-        "{} proposals during the load, {} counted by the signer, {} voted on in order ({drain_secs:.1} s after the load for the last), {accepted} signed; chunks from non-signers counted: {from_non_signers}",
+        "{} proposals during the load, {} counted by the signer, {} voted on in order ({drain_secs:.1} s after the load for the last): {accepted} signed, {rejected} rejected; chunks from non-signers counted: {from_non_signers}; the node retried {delivery_failures} event deliveries",
         proposed.len(),
         proposals_after - proposals_before,
         first_votes.len()
@@ -477,8 +491,49 @@ fn valid_events_reach_the_run_loop_in_order_through_a_flood_of_hostile_requests(
         status_failed.lock().unwrap()
     );
 
+    // What the signer warned about, by source line (rejections and their reasons).
+    let mut by_site = std::collections::BTreeMap::<String, usize>::new();
+    for line in signer.log_lines() {
+        let level = line.get("level").and_then(|l| l.as_str()).unwrap_or("");
+        if matches!(level, "WARN" | "ERRO" | "CRIT") {
+            let site = format!(
+                "{}:{} {} {}",
+                line["file"].as_str().unwrap_or(""),
+                line["line"],
+                line["msg"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(80)
+                    .collect::<String>(),
+                line["reject_reason"].as_str().unwrap_or("")
+            );
+            *by_site.entry(site).or_default() += 1;
+        }
+    }
+    let dropped_warnings = signer
+        .log_lines()
+        .iter()
+        .filter(|l| {
+            l.get("level").and_then(|v| v.as_str()) == Some("WARN")
+                && l.get("msg")
+                    .and_then(|m| m.as_str())
+                    .is_some_and(|m| m.starts_with("Dropped an event request"))
+        })
+        .count();
+    println!("signer warnings over the whole run:");
+    for (site, n) in by_site {
+        println!("  {n:>6} x {site}");
+    }
+
     let mut signer = signer;
     assert!(signer.is_running(), "the signer is still running");
+    // Garbage is logged as one warning a minute, not one per request.
+    let minutes = drain_started.elapsed().as_secs_f64() / 60.0 + load_secs / 60.0;
+    assert!(
+        dropped_warnings as f64 <= minutes.ceil() + 1.0,
+        "{dropped_warnings} warnings about dropped requests in {minutes:.1} minutes"
+    );
     assert!(!proposed.is_empty(), "the miner proposed during the load");
     assert!(all_voted, "the signer did not vote on every proposal");
     assert_eq!(
