@@ -1,6 +1,6 @@
 //! The mock node's fault stimuli, seen from a plain HTTP client and observer: per-path slow,
 //! garbage and error answers until cleared, a refusing RPC port that reopens on the same
-//! address, and paused events replayed in another order.
+//! address, and paused events replayed in another order; and the scenario steps for them.
 
 mod mock_node_common;
 
@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use mock_node_common::Observer;
+use stacks_signer::devnet::scenario::{Scenario, ScenarioRunner};
 use stacks_signer::devnet::{
     EventReplay, MockNode, MockNodeConfig, ObserverSpec, RpcFault, RunningMockNode,
 };
@@ -137,4 +138,39 @@ fn paused_events_are_held_then_replayed_newest_first() {
         heights.windows(2).all(|w| w[0] > w[1]),
         "newest first: {heights:?}"
     );
+}
+
+#[test]
+fn scenario_steps_set_and_clear_rpc_faults_and_pause_and_replay_events() {
+    let observer = Observer::start();
+    let node = node(false, vec![ObserverSpec::signer(observer.endpoint())]);
+    let addr = node.addr();
+    let run = |text: &str| {
+        let scenario = Scenario::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        ScenarioRunner::new(&node, Duration::from_secs(10)).run(&scenario)
+    };
+    run("[[step]]\ntype = \"rpc_fault\"\npath = \"/v2/info\"\nfault = \"status\"\nstatus = 502\n")
+        .expect("runs");
+    assert_eq!(get(addr, "/v2/info").expect("answered").0, 502);
+    run("[[step]]\ntype = \"rpc_fault\"\npath = \"/v2/info\"\nfault = \"garbage\"\n")
+        .expect("runs");
+    assert!(!is_json(&get(addr, "/v2/info").expect("answered").1));
+    run("[[step]]\ntype = \"rpc_fault\"\npath = \"/v2/info\"\nclear = true\n").expect("runs");
+    assert_eq!(get(addr, "/v2/info").expect("answered").0, 200);
+    let err = run("[[step]]\ntype = \"rpc_fault\"\nfault = \"melt\"\n").expect_err("unknown");
+    assert!(err.contains("slow, garbage or status"), "{err}");
+
+    run("[[step]]\ntype = \"pause_events\"\n[[step]]\ntype = \"burn_block\"\n[[step]]\ntype = \"burn_block\"\n")
+        .expect("runs");
+    let before = observer.events_on("/new_burn_block").len();
+    run("[[step]]\ntype = \"resume_events\"\norder = \"reversed\"\n").expect("runs");
+    assert!(node.wait_events_delivered(Duration::from_secs(10)));
+    let heights: Vec<u64> = observer
+        .events_on("/new_burn_block")
+        .iter()
+        .skip(before)
+        .map(|e| e.body["burn_block_height"].as_u64().expect("a height"))
+        .collect();
+    assert_eq!(heights.len(), 2);
+    assert!(heights[0] > heights[1], "newest first: {heights:?}");
 }
