@@ -155,8 +155,23 @@ where
     }
 
     /// Waits until the signer stops (a `/shutdown` request or a stop signal).
+    ///
+    /// Nobody reads [`SpawnedSigner::results`] meanwhile, so they are drained and dropped on
+    /// a thread of their own: every `/status` request (open to every client) yields one, and
+    /// kept they would grow the process's memory without bound.
     pub fn join(self) {
-        self.running.join();
+        let Self {
+            running,
+            results,
+            monitoring,
+            ..
+        } = self;
+        // Ends when the run loop drops its sender (or with the process).
+        let _ = std::thread::Builder::new()
+            .name("signer_results".into())
+            .spawn(move || while results.recv().is_ok() {});
+        running.join();
+        drop(monitoring);
     }
 }
 

@@ -272,9 +272,11 @@ fn malformed_events_are_logged_and_the_signer_keeps_running() {
             answer.is_ok(),
             "{path}: the node's delivery is acknowledged"
         );
-        let logged = signer.wait_for_line("Failed to receive next event");
-        assert!(logged.starts_with("WARN ["), "{logged}");
     }
+    // One warning for the first; the others within the minute are debug lines (anyone may
+    // send garbage: a warning each would let them fill the log).
+    let logged = signer.wait_for_line("Dropped an event request that is not a valid event");
+    assert!(logged.starts_with("WARN ["), "{logged}");
 
     // Still alive: it answers status, registers and processes a real burn block.
     node.add_observer(ObserverSpec::signer(endpoint.clone()));

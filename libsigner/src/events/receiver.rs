@@ -65,7 +65,8 @@ pub trait EventReceiver<T: SignerEventTrait> {
                     break;
                 }
                 Err(e) => {
-                    warn!(logger, "Failed to receive next event: {e:?}");
+                    // `next_event` logged it (a warning at most once a minute).
+                    debug!(logger, "Failed to receive next event: {e:?}");
                     continue;
                 }
             }
@@ -92,7 +93,9 @@ pub trait EventReceiver<T: SignerEventTrait> {
 /// Every request but `/status` must come from a client its [`SourceFilter`] admits (by
 /// default every client, as the reference); any other is answered `403` and yields no event.
 /// Refusals are counted ([`SignerEventReceiver::refused_requests`]) and logged at most once
-/// per source per minute.
+/// per source per minute. Requests dropped because they are not valid events (malformed,
+/// oversized, truncated, undecodable) are logged as a warning at most once a minute, with
+/// the number dropped since the last one; the others are debug lines.
 pub struct SignerEventReceiver<T: SignerEventTrait> {
     http_server: Option<HttpServer>,
     source_filter: SourceFilter,
@@ -101,7 +104,36 @@ pub struct SignerEventReceiver<T: SignerEventTrait> {
     stop_flag: Arc<AtomicBool>,
     is_mainnet: bool,
     logger: Logger,
+    dropped: DropLog,
     phantom: PhantomData<T>,
+}
+
+/// How often a dropped request is logged as a warning: anyone may send the endpoint
+/// garbage, and one warning per request would let them fill the log.
+pub const DROPPED_REQUEST_WARNING_INTERVAL: std::time::Duration =
+    std::time::Duration::from_secs(60);
+
+/// Requests dropped since the last warning about one.
+#[derive(Debug, Default)]
+struct DropLog {
+    last_warning: Option<std::time::Instant>,
+    not_logged: u64,
+}
+
+impl DropLog {
+    /// Whether this drop is logged as a warning; if so, how many were not since the last.
+    fn warn_now(&mut self, now: std::time::Instant) -> Option<u64> {
+        let due = self
+            .last_warning
+            .is_none_or(|at| now.saturating_duration_since(at) >= DROPPED_REQUEST_WARNING_INTERVAL);
+        if due {
+            self.last_warning = Some(now);
+            Some(std::mem::take(&mut self.not_logged))
+        } else {
+            self.not_logged += 1;
+            None
+        }
+    }
 }
 
 impl<T: SignerEventTrait> SignerEventReceiver<T> {
@@ -116,6 +148,7 @@ impl<T: SignerEventTrait> SignerEventReceiver<T> {
             stop_flag: Arc::new(AtomicBool::new(false)),
             is_mainnet,
             logger: Logger::root(slog::Discard, o!()),
+            dropped: DropLog::default(),
             phantom: PhantomData,
         }
     }
@@ -273,7 +306,17 @@ impl<T: SignerEventTrait> EventReceiver<T> for SignerEventReceiver<T> {
         if let Err(e) = &result {
             match e {
                 EventError::UnrecognizedEvent(_) | EventError::Terminated => {}
-                other => warn!(self.logger, "dropped event request"; "error" => %other),
+                other => match self.dropped.warn_now(std::time::Instant::now()) {
+                    Some(not_logged) => {
+                        warn!(self.logger, "Dropped an event request that is not a valid event";
+                        "error" => %other,
+                        "dropped_since_last_logged" => not_logged,
+                        "note" => "further ones are logged at debug level for a minute")
+                    }
+                    None => {
+                        debug!(self.logger, "Dropped an event request that is not a valid event"; "error" => %other)
+                    }
+                },
             }
         }
         result
@@ -301,5 +344,26 @@ impl<T: SignerEventTrait> EventReceiver<T> for SignerEventReceiver<T> {
     fn get_stop_signaler(&mut self) -> Result<SignerStopSignaler, EventError> {
         let local_addr = self.local_addr.ok_or(EventError::NotBound)?;
         Ok(SignerStopSignaler::new(self.stop_flag.clone(), local_addr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_flood_of_dropped_requests_is_one_warning_a_minute_with_the_count_since() {
+        let mut log = DropLog::default();
+        let t0 = Instant::now();
+        assert_eq!(log.warn_now(t0), Some(0));
+        for i in 1..=1000 {
+            assert_eq!(log.warn_now(t0 + Duration::from_millis(i)), None);
+        }
+        assert_eq!(
+            log.warn_now(t0 + DROPPED_REQUEST_WARNING_INTERVAL),
+            Some(1000)
+        );
+        assert_eq!(log.warn_now(t0 + DROPPED_REQUEST_WARNING_INTERVAL), None);
     }
 }

@@ -21,8 +21,8 @@
 //!   [`MAX_UNCODED_REJECTIONS`] times (the reference retries forever).
 
 use std::collections::HashMap;
-use std::sync::MutexGuard;
-use std::time::Duration;
+use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
 
 use libsigner::chain::hex::to_hex;
 use libsigner::chain::{StacksPrivateKey, StacksPublicKey};
@@ -30,9 +30,10 @@ use libsigner::codec::{read_next, StacksMessageCodec};
 use libsigner::stackerdb::{
     StackerDBChunkAckData, StackerDBChunkData, StackerDBErrorCodes, SIGNERS_STACKERDB_CHUNK_SIZE,
 };
-use libsigner::{MessageSlotID, SignerSession, StackerDBSession};
+use libsigner::{MessageSlotID, RPCError, SignerSession, StackerDBSession};
 use slog::{debug, info, o, warn, Logger};
 
+use crate::client::health::NodeHealth;
 use crate::client::{retry_with_exponential_backoff, ClientError, RetryError, SignerSlotID};
 use crate::config::{SignerConfig, SignerConfigMode};
 use crate::monitoring::actions::{
@@ -67,6 +68,8 @@ pub struct StackerDB<M: MessageSlotID> {
     signer_db: SharedSignerDb,
     /// Where sends, conflicts and rejections are logged.
     logger: Logger,
+    /// The node's health, shared with the node's other clients (see [`super::health`]).
+    health: Arc<NodeHealth>,
 }
 
 /// The latest messages read from a set of slots.
@@ -109,6 +112,7 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
             reward_cycle,
             signer_db,
             logger: Logger::root(slog::Discard, o!()),
+            health: NodeHealth::for_node(&format!("http://{node_host}")),
         }
     }
 
@@ -123,6 +127,11 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
             config.global.stackerdb_timeout,
             signer_db,
         )
+    }
+
+    /// Whether the node is failing right now (see [`super::health`]).
+    pub fn node_is_failing(&self) -> bool {
+        self.health.is_failing()
     }
 
     /// Logs to `logger` from now on.
@@ -230,12 +239,19 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
                 "contract" => %session.stackerdb_contract_id, "slot_id" => slot_id,
                 "slot_version" => slot_version, "message_id" => ?msg_id);
             let mut attempts = 0u32;
+            let what = format!(
+                "POST /v2/stackerdb/{}/chunks",
+                session.stackerdb_contract_id
+            );
             let ack = retry_with_exponential_backoff(|| {
                 attempts += 1;
                 if attempts > 1 {
                     retried(StackerDbWriteIssue::Transport);
                 }
-                session.put_chunk(&chunk).map_err(RetryError::Transient)
+                let started = Instant::now();
+                let result = session.put_chunk(&chunk);
+                report(&self.health, &self.logger, &what, started, &result);
+                result.map_err(RetryError::Transient)
             })
             .inspect_err(|_| give_up(StackerDbWriteIssue::Transport))?;
             data = chunk.data;
@@ -322,7 +338,7 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
             .sessions
             .get_mut(msg_id)
             .ok_or_else(|| ClientError::NoStackerDBSession(format!("{msg_id:?}")))?;
-        let latest = read_latest_messages(session, slot_ids)?;
+        let latest = read_latest_messages(session, slot_ids, Some((&self.health, &self.logger)))?;
         for slot_id in &latest.undecodable {
             debug!(self.logger, "Failed to deserialize a stackerdb chunk";
                 "message_id" => ?msg_id, "slot_id" => slot_id);
@@ -336,7 +352,7 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
         session: &mut StackerDBSession,
         slot_ids: &[u32],
     ) -> Result<Vec<T>, ClientError> {
-        Ok(read_latest_messages(session, slot_ids)?
+        Ok(read_latest_messages(session, slot_ids, None)?
             .messages
             .into_iter()
             .map(|(_, message)| message)
@@ -349,15 +365,37 @@ fn lock(db: &SharedSignerDb) -> Result<MutexGuard<'_, SignerDb>, ClientError> {
     db.lock().map_err(|_| ClientError::SignerDbPoisoned)
 }
 
-/// Reads and decodes the latest chunks of `slot_ids`, with the transport retry policy.
+/// Reports a StackerDB request's outcome to the node's health: an answer (a `4xx` too), or
+/// a failure (transport errors, `5xx`, undecodable answers); a slow answer is a failure.
+fn report<T>(
+    health: &NodeHealth,
+    logger: &Logger,
+    what: &str,
+    started: Instant,
+    result: &Result<T, RPCError>,
+) {
+    match result {
+        Ok(_) => health.answered_in(logger, what, started.elapsed()),
+        Err(RPCError::HttpError(code)) if *code < 500 => health.answered(logger, what),
+        Err(e) => health.failed(logger, what, &e.to_string()),
+    }
+}
+
+/// Reads and decodes the latest chunks of `slot_ids`, with the transport retry policy;
+/// outcomes go to `observer`'s node health, if given.
 fn read_latest_messages<T: StacksMessageCodec>(
     session: &mut StackerDBSession,
     slot_ids: &[u32],
+    observer: Option<(&NodeHealth, &Logger)>,
 ) -> Result<LatestMessages<T>, ClientError> {
+    let what = format!("GET /v2/stackerdb/{}", session.stackerdb_contract_id);
     let chunks = retry_with_exponential_backoff(|| {
-        session
-            .get_latest_chunks(slot_ids)
-            .map_err(RetryError::Transient)
+        let started = Instant::now();
+        let result = session.get_latest_chunks(slot_ids);
+        if let Some((health, logger)) = observer {
+            report(health, logger, &what, started, &result);
+        }
+        result.map_err(RetryError::Transient)
     })?;
     let mut latest = LatestMessages {
         messages: vec![],

@@ -4,7 +4,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Read;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use libsigner::chain::{
     ConsensusHash, NakamotoBlock, PrincipalData, QualifiedContractIdentifier, StacksAddress,
@@ -24,6 +25,7 @@ use super::api::{
     TenureForkingInfo,
 };
 use super::error::ClientError;
+use super::health::{NodeHealth, SLOW_ANSWER};
 use super::retry::{retry_with_exponential_backoff, RetryError};
 use crate::config::GlobalConfig;
 use crate::monitoring::actions::new_rpc_call_timer;
@@ -112,6 +114,8 @@ pub struct StacksClient {
     auth_password: String,
     agent: Agent,
     logger: Logger,
+    /// The node's health, shared by every client of the node (see [`super::health`]).
+    health: Arc<NodeHealth>,
 }
 
 impl From<&GlobalConfig> for StacksClient {
@@ -124,9 +128,15 @@ impl From<&GlobalConfig> for StacksClient {
             auth_password: config.auth_password.clone(),
             agent: new_agent(DEFAULT_REQUEST_TIMEOUT),
             logger: crate::logging::discard(),
+            health: NodeHealth::for_node(&config.http_origin()),
         }
     }
 }
+
+/// Marks a response that took longer than [`SLOW_ANSWER`] to arrive (already reported as a
+/// failure: reading it does not end the fault).
+#[derive(Debug, Clone, Copy)]
+struct SlowAnswer;
 
 /// Pooled connections that acknowledge answers at once (see [`libsigner::node_agent`]).
 fn new_agent(timeout: Duration) -> Agent {
@@ -187,9 +197,11 @@ impl StacksClient {
         chain_id: u32,
     ) -> Self {
         let pubkey = StacksPublicKey::from_private(stacks_private_key);
+        let http_origin = format!("http://{node_host}");
         Self {
             stacks_address: StacksAddress::p2pkh(mainnet, &pubkey),
-            http_origin: format!("http://{node_host}"),
+            health: NodeHealth::for_node(&http_origin),
+            http_origin,
             chain_id,
             mainnet,
             auth_password,
@@ -241,6 +253,12 @@ impl StacksClient {
         self
     }
 
+    /// Whether the node is failing right now (see [`super::health`]): callers log their own
+    /// errors about it at debug level, the fault having been reported once already.
+    pub fn node_is_failing(&self) -> bool {
+        self.health.is_failing()
+    }
+
     /// The signer's own Stacks address.
     pub fn get_signer_address(&self) -> &StacksAddress {
         &self.stacks_address
@@ -261,14 +279,71 @@ impl StacksClient {
     }
 
     fn get(&self, path: &str) -> Result<Response<Body>, ClientError> {
-        Ok(self.agent.get(self.url(path)).call()?)
+        let started = Instant::now();
+        let result = self.agent.get(self.url(path)).call();
+        self.observe(&format!("GET {path}"), started, result)
+    }
+
+    /// Reports a request's outcome to the node's health (see [`super::health`]): a
+    /// transport error, a `5xx` or a slow answer is a failure; any other non-2xx is an
+    /// answer; a 2xx is judged once its body is read ([`Self::decode`], [`Self::answered`]).
+    fn observe(
+        &self,
+        what: &str,
+        started: Instant,
+        result: Result<Response<Body>, ureq::Error>,
+    ) -> Result<Response<Body>, ClientError> {
+        match result {
+            Err(e) => {
+                let e = ClientError::from(e);
+                self.health.failed(&self.logger, what, &e.to_string());
+                Err(e)
+            }
+            Ok(mut response) => {
+                let status = response.status();
+                let elapsed = started.elapsed();
+                if status.is_server_error() {
+                    self.health
+                        .failed(&self.logger, what, &format!("answered {status}"));
+                } else if elapsed > SLOW_ANSWER {
+                    self.health.answered_in(&self.logger, what, elapsed);
+                    response.extensions_mut().insert(SlowAnswer);
+                } else if !status.is_success() {
+                    self.health.answered(&self.logger, what);
+                }
+                Ok(response)
+            }
+        }
+    }
+
+    /// Reports a 2xx answer that needs no decoding as an answer (unless it was slow).
+    fn answered(&self, what: &str, response: &Response<Body>) {
+        if response.extensions().get::<SlowAnswer>().is_none() {
+            self.health.answered(&self.logger, what);
+        }
+    }
+
+    /// Decodes a JSON answer to `what`; an undecodable answer is a failure of the node.
+    fn decode<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        response: &mut Response<Body>,
+    ) -> Result<T, ClientError> {
+        let result = decode(response);
+        match &result {
+            Ok(_) => self.answered(what, response),
+            Err(e) => self
+                .health
+                .failed(&self.logger, what, &format!("undecodable answer: {e}")),
+        }
+        result
     }
 
     /// GET `path`, non-2xx → `RequestFailure`, then decode the JSON body.
     fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let mut response = self.get(path)?;
         check_status(&response)?;
-        decode(&mut response)
+        self.decode(&format!("GET {path}"), &mut response)
     }
 
     /// [`Self::get_json`] retrying transport errors only: an error status or an undecodable
@@ -277,7 +352,7 @@ impl StacksClient {
         let mut response =
             retry_with_exponential_backoff(|| self.get(path).map_err(RetryError::Transient))?;
         check_status(&response)?;
-        decode(&mut response)
+        self.decode(&format!("GET {path}"), &mut response)
     }
 
     /// `GET /v2/info`: the node's view of the chains (retried).
@@ -342,7 +417,8 @@ impl StacksClient {
                     status.as_u16(),
                 )));
             }
-            decode(&mut response).map_err(RetryError::Permanent)
+            self.decode(&format!("GET {path}"), &mut response)
+                .map_err(RetryError::Permanent)
         };
         let stackers = retry_with_exponential_backoff(send)?;
         Ok(stackers.stacker_set.signers)
@@ -494,18 +570,21 @@ impl StacksClient {
         })?;
         let url = self.url("/v3/block_proposal");
         let _timer = new_rpc_call_timer("/v3/block_proposal");
+        let what = "POST /v3/block_proposal";
         retry_with_exponential_backoff(|| {
-            let mut response = self
+            let started = Instant::now();
+            let result = self
                 .agent
                 .post(&url)
                 .header("Content-Type", "application/json")
                 .header("Authorization", &self.auth_password)
-                .send(&body[..])
-                .map_err(|e| transient(e.into()))?;
+                .send(&body[..]);
+            let mut response = self.observe(what, started, result).map_err(transient)?;
             check_status(&response).map_err(RetryError::Permanent)?;
             // Reading the (small) answer lets the connection go back to the pool; an
             // unreadable answer does not undo an accepted submission.
             let _ = read_body(&mut response);
+            self.answered(what, &response);
             Ok(())
         })
     }
@@ -516,16 +595,19 @@ impl StacksClient {
         let body = block.serialize_to_vec();
         let url = self.url("/v3/blocks/upload/?broadcast=1");
         let _timer = new_rpc_call_timer("/v3/blocks/upload/?broadcast=1");
+        let what = "POST /v3/blocks/upload";
         let accepted: StacksBlockAcceptedData = retry_with_exponential_backoff(|| {
-            let mut response = self
+            let started = Instant::now();
+            let result = self
                 .agent
                 .post(&url)
                 .header("Content-Type", "application/octet-stream")
                 .header("Authorization", &self.auth_password)
-                .send(&body[..])
-                .map_err(|e| transient(e.into()))?;
+                .send(&body[..]);
+            let mut response = self.observe(what, started, result).map_err(transient)?;
             check_status(&response).map_err(RetryError::Transient)?;
-            decode(&mut response).map_err(RetryError::Permanent)
+            self.decode(what, &mut response)
+                .map_err(RetryError::Permanent)
         })?;
         Ok(accepted.accepted)
     }
@@ -559,13 +641,17 @@ impl StacksClient {
         let _timer = new_rpc_call_timer(&format!(
             "/v2/contracts/call-read/:principal/{contract_name}/{function_name}"
         ));
-        let mut response = self
+        let what =
+            format!("POST /v2/contracts/call-read/{contract_addr}/{contract_name}/{function_name}");
+        let started = Instant::now();
+        let result = self
             .agent
             .post(&url)
             .header("Content-Type", "application/json")
-            .send(body.as_bytes())?;
+            .send(body.as_bytes());
+        let mut response = self.observe(&what, started, result)?;
         check_status(&response)?;
-        let call: CallReadOnlyResponse = decode(&mut response)?;
+        let call: CallReadOnlyResponse = self.decode(&what, &mut response)?;
         if !call.okay {
             let cause = call.cause.unwrap_or_else(|| "unknown".to_string());
             return Err(ClientError::ReadOnlyFailure(format!(

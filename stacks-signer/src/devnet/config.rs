@@ -153,6 +153,10 @@ pub struct MockNodeConfig {
     /// to accept timestamps a real node would find too far in the future (see
     /// docs/mock-node.md, "Clock and block rate").
     pub fixed_clock_secs: Option<u64>,
+    /// Serve the RPC port through a relay the node can close, so that
+    /// [`crate::devnet::RunningMockNode::set_rpc_refusing`] makes clients see "connection
+    /// refused" (default off: the HTTP server listens on `bind` itself).
+    pub refusable_rpc: bool,
 }
 
 impl Default for MockNodeConfig {
@@ -180,6 +184,7 @@ impl Default for MockNodeConfig {
             http_threads: 4,
             timestamp_lag_secs: 120,
             fixed_clock_secs: None,
+            refusable_rpc: false,
         }
     }
 }

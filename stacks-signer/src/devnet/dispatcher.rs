@@ -1,7 +1,8 @@
 //! Event delivery to observers: one queue and one thread per observer, so each observer gets
 //! events in production order; each event is retried with a bounded backoff until the
 //! observer answers exactly `200` (or once, with `disable_retries`), and delivery stops on
-//! shutdown.
+//! shutdown. A test may pause delivery and resume it with the queued events reordered
+//! ([`EventReplay`]).
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -12,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::config::ObserverSpec;
+use super::faults::EventReplay;
 
 /// The event paths the node posts to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,6 +85,7 @@ pub struct Dispatcher {
     lanes: Mutex<Vec<Arc<ObserverLane>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     shutdown: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
 }
 
 impl Dispatcher {
@@ -92,6 +95,7 @@ impl Dispatcher {
             lanes: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
             shutdown: Arc::new(AtomicBool::new(false)),
+            paused: Arc::new(AtomicBool::new(false)),
         };
         for spec in observers {
             dispatcher.add_observer(spec.clone());
@@ -112,9 +116,10 @@ impl Dispatcher {
         });
         let worker = Arc::clone(&lane);
         let shutdown = Arc::clone(&self.shutdown);
+        let paused = Arc::clone(&self.paused);
         let handle = std::thread::Builder::new()
             .name(format!("mock-node-observer-{}", lane.spec.endpoint))
-            .spawn(move || deliver_loop(&worker, &shutdown));
+            .spawn(move || deliver_loop(&worker, &shutdown, &paused));
         if let Ok(handle) = handle {
             lock(&self.threads).push(handle);
         }
@@ -175,6 +180,34 @@ impl Dispatcher {
         true
     }
 
+    /// Pauses delivery: events are queued, none is sent (an event being sent when this is
+    /// called is still delivered), until [`Dispatcher::resume`].
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether delivery is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+
+    /// Reorders each observer's queued events as `replay` says, then resumes delivery.
+    pub fn resume(&self, replay: EventReplay) {
+        for lane in lock(&self.lanes).iter() {
+            let mut q = lock(&lane.queue);
+            // An event whose delivery is under way keeps its place at the front.
+            let skip = usize::from(q.in_flight);
+            let items = q.items.make_contiguous();
+            if items.len() > skip {
+                replay.apply(&mut items[skip..]);
+            }
+        }
+        self.paused.store(false, Ordering::SeqCst);
+        for lane in lock(&self.lanes).iter() {
+            lane.wake.notify_all();
+        }
+    }
+
     /// Stops every delivery thread (undelivered events are abandoned).
     pub fn shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
@@ -198,7 +231,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn deliver_loop(lane: &ObserverLane, shutdown: &AtomicBool) {
+fn deliver_loop(lane: &ObserverLane, shutdown: &AtomicBool, paused: &AtomicBool) {
     let timeout = Duration::from_millis(lane.spec.timeout_ms.max(1));
     loop {
         let next = {
@@ -207,9 +240,11 @@ fn deliver_loop(lane: &ObserverLane, shutdown: &AtomicBool) {
                 if shutdown.load(Ordering::SeqCst) {
                     return;
                 }
-                if let Some(item) = q.items.front().cloned() {
-                    q.in_flight = true;
-                    break item;
+                if !paused.load(Ordering::SeqCst) {
+                    if let Some(item) = q.items.front().cloned() {
+                        q.in_flight = true;
+                        break item;
+                    }
                 }
                 q = match lane.wake.wait_timeout(q, Duration::from_millis(200)) {
                     Ok((guard, _)) => guard,

@@ -25,7 +25,8 @@
 //! running node and its API), [`wire`] (block/tx/message encodings), [`activity`] (what
 //! happened, for records), [`overrides`] and [`stimuli`] (what tests make the node answer
 //! or write: substituted RPC answers, puppet signers' messages, injected chunks, miner
-//! messages, blocks processed on demand), [`network`] (`stacks-signer devnet`: the node and
+//! messages, blocks processed on demand), [`faults`] (RPC faults, a refusing RPC port, event
+//! replay order), [`network`] (`stacks-signer devnet`: the node and
 //! a network of real signer processes with faults, a summary and an equivocation check).
 
 pub mod activity;
@@ -34,6 +35,7 @@ pub mod clarity_values;
 pub mod config;
 pub mod dispatcher;
 pub mod entropy;
+pub mod faults;
 mod http;
 pub mod miner;
 pub mod network;
@@ -56,6 +58,7 @@ pub mod wire;
 pub use activity::{Activity, ActivityEntry, ChunkSource};
 pub use burnchain::{BurnBlock, SortitionWinner};
 pub use config::{MockNodeConfig, ObserverSpec, SignerSpec, MOCK_SERVER_VERSION};
+pub use faults::{EventReplay, RpcFault};
 pub use miner::{BlockKind, BlockOverrides, Proposal, ProposeOptions};
 pub use node::{MockNode, RunningMockNode};
 pub use overrides::{CannedAnswer, InfoOverride, RpcAnswer};

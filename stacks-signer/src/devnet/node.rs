@@ -20,6 +20,7 @@ use super::activity::ActivityEntry;
 use super::burnchain::BurnBlock;
 use super::config::{MockNodeConfig, ObserverSpec};
 use super::dispatcher::{Dispatcher, ObserverStats};
+use super::faults::{EventReplay, FrontDoor, RpcFault};
 use super::http;
 use super::miner::{BlockKind, Proposal, ProposeOptions};
 use super::overrides::{CannedAnswer, InfoOverride, RpcAnswer};
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) dispatcher: Dispatcher,
     pub(crate) shutdown: AtomicBool,
     pub(crate) down_endpoints: Mutex<HashSet<String>>,
+    /// Faults by path prefix, checked in order (the first match applies).
+    pub(crate) rpc_faults: Mutex<Vec<(String, RpcFault)>>,
     pub(crate) local_addr: SocketAddr,
     /// Where the node's notices go (stderr unless replaced).
     notices: Mutex<NoticeHandler>,
@@ -91,17 +94,28 @@ impl MockNode {
     pub fn start(config: MockNodeConfig) -> Result<RunningMockNode, String> {
         let threads = config.http_threads.max(1);
         let observers = config.observers.clone();
-        let server = http::bind(&config.bind)?;
-        let local_addr = server
+        let server = if config.refusable_rpc {
+            http::bind("127.0.0.1:0")?
+        } else {
+            http::bind(&config.bind)?
+        };
+        let server_addr = server
             .server_addr()
             .to_ip()
             .ok_or("the server is not listening on an IP address")?;
+        let front_door = if config.refusable_rpc {
+            Some(FrontDoor::open(&config.bind, server_addr)?)
+        } else {
+            None
+        };
+        let local_addr = front_door.as_ref().map_or(server_addr, FrontDoor::addr);
         let state = NodeState::new(config)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             dispatcher: Dispatcher::new(&observers),
             shutdown: AtomicBool::new(false),
             down_endpoints: Mutex::new(HashSet::new()),
+            rpc_faults: Mutex::new(Vec::new()),
             local_addr,
             notices: Mutex::new(Box::new(|notice: &str| eprintln!("mock node: {notice}"))),
             clock_notice_given: AtomicBool::new(false),
@@ -123,6 +137,7 @@ impl MockNode {
             shared,
             server,
             handles,
+            front_door,
         })
     }
 }
@@ -132,6 +147,7 @@ pub struct RunningMockNode {
     shared: Arc<Shared>,
     server: Arc<tiny_http::Server>,
     handles: Vec<JoinHandle<()>>,
+    front_door: Option<FrontDoor>,
 }
 
 impl RunningMockNode {
@@ -658,6 +674,43 @@ impl RunningMockNode {
         self.with_state(|s| s.overrides.latest_and_last = answer);
     }
 
+    /// Makes requests whose path starts with `prefix` fail with `fault` (`None` clears that
+    /// prefix): a slow answer, garbage JSON, or an error status. The first matching prefix
+    /// set applies; `"/"` covers every endpoint. Requests are still counted.
+    pub fn set_rpc_fault(&self, prefix: &str, fault: Option<RpcFault>) {
+        let mut faults = self
+            .shared
+            .rpc_faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        faults.retain(|(p, _)| p != prefix);
+        if let Some(fault) = fault {
+            faults.push((prefix.to_string(), fault));
+        }
+    }
+
+    /// Closes the RPC port (`true`): new connections are refused and open ones are cut,
+    /// until it is opened again (`false`) on the same address. Needs
+    /// [`MockNodeConfig::refusable_rpc`]; events keep flowing either way.
+    pub fn set_rpc_refusing(&self, refusing: bool) -> Result<(), String> {
+        self.front_door
+            .as_ref()
+            .ok_or("the node was started without refusable_rpc")?
+            .set_refusing(refusing)
+    }
+
+    /// Pauses event delivery to every observer: events are queued, not sent, until
+    /// [`RunningMockNode::resume_events`].
+    pub fn pause_events(&self) {
+        self.shared.dispatcher.pause();
+    }
+
+    /// Resumes event delivery, first reordering the events queued for each observer as
+    /// `replay` says (e.g. [`EventReplay::Reversed`]).
+    pub fn resume_events(&self, replay: EventReplay) {
+        self.shared.dispatcher.resume(replay);
+    }
+
     /// Answers `method path` (the exact path, without the query) with `answer` before any
     /// routing (`None` clears).
     pub fn set_canned_answer(&self, method: &str, path: &str, answer: Option<CannedAnswer>) {
@@ -695,6 +748,7 @@ impl RunningMockNode {
 
     fn stop_inner(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
+        self.front_door = None;
         self.server.unblock();
         for handle in self.handles.drain(..) {
             let _ = handle.join();

@@ -1,6 +1,6 @@
 //! Scenario files: a TOML list of `[[step]]` tables run in order against a
 //! [`RunningMockNode`] (burn blocks, proposals with deviations, expectations, waits,
-//! validator knobs, injected signer messages, endpoints down and up). The format is
+//! validator knobs, injected signer messages, endpoints down and up, node faults). The format is
 //! documented in `docs/mock-node.md` ("Scenario files").
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +16,7 @@ use libsigner::v0::messages::{BlockResponse, RejectReason, ValidateRejectCode};
 use serde::Deserialize;
 
 use super::activity::{Activity, ActivityEntry};
+use super::faults::{EventReplay, RpcFault};
 use super::miner::{BlockKind, BlockOverrides, ProposeOptions};
 use super::node::RunningMockNode;
 use super::overrides::{CannedAnswer, InfoOverride, RpcAnswer};
@@ -258,6 +259,29 @@ pub enum Step {
         /// The prefix given to `endpoint_down`.
         path: String,
     },
+    /// A node fault on paths starting with `path` ([`RunningMockNode::set_rpc_fault`]).
+    RpcFault {
+        /// Path prefix (default `/`: every endpoint).
+        path: Option<String>,
+        /// `slow` (answers after `secs`), `garbage` (200 with a body that is not JSON) or
+        /// `status` (that `status`, default 500).
+        fault: Option<String>,
+        /// For `slow`: seconds per answer (default 10).
+        secs: Option<f64>,
+        /// For `status`: the status code (default 500).
+        status: Option<u16>,
+        /// Remove the prefix's fault.
+        clear: Option<bool>,
+    },
+    /// Pauses event delivery ([`RunningMockNode::pause_events`]).
+    PauseEvents {},
+    /// Resumes event delivery ([`RunningMockNode::resume_events`]).
+    ResumeEvents {
+        /// `in_order` (default), `reversed` or `shuffled` (with `seed`, default 0).
+        order: Option<String>,
+        /// The shuffle's seed.
+        seed: Option<u64>,
+    },
     /// Mines tenures as `--tenures` does.
     Tenures {
         /// How many.
@@ -305,6 +329,9 @@ impl Step {
             Step::Inject { .. } => "inject",
             Step::EndpointDown { .. } => "endpoint_down",
             Step::EndpointUp { .. } => "endpoint_up",
+            Step::RpcFault { .. } => "rpc_fault",
+            Step::PauseEvents {} => "pause_events",
+            Step::ResumeEvents { .. } => "resume_events",
             Step::Tenures { .. } => "tenures",
             Step::AnswerValidation { .. } => "answer_validation",
             Step::InjectChunks { .. } => "inject_chunks",
@@ -945,6 +972,49 @@ impl<'a> ScenarioRunner<'a> {
             }
             Step::EndpointDown { path } => node.set_endpoint_down(path, true),
             Step::EndpointUp { path } => node.set_endpoint_down(path, false),
+            Step::RpcFault {
+                path,
+                fault,
+                secs,
+                status,
+                clear,
+            } => {
+                let path = path.as_deref().unwrap_or("/");
+                let fault = if clear == &Some(true) {
+                    None
+                } else {
+                    Some(match fault.as_deref() {
+                        Some("slow") => {
+                            let secs = secs.unwrap_or(10.0);
+                            let delay = Duration::try_from_secs_f64(secs)
+                                .map_err(|_| format!("rpc_fault: bad secs {secs}"))?;
+                            RpcFault::Delay(delay)
+                        }
+                        Some("garbage") => RpcFault::Garbage,
+                        Some("status") => RpcFault::Status(status.unwrap_or(500)),
+                        other => {
+                            return Err(format!(
+                                "rpc_fault: fault must be slow, garbage or status, not {other:?}"
+                            ))
+                        }
+                    })
+                };
+                node.set_rpc_fault(path, fault);
+            }
+            Step::PauseEvents {} => node.pause_events(),
+            Step::ResumeEvents { order, seed } => {
+                let replay = match order.as_deref() {
+                    None | Some("in_order") => EventReplay::InOrder,
+                    Some("reversed") => EventReplay::Reversed,
+                    Some("shuffled") => EventReplay::Shuffled(seed.unwrap_or(0)),
+                    Some(other) => {
+                        return Err(format!(
+                            "resume_events: order must be in_order, reversed or shuffled, not {other:?}"
+                        ))
+                    }
+                };
+                node.resume_events(replay);
+            }
             Step::Tenures {
                 tenures,
                 blocks_per_tenure,

@@ -189,7 +189,8 @@ impl MonitoringServer {
             .name("signer_metrics_refresh".into())
             .spawn(move || loop {
                 if let Err(e) = update_metrics(&refresh_context.stacks_client) {
-                    warn!(
+                    crate::warn_unless_node_failing!(
+                        refresh_context.stacks_client.node_is_failing(),
                         refresh_context.logger,
                         "Monitoring: Error updating metrics: {e}"
                     );

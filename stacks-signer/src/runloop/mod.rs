@@ -422,11 +422,16 @@ where
             }
         } else if let Some(SignerEvent::NewBurnBlock { burn_height, .. }) = &event {
             if let Err(e) = self.refresh(*burn_height) {
-                error!(self.logger, "Failed to refresh signer runloop: {e}.");
-                warn!(
-                    self.logger,
-                    "Signer may have an outdated view of the network."
-                );
+                if self.context.stacks_client.node_is_failing() {
+                    // The node's fault was reported once already.
+                    debug!(self.logger, "Failed to refresh signer runloop: {e}. Signer may have an outdated view of the network.");
+                } else {
+                    error!(self.logger, "Failed to refresh signer runloop: {e}.");
+                    warn!(
+                        self.logger,
+                        "Signer may have an outdated view of the network."
+                    );
+                }
             }
         }
         let current = self

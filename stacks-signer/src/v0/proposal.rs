@@ -155,7 +155,8 @@ impl Signer {
         match SortitionsView::fetch_view(self.proposal_config.clone(), node) {
             Ok(view) => Some(view),
             Err(e) => {
-                warn!(self.logger, "{self}: Failed to update sortition view: {e}";
+                crate::warn_unless_node_failing!(self.stacks_client.node_is_failing(), self.logger,
+                    "{self}: Failed to update sortition view: {e}";
                     "signer_signature_hash" => %sighash);
                 None
             }
@@ -256,7 +257,8 @@ impl Signer {
             *sortition_view = self.fetch_sortition_view(node, &sighash);
         }
         let Some(view) = sortition_view else {
-            warn!(self.logger, "{self}: Cannot validate block, no sortition view";
+            crate::warn_unless_node_failing!(self.stacks_client.node_is_failing(), self.logger,
+                "{self}: Cannot validate block, no sortition view";
                 "signer_signature_hash" => %sighash);
             return Err(RejectReason::NoSortitionView);
         };
@@ -383,13 +385,15 @@ impl Signer {
                 }
             }
             Err(ClientError::RequestFailure(status)) => {
-                warn!(
+                crate::warn_unless_node_failing!(
+                    self.stacks_client.node_is_failing(),
                     self.logger,
                     "{self}: Received non-429 status from stacks node: {status}"
                 );
             }
             Err(e) => {
-                warn!(
+                crate::warn_unless_node_failing!(
+                    self.stacks_client.node_is_failing(),
                     self.logger,
                     "{self}: Failed to submit block for validation: {e}"
                 );

@@ -591,7 +591,12 @@ impl Signer {
             local_version,
             &self.logger,
         ) {
-            error!(self.logger, "{self}: failed to update local state machine for latest bitcoin block arrival"; "err" => %e);
+            if self.stacks_client.node_is_failing() {
+                // The node's fault was reported once already.
+                debug!(self.logger, "{self}: failed to update local state machine for latest bitcoin block arrival"; "err" => %e);
+            } else {
+                error!(self.logger, "{self}: failed to update local state machine for latest bitcoin block arrival"; "err" => %e);
+            }
         }
     }
 

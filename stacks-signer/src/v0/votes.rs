@@ -206,7 +206,8 @@ impl Signer {
                 );
             }
             Ok(_) => {}
-            Err(e) => warn!(
+            Err(e) => crate::warn_unless_node_failing!(
+                self.stacks_client.node_is_failing(),
                 self.logger,
                 "{self}: Failed to send block response to stacker-db: {e}"
             ),
@@ -291,7 +292,8 @@ impl Signer {
                 );
             }
             Ok(_) => {}
-            Err(e) => warn!(
+            Err(e) => crate::warn_unless_node_failing!(
+                self.stacks_client.node_is_failing(),
                 self.logger,
                 "{self}: Failed to send block pre-commit to stacker-db: {e}"
             ),
@@ -578,7 +580,8 @@ impl Signer {
                     );
                 }
             }
-            Err(e) => warn!(
+            Err(e) => crate::warn_unless_node_failing!(
+                self.stacks_client.node_is_failing(),
                 self.logger,
                 "{self}: Failed to broadcast block {hash} to the node: {e}"
             ),

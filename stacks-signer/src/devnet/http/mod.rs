@@ -15,7 +15,9 @@ use std::time::Duration;
 use libsigner::codec::MAX_MESSAGE_LEN;
 use serde::Serialize;
 
+use super::faults::{RpcFault, GARBAGE_BODY};
 use super::node::Shared;
+use super::overrides::reason_phrase;
 
 /// Largest request body read (the node's `MAX_PAYLOAD_LEN`, 16 MiB + 1); larger is a 400.
 pub const MAX_BODY_LEN: usize = MAX_MESSAGE_LEN as usize;
@@ -200,6 +202,24 @@ fn route(req: &Request, shared: &Arc<Shared>) -> Reply {
     if down {
         return Reply::text(503, "Service Unavailable");
     }
+    let fault = shared.rpc_faults.lock().ok().and_then(|faults| {
+        faults
+            .iter()
+            .find(|(prefix, _)| req.path.starts_with(prefix.as_str()))
+            .map(|(_, fault)| *fault)
+    });
+    match fault {
+        Some(RpcFault::Garbage) => {
+            return Reply {
+                status: 200,
+                content_type: "application/json",
+                body: GARBAGE_BODY.to_vec(),
+            }
+        }
+        Some(RpcFault::Status(status)) => return Reply::text(status, reason_phrase(status)),
+        Some(RpcFault::Delay(delay)) => sleep_unless_shutdown(delay, shared),
+        None => {}
+    }
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", ["v2", "info"]) => rpc::info(req, shared),
@@ -236,6 +256,17 @@ fn route(req: &Request, shared: &Arc<Shared>) -> Reply {
             stackerdb::get_chunk(shared, addr, name, slot, Some(version))
         }
         _ => Reply::not_found(),
+    }
+}
+
+/// Sleeps `delay` (a slow node), waking early when the node stops.
+fn sleep_unless_shutdown(delay: Duration, shared: &Shared) {
+    let deadline = std::time::Instant::now() + delay;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        if shared.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
 }
 
