@@ -294,9 +294,22 @@ impl Draft {
         let Some(block) = self.some_proposal() else {
             return self.status_check();
         };
-        let (kind, what) = match self.rng.below(3) {
-            0 => ("process_block", "the node processes"),
-            1 => ("push_block", "the miner pushes"),
+        if self.rng.chance(34) {
+            // The network signs the block: its signatures reach 70% without S0 and the node
+            // processes it (a node never processes a block its signers did not sign, so a
+            // bare `process_block` is left out).
+            for &signer in &PUPPETS {
+                self.step(
+                    format!("P{signer} sends accept about {block}"),
+                    &format!(
+                        "type = \"inject\"\nsigner = @P{signer}@\nmessage = \"accept\"\nblock = \"{block}\"\n"
+                    ),
+                );
+            }
+            return;
+        }
+        let (kind, what) = match self.rng.below(2) {
+            0 => ("push_block", "the miner pushes"),
             _ => ("repropose", "the miner re-proposes"),
         };
         self.step(

@@ -291,6 +291,16 @@ impl Drop for SignerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::env::var_os("AGREEMENT_KEEP").is_some() {
+            if let Some(dir) = self.log.parent() {
+                let kept = std::env::temp_dir().join(format!(
+                    "agreement-{}",
+                    dir.file_name().and_then(|n| n.to_str()).unwrap_or("run")
+                ));
+                let _ = std::fs::create_dir_all(&kept);
+                let _ = std::fs::copy(&self.log, kept.join("signer.log"));
+            }
+        }
     }
 }
 
@@ -461,6 +471,12 @@ impl World {
             ..MockNodeConfig::default()
         })?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        if std::env::var_os("AGREEMENT_KEEP").is_some() {
+            eprintln!(
+                "{subject}: S0's config, log and database in {}",
+                dir.path().display()
+            );
+        }
         let port = free_port();
         let signer = SignerProcess::start(subject, timeouts, dir.path(), &node, port);
         let deadline = Instant::now() + Duration::from_secs(30);
