@@ -28,9 +28,8 @@ use stacks_signer::client::StacksClient;
 use stacks_signer::config::GlobalConfig;
 use stacks_signer::devnet::wire::messages::{block_accepted, block_pre_commit, signer_rejection};
 use stacks_signer::devnet::{
-    Activity, ActivityEntry, BlockKind, BlockOverrides, BurnBlockOptions, MockNode,
-    MockNodeConfig, ObserverSpec, PoxConstants, ProposeOptions, RunningMockNode, SignerSpec,
-    ValidationAnswer,
+    Activity, ActivityEntry, BlockKind, BlockOverrides, BurnBlockOptions, MockNode, MockNodeConfig,
+    ObserverSpec, PoxConstants, ProposeOptions, RunningMockNode, SignerSpec, ValidationAnswer,
 };
 use stacks_signer::invariant::{check_votes, SignerVotes};
 use stacks_signer::logging::{discard, stderr_logger, LogSettings};
@@ -116,8 +115,8 @@ impl Endpoint {
     ];
 }
 
-/// One step of a sequence. Block indices are taken modulo the number of blocks proposed so
-/// far (a step naming a block before any was proposed does nothing).
+/// One step of a sequence. A block index `#i` names the `i`-th most recent proposal (`#0`:
+/// the latest), counting round; a step naming a block before any was proposed does nothing.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Step {
     /// The current miner proposes.
@@ -177,7 +176,11 @@ impl fmt::Debug for Step {
                 write!(f, "{who} {kind:?} #{block}")
             }
             Step::Validate { request, ok } => {
-                write!(f, "Validate(held #{request}: {})", if *ok { "ok" } else { "reject" })
+                write!(
+                    f,
+                    "Validate(held #{request}: {})",
+                    if *ok { "ok" } else { "reject" }
+                )
             }
             Step::BurnBlock { winner, fork } => write!(
                 f,
@@ -201,7 +204,11 @@ pub fn describe(steps: &[Step], failed: Option<usize>) -> String {
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let mark = if Some(i) == failed { "  <== fails here" } else { "" };
+            let mark = if Some(i) == failed {
+                "  <== fails here"
+            } else {
+                ""
+            };
             format!("  {i:>3}. {step:?}{mark}")
         })
         .collect::<Vec<_>>()
@@ -427,11 +434,13 @@ impl World {
         panic!("the node kept sending events to S0 for 100 rounds");
     }
 
+    /// The `i`-th most recent proposal (0: the latest), counting round.
     fn block(&self, i: usize) -> Option<Proposed> {
-        if self.proposals.is_empty() {
+        let n = self.proposals.len();
+        if n == 0 {
             None
         } else {
-            self.proposals.get(i % self.proposals.len()).cloned()
+            self.proposals.get(n - 1 - i % n).cloned()
         }
     }
 
@@ -745,9 +754,14 @@ impl World {
     }
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
+impl World {
+    /// Stops S0 at once and the node in the background (its threads take up to 200 ms to
+    /// notice): the next sequence need not wait for it.
+    pub fn finish(mut self) -> Figures {
         self.runloop = None;
         self.db = None;
+        let figures = self.figures;
+        std::thread::spawn(move || drop(self));
+        figures
     }
 }
