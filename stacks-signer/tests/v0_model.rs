@@ -14,7 +14,7 @@ mod v0_model_support;
 use std::time::Instant;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, TestError, TestRunner};
 
 use v0_model_support::{describe, BlockChoice, Endpoint, Figures, PeerKind, Step, Voter, World};
 
@@ -36,16 +36,17 @@ fn block_choice() -> impl Strategy<Value = BlockChoice> {
 
 fn voter() -> impl Strategy<Value = Voter> {
     prop_oneof![
-        5 => (1u8..=3).prop_map(Voter::Peer),
+        4 => (1u8..=3).prop_map(Voter::Peer),
+        3 => Just(Voter::P1AndP2),
         1 => Just(Voter::Outsider),
     ]
 }
 
 fn peer_kind() -> impl Strategy<Value = PeerKind> {
     prop_oneof![
-        Just(PeerKind::PreCommit),
-        Just(PeerKind::Accept),
-        Just(PeerKind::Reject),
+        3 => Just(PeerKind::PreCommit),
+        2 => Just(PeerKind::Accept),
+        1 => Just(PeerKind::Reject),
     ]
 }
 
@@ -116,19 +117,25 @@ fn random_event_sequences_never_make_the_signer_equivocate_lose_a_vote_or_skip_a
     let totals = totals.into_inner();
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "model: {} sequences, {} steps, {} proposals, {} votes published, {} restarts in {:.1} s \
-         ({:.1} sequences/s, {:.0} steps/s); 0 equivocations, 0 lost votes, 0 panics",
+        "model: {} sequences, {} steps, {} proposals, {} votes published ({} pre-commits, \
+         {} signatures, {} rejections), {} voted-for blocks with a conflicting sibling, \
+         {} restarts in {:.1} s ({:.2} sequences/s, {:.0} steps/s)",
         totals.sequences,
         totals.steps,
         totals.proposals,
         totals.votes,
+        totals.pre_commits,
+        totals.signatures,
+        totals.rejections,
+        totals.contested,
         totals.restarts,
         secs,
         totals.sequences as f64 / secs,
         totals.steps as f64 / secs,
     );
-    if let Err(e) = result {
-        panic!("{e}");
+    match result {
+        Ok(()) => println!("model: 0 equivocations, 0 lost votes, 0 panics"),
+        Err(e) => panic!("{e}"),
     }
 }
 
@@ -157,4 +164,48 @@ fn the_harness_is_not_vacuous_a_validated_proposal_gets_the_signers_votes() {
         "the signer published {} votes (a pre-commit and a signature expected)",
         figures.votes
     );
+}
+
+#[test]
+fn a_planted_vote_the_database_does_not_hold_is_caught_and_shrunk_to_two_steps() {
+    // Random steps around a pre-commit forged with S0's key: the checker must fail the
+    // sequence, and shrinking must cut it down to a proposal and the forgery.
+    let planted = (
+        prop::collection::vec(step(), 0..6),
+        prop::collection::vec(step(), 0..6),
+    )
+        .prop_map(|(mut before, after)| {
+            before.push(Step::Propose(BlockChoice::Next));
+            before.push(Step::Forged(0));
+            before.extend(after);
+            before
+        });
+    let mut runner = TestRunner::new(Config {
+        cases: 8,
+        max_shrink_iters: 200,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&planted, |steps| {
+        run_sequence(&steps)
+            .map(|_| ())
+            .map_err(TestCaseError::fail)
+    });
+    match result {
+        Err(TestError::Fail(reason, minimal)) => {
+            println!("the planted breach, as a failure prints it:\n{reason}");
+            assert_eq!(
+                minimal,
+                vec![Step::Propose(BlockChoice::Next), Step::Forged(0)],
+                "not shrunk to the minimal sequence: {reason}"
+            );
+            let text = reason.to_string();
+            assert!(
+                text.contains("does not hold")
+                    && text.contains("1. Forged S0 PreCommit #0  <== fails here"),
+                "the failure does not print the sequence readably: {text}"
+            );
+        }
+        other => panic!("the planted breach was not caught: {other:?}"),
+    }
 }

@@ -64,6 +64,8 @@ pub enum BlockChoice {
 pub enum Voter {
     /// Puppet P`n` (1..=3), in the signer set.
     Peer(u8),
+    /// P1 and P2 together (with S0, enough for the threshold).
+    P1AndP2,
     /// A key outside the signer set, writing into P1's slot.
     Outsider,
 }
@@ -159,6 +161,10 @@ pub enum Step {
     },
     /// S0 stops (its run loop and database handle dropped) and starts again on its database.
     Restart,
+    /// A planted breach, never generated: a pre-commit for block `#i` written into S0's slot
+    /// with S0's key behind its back (a vote its database does not hold). Only the test of the
+    /// checker and of shrinking uses it.
+    Forged(usize),
 }
 
 impl fmt::Debug for Step {
@@ -171,6 +177,7 @@ impl fmt::Debug for Step {
             Step::PeerVote { voter, kind, block } => {
                 let who = match voter {
                     Voter::Peer(n) => format!("P{n}"),
+                    Voter::P1AndP2 => "P1+P2".to_string(),
                     Voter::Outsider => "outsider".to_string(),
                 };
                 write!(f, "{who} {kind:?} #{block}")
@@ -194,6 +201,7 @@ impl fmt::Debug for Step {
                 write!(f, "{endpoint:?} {}", if *down { "down" } else { "up" })
             }
             Step::Restart => write!(f, "Restart"),
+            Step::Forged(i) => write!(f, "Forged S0 PreCommit #{i}"),
         }
     }
 }
@@ -224,6 +232,15 @@ pub struct Figures {
     pub steps: u64,
     /// Votes S0 published (pre-commits, acceptances, rejections; re-sends included).
     pub votes: u64,
+    /// Of which pre-commits.
+    pub pre_commits: u64,
+    /// Of which signatures (acceptances).
+    pub signatures: u64,
+    /// Of which rejections.
+    pub rejections: u64,
+    /// Blocks S0 voted for (pre-committed or signed) that had a conflicting sibling proposed
+    /// in the same sequence: the situations where an equivocation was possible.
+    pub contested: u64,
     /// Restarts of S0.
     pub restarts: u64,
     /// Blocks proposed.
@@ -236,6 +253,10 @@ impl Figures {
         self.sequences += other.sequences;
         self.steps += other.steps;
         self.votes += other.votes;
+        self.pre_commits += other.pre_commits;
+        self.signatures += other.signatures;
+        self.rejections += other.rejections;
+        self.contested += other.contested;
         self.restarts += other.restarts;
         self.proposals += other.proposals;
     }
@@ -560,6 +581,21 @@ impl World {
                     self.down.remove(endpoint);
                 }
             }
+            Step::Forged(i) => {
+                if let Some(p) = self.block(*i) {
+                    let cycle = self.cycle_of.get(&p.hash).copied().unwrap_or(0);
+                    let slot = self
+                        .node
+                        .signer_index(&StacksPublicKey::from_private(&s0_key()));
+                    if let Some(slot) = slot {
+                        let contract = format!("signers-{}-3", cycle % 2);
+                        let data = block_pre_commit(&p.hash);
+                        let _ = self
+                            .node
+                            .with_state(|s| s.write_internal(&contract, slot, &s0_key(), data));
+                    }
+                }
+            }
             Step::Restart => {
                 self.runloop = None;
                 self.db = None;
@@ -573,6 +609,10 @@ impl World {
 
     fn peer_vote(&mut self, voter: Voter, kind: PeerKind, hash: &Sha512Trunc256Sum) {
         match voter {
+            Voter::P1AndP2 => {
+                self.peer_vote(Voter::Peer(1), kind, hash);
+                self.peer_vote(Voter::Peer(2), kind, hash);
+            }
             Voter::Peer(n) => {
                 let key = StacksPublicKey::from_private(&puppet_key(n));
                 let Some(id) = self.node.signer_index(&key) else {
@@ -677,9 +717,16 @@ impl World {
                 continue;
             };
             let hash = match message {
-                SignerMessage::BlockPreCommit(h) => h,
-                SignerMessage::BlockResponse(BlockResponse::Accepted(a)) => a.signer_signature_hash,
+                SignerMessage::BlockPreCommit(h) => {
+                    self.figures.pre_commits += 1;
+                    h
+                }
+                SignerMessage::BlockResponse(BlockResponse::Accepted(a)) => {
+                    self.figures.signatures += 1;
+                    a.signer_signature_hash
+                }
                 SignerMessage::BlockResponse(BlockResponse::Rejected(_)) => {
+                    self.figures.rejections += 1;
                     votes += 1;
                     continue;
                 }
@@ -760,7 +807,18 @@ impl World {
     pub fn finish(mut self) -> Figures {
         self.runloop = None;
         self.db = None;
-        let figures = self.figures;
+        let mut figures = self.figures;
+        figures.contested = self
+            .favoured
+            .iter()
+            .filter(|((ch, height), (hash, _))| {
+                self.proposals.iter().any(|p| {
+                    p.block.header.consensus_hash == *ch
+                        && p.block.header.chain_length == *height
+                        && p.hash != *hash
+                })
+            })
+            .count() as u64;
         std::thread::spawn(move || drop(self));
         figures
     }
