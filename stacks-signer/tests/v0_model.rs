@@ -7,10 +7,13 @@
 //! testing").
 //!
 //! `MODEL_CASES` sets the number of sequences (default 64), `MODEL_STEPS` their maximum length
-//! (default 32). A failure prints the shrunk sequence, one step a line.
+//! (default 32), `MODEL_THREADS` how many run at once (default 1). A failure prints the
+//! shrunk sequence, one step a line.
 
 mod v0_model_support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use proptest::prelude::*;
@@ -91,35 +94,19 @@ fn run_sequence(steps: &[Step]) -> Result<Figures, String> {
     Ok(world.finish())
 }
 
-#[test]
-fn random_event_sequences_never_make_the_signer_equivocate_lose_a_vote_or_skip_a_state() {
-    let cases = env_number("MODEL_CASES", 64) as u32;
-    let max_steps = env_number("MODEL_STEPS", 32) as usize;
-    let mut runner = TestRunner::new(Config {
-        cases,
-        max_shrink_iters: 2_000,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let started = Instant::now();
-    let totals = std::cell::RefCell::new(Figures::default());
-    let result =
-        runner.run(
-            &prop::collection::vec(step(), 1..=max_steps),
-            |steps| match run_sequence(&steps) {
-                Ok(figures) => {
-                    totals.borrow_mut().add(&figures);
-                    Ok(())
-                }
-                Err(message) => Err(TestCaseError::fail(message)),
-            },
-        );
-    let totals = totals.into_inner();
-    let secs = started.elapsed().as_secs_f64();
+/// The process's peak resident set size (`VmHWM`), in MiB, where `/proc` tells it.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn print_figures(label: &str, totals: &Figures, secs: f64) {
     println!(
-        "model: {} sequences, {} steps, {} proposals, {} votes published ({} pre-commits, \
+        "model{label}: {} sequences, {} steps, {} proposals, {} votes published ({} pre-commits, \
          {} signatures, {} rejections), {} voted-for blocks with a conflicting sibling, \
-         {} restarts in {:.1} s ({:.2} sequences/s, {:.0} steps/s)",
+         {} restarts in {:.1} s ({:.2} sequences/s, {:.0} steps/s), peak RSS {} MiB",
         totals.sequences,
         totals.steps,
         totals.proposals,
@@ -132,11 +119,64 @@ fn random_event_sequences_never_make_the_signer_equivocate_lose_a_vote_or_skip_a
         secs,
         totals.sequences as f64 / secs,
         totals.steps as f64 / secs,
+        peak_rss_mib().map_or("?".to_string(), |m| format!("{m:.0}")),
     );
-    match result {
-        Ok(()) => println!("model: 0 equivocations, 0 lost votes, 0 panics"),
-        Err(e) => panic!("{e}"),
+}
+
+#[test]
+fn random_event_sequences_never_make_the_signer_equivocate_lose_a_vote_or_skip_a_state() {
+    let cases = env_number("MODEL_CASES", 64);
+    let max_steps = env_number("MODEL_STEPS", 32) as usize;
+    let threads = env_number("MODEL_THREADS", 1).max(1);
+    // A long campaign reports its progress every `MODEL_PROGRESS` sequences (default 1,000).
+    let progress = env_number("MODEL_PROGRESS", 1_000).max(1);
+    let started = Instant::now();
+    let totals = Arc::new(Mutex::new(Figures::default()));
+    let failed = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (totals, failed) = (totals.clone(), failed.clone());
+            let cases = cases / threads + u64::from(t < cases % threads);
+            std::thread::spawn(move || {
+                let mut runner = TestRunner::new(Config {
+                    cases: cases as u32,
+                    max_shrink_iters: 2_000,
+                    failure_persistence: None,
+                    ..Config::default()
+                });
+                runner
+                    .run(&prop::collection::vec(step(), 1..=max_steps), |steps| {
+                        if failed.load(Ordering::SeqCst) {
+                            // Another worker failed: finish quickly.
+                            return Ok(());
+                        }
+                        let figures = run_sequence(&steps).map_err(TestCaseError::fail)?;
+                        let mut totals = totals.lock().unwrap_or_else(|p| p.into_inner());
+                        totals.add(&figures);
+                        if cases >= progress && totals.sequences % progress == 0 {
+                            print_figures(" (so far)", &totals, started.elapsed().as_secs_f64());
+                        }
+                        Ok(())
+                    })
+                    .inspect_err(|_| failed.store(true, Ordering::SeqCst))
+            })
+        })
+        .collect();
+    let results: Vec<_> = workers
+        .into_iter()
+        .map(|w| {
+            w.join()
+                .unwrap_or_else(|_| panic!("a model worker panicked"))
+        })
+        .collect();
+    let totals = *totals.lock().unwrap_or_else(|p| p.into_inner());
+    print_figures("", &totals, started.elapsed().as_secs_f64());
+    for result in results {
+        if let Err(e) = result {
+            panic!("{e}");
+        }
     }
+    println!("model: 0 equivocations, 0 lost votes, 0 panics");
 }
 
 #[test]
