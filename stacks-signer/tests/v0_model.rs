@@ -76,6 +76,9 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (prop::sample::select(Endpoint::ALL.to_vec()), any::<bool>())
             .prop_map(|(endpoint, down)| Step::NodeError { endpoint, down }),
         2 => Just(Step::Restart),
+        2 => (0u8..6).prop_map(|after_events| Step::Crash { after_events }),
+        1 => (recent(), any::<bool>())
+            .prop_map(|(block, ok)| Step::UnsolicitedValidation { block, ok }),
     ]
 }
 

@@ -26,6 +26,7 @@ use libsigner::v0::messages::{BlockResponse, RejectReason, SignerMessage, Valida
 use libsigner::{EventReceiver, SignerEvent, SignerEventReceiver, SignerRunLoop};
 use stacks_signer::client::StacksClient;
 use stacks_signer::config::GlobalConfig;
+use stacks_signer::devnet::validator::answer as answer_validation;
 use stacks_signer::devnet::wire::messages::{block_accepted, block_pre_commit, signer_rejection};
 use stacks_signer::devnet::{
     Activity, ActivityEntry, BlockKind, BlockOverrides, BurnBlockOptions, MockNode, MockNodeConfig,
@@ -161,6 +162,21 @@ pub enum Step {
     },
     /// S0 stops (its run loop and database handle dropped) and starts again on its database.
     Restart,
+    /// S0 crashes after handling `after_events` more events (during the steps that follow):
+    /// the events the node already delivered but S0 did not handle are lost, and S0 starts
+    /// again on its database.
+    Crash {
+        /// How many events S0 still handles.
+        after_events: u8,
+    },
+    /// The node sends a validation result for block `block` that no held request asked for
+    /// (a duplicate, or one S0 never submitted).
+    UnsolicitedValidation {
+        /// The block.
+        block: usize,
+        /// Valid or invalid.
+        ok: bool,
+    },
     /// A planted breach, never generated: a pre-commit for block `#i` written into S0's slot
     /// with S0's key behind its back (a vote its database does not hold). Only the test of the
     /// checker and of shrinking uses it.
@@ -201,6 +217,12 @@ impl fmt::Debug for Step {
                 write!(f, "{endpoint:?} {}", if *down { "down" } else { "up" })
             }
             Step::Restart => write!(f, "Restart"),
+            Step::Crash { after_events } => write!(f, "Crash(after {after_events} events)"),
+            Step::UnsolicitedValidation { block, ok } => write!(
+                f,
+                "UnsolicitedValidation(#{block}: {})",
+                if *ok { "ok" } else { "reject" }
+            ),
             Step::Forged(i) => write!(f, "Forged S0 PreCommit #{i}"),
         }
     }
@@ -321,10 +343,26 @@ pub struct World {
     /// How many of the node's entries the model has read.
     read: usize,
     down: HashSet<Endpoint>,
+    /// A crash armed by [`Step::Crash`]: events S0 still handles before it.
+    crash_in: Option<u8>,
     cycle_of: HashMap<Sha512Trunc256Sum, u64>,
     /// This sequence's figures.
     pub figures: Figures,
     _dir: tempfile::TempDir,
+}
+
+fn validation_answer(ok: bool) -> ValidationAnswer {
+    if ok {
+        ValidationAnswer::Ok {
+            validation_time_ms: 5,
+            cost_zero: false,
+        }
+    } else {
+        ValidationAnswer::Reject {
+            code: ValidateRejectCode::InvalidBlock,
+            reason: "model: invalid".to_string(),
+        }
+    }
 }
 
 fn open_db(config: &GlobalConfig) -> SharedSignerDb {
@@ -399,6 +437,7 @@ impl World {
             favoured: BTreeMap::new(),
             read: 0,
             down: HashSet::new(),
+            crash_in: None,
             cycle_of: HashMap::new(),
             figures: Figures {
                 sequences: 1,
@@ -439,13 +478,26 @@ impl World {
                     Err(e) => panic!("S0's event receiver failed: {e}"),
                 };
                 let status = matches!(event, SignerEvent::StatusCheck);
-                if let Some(runloop) = self.runloop.as_mut() {
+                if self.crash_in == Some(0) {
+                    // S0 is down: the event was acknowledged and is lost.
+                    self.runloop = None;
+                    self.db = None;
+                } else if let Some(runloop) = self.runloop.as_mut() {
                     runloop.run_one_pass(Some(event), &self.results.0);
+                    if !status {
+                        self.crash_in = self.crash_in.map(|n| n.saturating_sub(1));
+                    }
                 }
                 while self.results.1.try_recv().is_ok() {}
                 if status {
                     break;
                 }
+                handled += 1;
+            }
+            if self.runloop.is_none() {
+                self.crash_in = None;
+                self.figures.restarts += 1;
+                self.start_signer();
                 handled += 1;
             }
             if handled == 0 {
@@ -532,18 +584,7 @@ impl World {
                 let held = self.node.held_validations();
                 if !held.is_empty() {
                     let hash = held[request % held.len()];
-                    let answer = if *ok {
-                        ValidationAnswer::Ok {
-                            validation_time_ms: 5,
-                            cost_zero: false,
-                        }
-                    } else {
-                        ValidationAnswer::Reject {
-                            code: ValidateRejectCode::InvalidBlock,
-                            reason: "model: invalid".to_string(),
-                        }
-                    };
-                    let _ = self.node.answer_validation(&hash, answer);
+                    let _ = self.node.answer_validation(&hash, validation_answer(*ok));
                 }
             }
             Step::BurnBlock { winner, fork } => {
@@ -579,6 +620,19 @@ impl World {
                     self.down.insert(*endpoint);
                 } else {
                     self.down.remove(endpoint);
+                }
+            }
+            Step::Crash { after_events } => {
+                self.crash_in = Some(*after_events);
+            }
+            Step::UnsolicitedValidation { block, ok } => {
+                if let Some(p) = self.block(*block) {
+                    let answer = validation_answer(*ok);
+                    let response = self.node.with_state(|s| {
+                        let chain_id = s.config.chain_id;
+                        answer_validation(s, &p.block, chain_id, &answer, 5)
+                    });
+                    self.node.send_validation_response(response);
                 }
             }
             Step::Forged(i) => {
