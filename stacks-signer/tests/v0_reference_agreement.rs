@@ -184,6 +184,7 @@ fn this_signer_decides_as_the_reference_on_generated_scenarios() {
     let (mut proposals, mut agree, mut order_agree, mut disagreeing) = (0, 0, 0, 0);
     let mut safety = Vec::new();
     let mut timing = Vec::new();
+    let mut downstream: Vec<String> = Vec::new();
     for seed in first..first + count {
         let generated = generate(seed);
         let ours = run_scenario(&Subject::Ours, &generated.toml)
@@ -253,14 +254,16 @@ fn this_signer_decides_as_the_reference_on_generated_scenarios() {
         );
     }
     let summary = format!(
-        "{count} scenarios, {proposals} proposals: votes agree on {agree}, {} refused by our own-vote rule where the reference voted for a second sibling; chunk order the same in {order_agree} scenarios; {disagreeing} scenarios with a difference ({} more differed once and agreed when run again)\n",
+        "{count} scenarios, {proposals} proposals: votes agree on {agree}, {} refused by our own-vote rule where the reference voted for a second sibling, {} differ after such a refusal; chunk order the same in {order_agree} scenarios; {disagreeing} scenarios with a difference ({} more differed once and agreed when run again)\n",
         safety.len(),
+        downstream.len(),
         timing.len()
     );
     println!("{summary}");
     report(&format!(
-        "{summary}\n{table}\nrefused by the safety rule:\n{}\n\ndiffered once, agreed when run again:\n{}\n\n{details}",
+        "{summary}\n{table}\nrefused by the safety rule:\n{}\n\ndiffering after such a refusal:\n{}\n\ndiffered once, agreed when run again:\n{}\n\n{details}",
         safety.join("\n"),
+        downstream.join("\n"),
         timing.join("\n")
     ));
     assert_eq!(disagreeing, 0, "{summary}\n{details}");

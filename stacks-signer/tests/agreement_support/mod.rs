@@ -629,6 +629,10 @@ pub struct Comparison {
     /// a sibling (same tenure, same height): the documented difference of
     /// `docs/compatibility.md`, not counted as a disagreement.
     pub safety_refusals: Vec<String>,
+    /// Differences on proposals made after such a refusal: from there on the two networks
+    /// differ (in one the refused block may have been signed and processed), so these are
+    /// listed apart too, not counted as disagreements.
+    pub downstream: Vec<String>,
     /// Whether the chunk kinds were written in the same order.
     pub chunk_order_agrees: bool,
     /// Every difference, one line each.
@@ -654,6 +658,14 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
                 b.subject,
                 join(&vb)
             ));
+        } else if !c.safety_refusals.is_empty() {
+            c.downstream.push(format!(
+                "{label}: {} {} | {} {}",
+                a.subject,
+                join(&va),
+                b.subject,
+                join(&vb)
+            ));
         } else {
             c.differences.push(format!(
                 "{label}: {} {} | {} {}",
@@ -664,7 +676,10 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
             ));
         }
     }
-    let (ka, kb) = if c.safety_refusals.is_empty() {
+    let (ka, kb) = if !c.downstream.is_empty() {
+        // Once the networks differ, so may the chunks that follow.
+        (Vec::<String>::new(), Vec::<String>::new())
+    } else if c.safety_refusals.is_empty() {
         (a.chunk_kinds(), b.chunk_kinds())
     } else {
         // The refused vote's rejection stands where the other run's vote stands.
