@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod error;
+pub mod parse;
 pub mod retry;
 pub mod stackerdb;
 pub mod stacks_client;
