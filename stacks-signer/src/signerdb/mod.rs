@@ -82,7 +82,8 @@ impl SignerDb {
     /// `":memory:"` opens a private in-memory database. Errors:
     /// [`SignerDbError::AlreadyLocked`] when another handle holds it,
     /// [`SignerDbError::SchemaTooNew`] / [`SignerDbError::SchemaUnsupported`] when its schema
-    /// cannot be brought to [`SCHEMA_VERSION`].
+    /// cannot be brought to [`SCHEMA_VERSION`], [`SignerDbError::NotASignerDb`] when the file
+    /// is not SQLite, is damaged, or is another program's database (left untouched).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SignerDbError> {
         let path = path.as_ref();
         if path.as_os_str() == IN_MEMORY_PATH {
@@ -97,6 +98,19 @@ impl SignerDb {
         }
         let lock = lock::DbLock::acquire(path)?;
         let existed = path.exists();
+        let (conn, opened_at_version) =
+            Self::open_file(path, existed).map_err(|e| not_a_database(e, path))?;
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+            opened_at_version,
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens and migrates the file at `path` (the lock is held): the connection and the
+    /// schema version the file had.
+    fn open_file(path: &Path, existed: bool) -> Result<(Connection, u32), SignerDbError> {
         let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -107,6 +121,7 @@ impl SignerDb {
         // Exclusive locking mode must be set before the first access; with it SQLite keeps
         // the WAL index in process memory and holds its file lock until the handle closes.
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        schema::refuse_foreign_file(&conn, path)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(SignerDbError::Migration {
@@ -120,12 +135,7 @@ impl SignerDb {
         if !existed {
             sync_parent_dir(path)?;
         }
-        Ok(Self {
-            conn,
-            path: path.to_path_buf(),
-            opened_at_version,
-            _lock: Some(lock),
-        })
+        Ok((conn, opened_at_version))
     }
 
     /// Same as [`SignerDb::open`], under the reference's name.
@@ -183,6 +193,23 @@ impl SignerDb {
 }
 
 /// Makes the creation of a new database file durable (its directory entry).
+/// SQLite's "not a database" and "malformed" errors, wherever opening hits them, as
+/// [`SignerDbError::NotASignerDb`] naming the file; any other error as it is.
+fn not_a_database(e: SignerDbError, path: &Path) -> SignerDbError {
+    let SignerDbError::Sqlite(sqlite) = &e else {
+        return e;
+    };
+    match sqlite.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            SignerDbError::NotASignerDb {
+                path: path.to_path_buf(),
+                reason: sqlite.to_string(),
+            }
+        }
+        _ => e,
+    }
+}
+
 fn sync_parent_dir(path: &Path) -> Result<(), SignerDbError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -1,0 +1,133 @@
+//! A file at `db_path` that is not a signer database — random bytes, a damaged SQLite file,
+//! another program's SQLite database, a truncated signer database, one from a newer
+//! stacks-signer — is refused at open with one clear line naming the file, never a panic,
+//! and a foreign file is left untouched.
+
+mod signerdb_support;
+
+use std::path::Path;
+
+use rusqlite::Connection;
+use signerdb_support::*;
+use stacks_signer::signerdb::{SignerDb, SignerDbError, SCHEMA_VERSION};
+
+/// Deterministic pseudo-random bytes (xorshift), not starting with SQLite's magic.
+fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 24) as u8
+        })
+        .collect()
+}
+
+/// Opens `path`, which must fail; the error's one line, checked to name the file.
+fn refused(path: &Path) -> (SignerDbError, String) {
+    let err = SignerDb::open(path).expect_err("the file must be refused");
+    let line = err.to_string();
+    assert_eq!(line.lines().count(), 1, "one line: {line}");
+    assert!(line.contains(&path.display().to_string()), "{line}");
+    (err, line)
+}
+
+#[test]
+fn a_file_of_random_bytes_is_not_a_signer_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("random.sqlite");
+    let bytes = random_bytes(16 * 1024, 0x5eed);
+    std::fs::write(&path, &bytes).unwrap();
+    let (err, line) = refused(&path);
+    assert!(matches!(err, SignerDbError::NotASignerDb { .. }), "{err:?}");
+    assert!(line.contains("is not a usable signer database"), "{line}");
+    assert!(line.contains("file is not a database"), "{line}");
+    assert!(
+        line.ends_with("move it away or point db_path elsewhere"),
+        "{line}"
+    );
+    assert!(std::fs::read(&path).unwrap() == bytes, "left untouched");
+}
+
+#[test]
+fn an_sqlite_header_over_garbage_is_not_a_signer_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.sqlite");
+    let mut bytes = b"SQLite format 3\0".to_vec();
+    bytes.extend(random_bytes(8 * 1024, 7));
+    std::fs::write(&path, &bytes).unwrap();
+    let (err, line) = refused(&path);
+    assert!(matches!(err, SignerDbError::NotASignerDb { .. }), "{err:?}");
+    assert!(line.contains("is not a usable signer database"), "{line}");
+}
+
+#[test]
+fn another_programs_sqlite_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("foreign.sqlite");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);
+         INSERT INTO customers (name) VALUES ('alice'), ('bob');
+         CREATE INDEX customers_by_name ON customers (name);",
+    )
+    .unwrap();
+    drop(conn);
+    let before = std::fs::read(&path).unwrap();
+    let (err, line) = refused(&path);
+    assert!(matches!(err, SignerDbError::NotASignerDb { .. }), "{err:?}");
+    assert!(
+        line.contains(r#"it has no db_config version but holds "customers", "customers_by_name""#),
+        "{line}"
+    );
+    assert!(std::fs::read(&path).unwrap() == before, "left untouched");
+}
+
+#[test]
+fn a_truncated_signer_database_is_refused() {
+    let (dir, path, mut db) = temp_db();
+    // Enough rows for the file to span many pages.
+    for n in 0..2000u64 {
+        let ch = libsigner::chain::ConsensusHash::from([(n % 251) as u8; 20]);
+        db.update_last_activity_time(&ch, n).unwrap();
+        let mut hash = [0u8; 32];
+        hash[..8].copy_from_slice(&n.to_be_bytes());
+        db.insert_pending_block_validation(&libsigner::chain::Sha512Trunc256Sum::from(hash), n)
+            .unwrap();
+    }
+    drop(db);
+    let full = std::fs::read(&path).unwrap();
+    assert!(full.len() > 4 * 4096, "{} bytes", full.len());
+    for keep in [full.len() / 2, 4096 + 100, 100] {
+        let cut = dir.path().join(format!("cut-{keep}.sqlite"));
+        std::fs::write(&cut, &full[..keep]).unwrap();
+        let (err, line) = refused(&cut);
+        eprintln!("{keep} bytes kept: {line}");
+        assert!(
+            matches!(err, SignerDbError::NotASignerDb { .. }),
+            "{keep} bytes kept: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_signer_database_of_a_newer_schema_is_refused() {
+    let (_dir, path, db) = temp_db();
+    drop(db);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO db_config (version) VALUES (?1)",
+        [SCHEMA_VERSION + 5],
+    )
+    .unwrap();
+    drop(conn);
+    let (err, line) = refused(&path);
+    assert!(matches!(err, SignerDbError::SchemaTooNew { .. }), "{err:?}");
+    assert!(
+        line.contains(&format!(
+            "has schema version {}, newer than the {SCHEMA_VERSION} this stacks-signer understands",
+            SCHEMA_VERSION + 5
+        )),
+        "{line}"
+    );
+}
