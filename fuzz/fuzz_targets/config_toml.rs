@@ -25,7 +25,10 @@ fn offline_resolver(text: &str) -> std::io::Result<Vec<SocketAddr>> {
     if host == "localhost" {
         return Ok(("localhost", port).to_socket_addrs()?.collect());
     }
-    Ok(vec![SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))])
+    Ok(vec![SocketAddr::V4(SocketAddrV4::new(
+        Ipv4Addr::LOCALHOST,
+        port,
+    ))])
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 //! Any bytes as an existing database file: `SignerDb::open` (what `stacks-signer run` does
 //! first) never panics; it opens the file (then the schema is current) or refuses it with a
-//! one-line error naming the file.
+//! one-line error (the first refusal of each kind is printed).
 //!
 //! Every run writes the bytes to one file per fuzz process (removing the WAL and lock files
 //! the previous run left), so the disk use stays constant.
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use stacks_signer::signerdb::{SignerDb, SCHEMA_VERSION};
+use stacks_signer::signerdb::{SignerDb, SignerDbError, SCHEMA_VERSION};
 
 fn db_path() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
@@ -36,29 +36,32 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(path, data).expect("write the candidate file");
     match SignerDb::open(path) {
         Ok(db) => {
-            assert_eq!(db.schema_version().expect("version of an open db"), SCHEMA_VERSION);
+            assert_eq!(
+                db.schema_version().expect("version of an open db"),
+                SCHEMA_VERSION
+            );
         }
         Err(e) => {
             let line = e.to_string();
             assert!(!line.is_empty() && !line.contains('\n'), "{line}");
-            report_first(&line, path);
+            report_first(&e);
         }
     }
 });
 
-/// Prints each kind of refusal once (the message with the path and numbers blanked), so a
-/// campaign shows which errors the inputs reached.
-fn report_first(line: &str, path: &PathBuf) {
+/// Prints the first refusal of each error variant, so a campaign shows which refusals the
+/// inputs reached.
+fn report_first(e: &SignerDbError) {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let shape: String = line
-        .replace(&path.display().to_string(), "<path>")
-        .chars()
-        .map(|c| if c.is_ascii_digit() { '#' } else { c })
-        .collect();
+    let debug = format!("{e:?}");
+    let variant: String = debug.chars().take_while(|c| c.is_alphanumeric()).collect();
     let Ok(mut seen) = SEEN.lock() else {
         return;
     };
-    if seen.get_or_insert_with(HashSet::new).insert(shape.clone()) {
-        eprintln!("signerdb_file: new refusal: {shape}");
+    if seen
+        .get_or_insert_with(HashSet::new)
+        .insert(variant.clone())
+    {
+        eprintln!("signerdb_file: first {variant}: {e}");
     }
 }

@@ -131,3 +131,41 @@ fn a_signer_database_of_a_newer_schema_is_refused() {
         "{line}"
     );
 }
+
+/// Found by the `signerdb_file` fuzz target: a signer database whose schema text was damaged
+/// so that SQLite's "malformed database schema" error quotes it, newline included. The
+/// refusal must still be one line.
+#[test]
+fn a_damaged_schema_quoted_by_sqlite_still_gives_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged-schema.sqlite");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/signerdb/fuzz-multiline-schema-error.sqlite"
+    );
+    std::fs::copy(fixture, &path).unwrap();
+    let (err, line) = refused(&path);
+    assert!(matches!(err, SignerDbError::NotASignerDb { .. }), "{err:?}");
+    assert!(line.contains("malformed database schema"), "{line}");
+    assert!(line.contains("\\n"), "the newline is shown escaped: {line}");
+}
+
+/// The same, made by hand: another program's table whose stored schema text spans lines and
+/// does not parse.
+#[test]
+fn a_multiline_malformed_schema_gives_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("multiline.sqlite");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE t (x INTEGER);
+         PRAGMA writable_schema = ON;
+         UPDATE sqlite_master SET sql = 'CREATE TABLE t (x\n[hash)\n) STRICT' WHERE name = 't';
+         PRAGMA writable_schema = OFF;",
+    )
+    .unwrap();
+    drop(conn);
+    let (err, line) = refused(&path);
+    assert!(matches!(err, SignerDbError::NotASignerDb { .. }), "{err:?}");
+    assert!(line.contains("malformed database schema (t)"), "{line}");
+}

@@ -193,21 +193,44 @@ impl SignerDb {
 }
 
 /// Makes the creation of a new database file durable (its directory entry).
-/// SQLite's "not a database" and "malformed" errors, wherever opening hits them, as
-/// [`SignerDbError::NotASignerDb`] naming the file; any other error as it is.
+/// SQLite's "not a database", "malformed", "unsupported file format" and "out of memory"
+/// errors, wherever opening hits them, as [`SignerDbError::NotASignerDb`] naming the file (on
+/// one line: SQLite quotes the file's own schema text, newlines included); any other error as
+/// it is.
 fn not_a_database(e: SignerDbError, path: &Path) -> SignerDbError {
     let SignerDbError::Sqlite(sqlite) = &e else {
         return e;
     };
-    match sqlite.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
-            SignerDbError::NotASignerDb {
-                path: path.to_path_buf(),
-                reason: sqlite.to_string(),
-            }
-        }
-        _ => e,
+    let reason = sqlite.to_string();
+    let unusable = matches!(
+        sqlite.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::NotADatabase
+                | rusqlite::ErrorCode::DatabaseCorrupt
+                | rusqlite::ErrorCode::OutOfMemory
+        )
+    ) || reason == "unsupported file format";
+    if !unusable {
+        return e;
     }
+    SignerDbError::NotASignerDb {
+        path: path.to_path_buf(),
+        reason: one_line(&reason),
+    }
+}
+
+/// `text` with its control characters (newlines among them) escaped, so that an error quoting
+/// a file's content stays on one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn sync_parent_dir(path: &Path) -> Result<(), SignerDbError> {

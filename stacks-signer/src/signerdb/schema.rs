@@ -321,7 +321,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, SignerD
             })?;
         (step.apply)(&tx).map_err(|e| SignerDbError::Migration {
             to: step.to,
-            reason: e.to_string(),
+            reason: super::one_line(&e.to_string()),
         })?;
         tx.execute(
             "INSERT INTO db_config (version) VALUES (?1)",
