@@ -293,14 +293,48 @@ fn shown_key_name(key: String) -> String {
     if key.len() >= 32 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
         format!("<redacted: {} hex digits>", key.len())
     } else {
-        key
+        one_line(&key)
     }
+}
+
+/// `text` with its control characters (newlines among them) escaped: an error quoting the
+/// config file stays on one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A TOML parse error on one line: the parser's message (its lines joined) and where it is.
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let at = e
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(" (line {line}, column {column})")
+        });
+    ConfigError::Toml(one_line(&format!("{message}{}", at.unwrap_or_default())))
 }
 
 fn describe(value: &TomlValue) -> String {
     match value {
         TomlValue::String(s) => format!("{s:?}"),
-        other => other.to_string(),
+        other => one_line(&other.to_string()),
     }
 }
 
@@ -503,7 +537,7 @@ impl GlobalConfig {
     ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
         let table: Table = text
             .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Toml(e.message().to_string()))?;
+            .map_err(|e: toml::de::Error| toml_error(text, &e))?;
         let mut warnings = Vec::new();
         let mut known = Table::new();
         for (key, value) in table {

@@ -169,3 +169,30 @@ fn a_multiline_malformed_schema_gives_one_line() {
     assert!(matches!(err, SignerDbError::NotASignerDb { .. }), "{err:?}");
     assert!(line.contains("malformed database schema (t)"), "{line}");
 }
+
+/// Found by the `signerdb_file` fuzz target: a `db_config` without a `version` column, or with
+/// an impossible version, is refused naming the file (it was an unnamed SQLite error).
+#[test]
+fn an_unreadable_schema_version_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, sql, reason) in [
+        (
+            "no-version-column.sqlite",
+            "CREATE TABLE db_config (v INTEGER); INSERT INTO db_config VALUES (21);",
+            "no such column: version",
+        ),
+        (
+            "negative-version.sqlite",
+            "CREATE TABLE db_config (version INTEGER); INSERT INTO db_config VALUES (-1);",
+            "corrupt value in db_config.version: impossible version -1",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(sql).unwrap();
+        drop(conn);
+        let (err, line) = refused(&path);
+        assert!(matches!(err, SignerDbError::NotASignerDb { .. }), "{err:?}");
+        assert!(line.contains(reason), "{line}");
+    }
+}

@@ -121,7 +121,12 @@ impl SignerDb {
         // Exclusive locking mode must be set before the first access; with it SQLite keeps
         // the WAL index in process memory and holds its file lock until the handle closes.
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-        schema::refuse_foreign_file(&conn, path)?;
+        // Whatever stops the version from being read (a `db_config` without a `version`
+        // column, an impossible version) means the file is not a usable signer database.
+        schema::refuse_foreign_file(&conn, path).map_err(|e| match e {
+            SignerDbError::NotASignerDb { .. } => e,
+            other => other.into_unusable(path),
+        })?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(SignerDbError::Migration {
@@ -216,6 +221,38 @@ fn not_a_database(e: SignerDbError, path: &Path) -> SignerDbError {
     SignerDbError::NotASignerDb {
         path: path.to_path_buf(),
         reason: one_line(&reason),
+    }
+}
+
+impl SignerDbError {
+    /// A corrupt value or an SQLite error other than the file being busy, locked or
+    /// unreadable, met while reading the schema version, as [`SignerDbError::NotASignerDb`]
+    /// naming `path`; anything else unchanged.
+    fn into_unusable(self, path: &Path) -> SignerDbError {
+        use rusqlite::ErrorCode;
+        let unusable = match &self {
+            SignerDbError::Corrupt { .. } => true,
+            SignerDbError::Sqlite(sqlite) => !matches!(
+                sqlite.sqlite_error_code(),
+                Some(
+                    ErrorCode::DatabaseBusy
+                        | ErrorCode::DatabaseLocked
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::PermissionDenied
+                        | ErrorCode::ReadOnly
+                        | ErrorCode::DiskFull
+                )
+            ),
+            _ => false,
+        };
+        if !unusable {
+            return not_a_database(self, path);
+        }
+        SignerDbError::NotASignerDb {
+            path: path.to_path_buf(),
+            reason: one_line(&self.to_string()),
+        }
     }
 }
 

@@ -319,9 +319,20 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, SignerD
                 found: version,
                 reason: unsupported_reason(version),
             })?;
-        (step.apply)(&tx).map_err(|e| SignerDbError::Migration {
-            to: step.to,
-            reason: super::one_line(&e.to_string()),
+        (step.apply)(&tx).map_err(|e| match e {
+            // A damaged file, not a failed step: reported as such by the opener.
+            SignerDbError::Sqlite(ref sqlite)
+                if matches!(
+                    sqlite.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+                ) =>
+            {
+                e
+            }
+            other => SignerDbError::Migration {
+                to: step.to,
+                reason: super::one_line(&other.to_string()),
+            },
         })?;
         tx.execute(
             "INSERT INTO db_config (version) VALUES (?1)",
