@@ -196,3 +196,26 @@ fn an_unreadable_schema_version_is_refused_naming_the_file() {
         assert!(line.contains(reason), "{line}");
     }
 }
+
+/// Found by the `signerdb_file` fuzz target: a file claiming the reference's schema 18 without
+/// its tables is refused with the migration named once (it was said twice).
+#[test]
+fn a_reference_version_without_its_tables_names_the_failed_migration_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hollow-18.sqlite");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE db_config (version INTEGER NOT NULL); INSERT INTO db_config VALUES (18);",
+    )
+    .unwrap();
+    drop(conn);
+    let err = SignerDb::open(&path).unwrap_err();
+    let line = err.to_string();
+    assert!(matches!(err, SignerDbError::Migration { .. }), "{err:?}");
+    assert_eq!(
+        line.matches("migrating the signer database").count(),
+        1,
+        "{line}"
+    );
+    assert!(line.contains("table blocks is missing"), "{line}");
+}

@@ -249,9 +249,13 @@ impl SignerDbError {
         if !unusable {
             return not_a_database(self, path);
         }
+        let reason = match &self {
+            SignerDbError::Sqlite(sqlite) => sqlite.to_string(),
+            other => other.to_string(),
+        };
         SignerDbError::NotASignerDb {
             path: path.to_path_buf(),
-            reason: one_line(&self.to_string()),
+            reason: one_line(&reason),
         }
     }
 }

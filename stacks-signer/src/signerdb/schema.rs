@@ -329,6 +329,8 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, SignerD
             {
                 e
             }
+            // A step that already says which migration failed.
+            SignerDbError::Migration { .. } => e,
             other => SignerDbError::Migration {
                 to: step.to,
                 reason: super::one_line(&other.to_string()),
