@@ -219,3 +219,20 @@ fn a_reference_version_without_its_tables_names_the_failed_migration_once() {
     );
     assert!(line.contains("table blocks is missing"), "{line}");
 }
+
+/// Found by the `signerdb_file` fuzz target: a file shorter than its header says, whose
+/// damaged schema text SQLite quotes (newline included) in a short-read I/O error, not a
+/// corruption error.
+#[test]
+fn a_damaged_schema_met_elsewhere_still_gives_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged-schema-2.sqlite");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/signerdb/fuzz-malformed-schema-not-corrupt-code.sqlite"
+    );
+    std::fs::copy(fixture, &path).unwrap();
+    let (err, line) = refused(&path);
+    assert!(matches!(err, SignerDbError::NotASignerDb { .. }), "{err:?}");
+    assert!(line.contains("malformed database schema"), "{line}");
+}

@@ -198,8 +198,8 @@ impl SignerDb {
 }
 
 /// Makes the creation of a new database file durable (its directory entry).
-/// SQLite's "not a database", "malformed", "unsupported file format" and "out of memory"
-/// errors, wherever opening hits them, as [`SignerDbError::NotASignerDb`] naming the file (on
+/// SQLite's "not a database", "malformed", "short read", "unsupported file format" and "out
+/// of memory" errors, wherever opening hits them, as [`SignerDbError::NotASignerDb`] naming the file (on
 /// one line: SQLite quotes the file's own schema text, newlines included); any other error as
 /// it is.
 fn not_a_database(e: SignerDbError, path: &Path) -> SignerDbError {
@@ -207,6 +207,8 @@ fn not_a_database(e: SignerDbError, path: &Path) -> SignerDbError {
         return e;
     };
     let reason = sqlite.to_string();
+    // SQLITE_IOERR_SHORT_READ: the file is shorter than its header says.
+    const SHORT_READ: i32 = 522;
     let unusable = matches!(
         sqlite.sqlite_error_code(),
         Some(
@@ -214,7 +216,9 @@ fn not_a_database(e: SignerDbError, path: &Path) -> SignerDbError {
                 | rusqlite::ErrorCode::DatabaseCorrupt
                 | rusqlite::ErrorCode::OutOfMemory
         )
-    ) || reason == "unsupported file format";
+    ) || matches!(sqlite, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == SHORT_READ)
+        || reason == "unsupported file format"
+        || reason.starts_with("malformed database schema");
     if !unusable {
         return e;
     }
