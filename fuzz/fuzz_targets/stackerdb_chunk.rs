@@ -9,7 +9,11 @@ use libsigner::stackerdb::StackerDBChunkData;
 fuzz_target!(|data: &[u8]| {
     if let Ok(chunk) = StackerDBChunkData::consensus_deserialize(&mut &data[..]) {
         let bytes = chunk.serialize_to_vec();
-        assert_eq!(&data[..bytes.len()], &bytes[..], "chunks round-trip byte for byte");
+        assert_eq!(
+            &data[..bytes.len()],
+            &bytes[..],
+            "chunks round-trip byte for byte"
+        );
         let _ = chunk.recover_pk();
     }
 });

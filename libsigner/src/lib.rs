@@ -34,10 +34,10 @@ mod version;
 
 pub use error::{EventError, RPCError};
 pub use events::{
-    BlockValidateOk, BlockValidateReject, BlockValidateResponse, BurnBlockEvent, EventReceiver,
-    EventStopSignaler, ExecutionCost, IpRange, IpRangeError, SignerEvent, SignerEventReceiver,
-    SignerEventTrait, SignerStopSignaler, SourceFilter, StacksBlockEvent, MAX_EVENT_BODY_LEN,
-    REFUSAL_LOG_INTERVAL, RERESOLVE_INTERVAL,
+    parse_event, BlockValidateOk, BlockValidateReject, BlockValidateResponse, BurnBlockEvent,
+    EventReceiver, EventStopSignaler, ExecutionCost, IpRange, IpRangeError, SignerEvent,
+    SignerEventReceiver, SignerEventTrait, SignerStopSignaler, SourceFilter, StacksBlockEvent,
+    EVENT_PATHS, MAX_EVENT_BODY_LEN, REFUSAL_LOG_INTERVAL, RERESOLVE_INTERVAL,
 };
 pub use node_agent::node_agent;
 pub use runloop::{set_runloop_signal_handler, RunningSigner, Signer, SignerRunLoop};

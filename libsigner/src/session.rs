@@ -210,7 +210,7 @@ impl SignerSession for StackerDBSession {
     fn list_chunks(&mut self) -> Result<Vec<SlotMetadata>, RPCError> {
         let mut response = self.get(&stackerdb_get_metadata_path(&self.stackerdb_contract_id))?;
         let body = read_reply(&mut response, MAX_REPLY_LEN)?;
-        serde_json::from_slice(&body).map_err(|e| RPCError::Deserialize(format!("{e:?}")))
+        crate::stackerdb::parse_slot_metadata_list(&body)
     }
 
     fn get_chunks(
@@ -267,6 +267,6 @@ impl SignerSession for StackerDBSession {
             .map_err(rpc_error)?;
         let mut response = ok_status(response)?;
         let reply = read_reply(&mut response, MAX_REPLY_LEN)?;
-        serde_json::from_slice(&reply).map_err(|e| RPCError::Deserialize(format!("{e:?}")))
+        crate::stackerdb::parse_chunk_ack(&reply)
     }
 }

@@ -336,6 +336,18 @@ pub fn stackerdb_post_chunk_path(contract: &QualifiedContractIdentifier) -> Stri
     format!("{}/chunks", stackerdb_base_path(contract))
 }
 
+/// Parses the node's answer to a metadata request ([`stackerdb_get_metadata_path`]): a JSON
+/// array of [`SlotMetadata`]. Never panics, whatever the bytes.
+pub fn parse_slot_metadata_list(body: &[u8]) -> Result<Vec<SlotMetadata>, crate::RPCError> {
+    serde_json::from_slice(body).map_err(|e| crate::RPCError::Deserialize(format!("{e:?}")))
+}
+
+/// Parses the node's answer to a chunk upload ([`stackerdb_post_chunk_path`]): a JSON
+/// [`StackerDBChunkAckData`]. Never panics, whatever the bytes.
+pub fn parse_chunk_ack(body: &[u8]) -> Result<StackerDBChunkAckData, crate::RPCError> {
+    serde_json::from_slice(body).map_err(|e| crate::RPCError::Deserialize(format!("{e:?}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

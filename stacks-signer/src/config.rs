@@ -293,14 +293,48 @@ fn shown_key_name(key: String) -> String {
     if key.len() >= 32 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
         format!("<redacted: {} hex digits>", key.len())
     } else {
-        key
+        one_line(&key)
     }
+}
+
+/// `text` with its control characters (newlines among them) escaped: an error quoting the
+/// config file stays on one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A TOML parse error on one line: the parser's message (its lines joined) and where it is.
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let at = e
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(" (line {line}, column {column})")
+        });
+    ConfigError::Toml(one_line(&format!("{message}{}", at.unwrap_or_default())))
 }
 
 fn describe(value: &TomlValue) -> String {
     match value {
         TomlValue::String(s) => format!("{s:?}"),
-        other => other.to_string(),
+        other => one_line(&other.to_string()),
     }
 }
 
@@ -394,14 +428,28 @@ impl Fields {
     }
 }
 
-fn socket_addr(key: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
+/// How the loader turns a `host:port` text into socket addresses (see
+/// [`GlobalConfig::load_from_str_with_resolver`]).
+pub type Resolver<'a> = &'a dyn Fn(&str) -> std::io::Result<Vec<SocketAddr>>;
+
+/// The system's resolver (`ToSocketAddrs`), which [`GlobalConfig::load_from_str`] uses.
+pub fn system_resolver(text: &str) -> std::io::Result<Vec<SocketAddr>> {
+    Ok(text.to_socket_addrs()?.collect())
+}
+
+fn socket_addr(
+    key: &'static str,
+    text: &str,
+    resolve: Resolver<'_>,
+) -> Result<SocketAddr, ConfigError> {
     let bad = || ConfigError::BadValue {
         key,
         value: format!("{text:?}"),
         expected: "a socket address host:port that resolves",
     };
-    text.to_socket_addrs()
+    resolve(text)
         .map_err(|_| bad())?
+        .into_iter()
         .next()
         .ok_or_else(bad)
 }
@@ -477,9 +525,19 @@ impl GlobalConfig {
 
     /// Parses a config from TOML text; warnings are returned for the caller to log.
     pub fn load_from_str(text: &str) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+        Self::load_from_str_with_resolver(text, &system_resolver)
+    }
+
+    /// [`GlobalConfig::load_from_str`] resolving `endpoint` and `metrics_endpoint` with
+    /// `resolve` instead of the system's resolver (so that tests and fuzzing ask no DNS
+    /// server). Never panics, whatever the text.
+    pub fn load_from_str_with_resolver(
+        text: &str,
+        resolve: Resolver<'_>,
+    ) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
         let table: Table = text
             .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Toml(e.message().to_string()))?;
+            .map_err(|e: toml::de::Error| toml_error(text, &e))?;
         let mut warnings = Vec::new();
         let mut known = Table::new();
         for (key, value) in table {
@@ -496,13 +554,14 @@ impl GlobalConfig {
             }
         }
         let mut fields = Fields { table: known };
-        let config = Self::from_fields(&mut fields, &mut warnings)?;
+        let config = Self::from_fields(&mut fields, &mut warnings, resolve)?;
         Ok((config, warnings))
     }
 
     fn from_fields(
         fields: &mut Fields,
         warnings: &mut Vec<ConfigWarning>,
+        resolve: Resolver<'_>,
     ) -> Result<Self, ConfigError> {
         let node_host = fields.required_string("node_host")?;
         if !is_valid_node_host(&node_host) {
@@ -512,7 +571,7 @@ impl GlobalConfig {
                 expected: "host:port of the node's RPC interface",
             });
         }
-        let endpoint = socket_addr("endpoint", &fields.required_string("endpoint")?)?;
+        let endpoint = socket_addr("endpoint", &fields.required_string("endpoint")?, resolve)?;
         let stacks_private_key = StacksPrivateKey::from_hex(
             &fields.required_secret("stacks_private_key")?,
         )
@@ -536,7 +595,7 @@ impl GlobalConfig {
         let auth_password = fields.required_secret("auth_password")?;
         let db_path = PathBuf::from(fields.required_string("db_path")?);
         let metrics_endpoint = match fields.string("metrics_endpoint")? {
-            Some(text) => Some(socket_addr("metrics_endpoint", &text)?),
+            Some(text) => Some(socket_addr("metrics_endpoint", &text, resolve)?),
             None => None,
         };
         let chain_id = match fields.u64("chain_id", "a 32-bit chain id")? {

@@ -219,6 +219,40 @@ fn run_refuses_a_database_held_by_another_signer_with_one_line() {
 }
 
 #[test]
+fn run_refuses_a_file_that_is_not_a_signer_database_with_one_line() {
+    let node = start_node();
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("signer.sqlite");
+    let config = write_config(dir.path(), &node, &db_path);
+    let garbage: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&db_path, &garbage).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_stacks-signer"))
+        .args(["run", "--config", &config])
+        .env("STACKS_LOG_JSON", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: cannot start the signer: the signer database"),
+        "{stderr}"
+    );
+    assert!(
+        last.contains("signer.sqlite is not a usable signer database (file is not a database)"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read(&db_path).unwrap() == garbage,
+        "left untouched"
+    );
+}
+
+#[test]
 fn run_with_a_bad_config_fails_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");

@@ -186,21 +186,23 @@ fn an_old_reference_schema_is_refused_with_advice_and_left_untouched() {
 
 #[test]
 fn a_failing_migration_rolls_back_completely() {
-    // A file with a stray `blocks` table but no version: creating the schema fails half way,
-    // and nothing of it must remain.
+    // A file at schema 19 without its tables: the 19 → 20 step creates `own_votes`, then
+    // fails to fill it from the missing `blocks`, and nothing of it must remain.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stray.sqlite");
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("CREATE TABLE burn_blocks (x INTEGER);")
-        .unwrap();
+    conn.execute_batch(
+        "CREATE TABLE db_config (version INTEGER NOT NULL); INSERT INTO db_config VALUES (19);",
+    )
+    .unwrap();
     drop(conn);
     let err = SignerDb::open(&path).unwrap_err();
     assert!(
-        matches!(err, SignerDbError::Migration { to, .. } if to == SCHEMA_VERSION),
+        matches!(err, SignerDbError::Migration { to: 20, .. }),
         "{err:?}"
     );
     let conn = Connection::open(&path).unwrap();
-    assert_eq!(tables(&conn), vec!["burn_blocks".to_string()]);
+    assert_eq!(tables(&conn), vec!["db_config".to_string()]);
 }
 
 #[test]

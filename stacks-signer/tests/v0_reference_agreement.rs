@@ -229,6 +229,7 @@ fn this_signer_decides_as_the_reference_on_generated_scenarios() {
                 .iter()
                 .map(|s| format!("seed {seed}: {s}")),
         );
+        downstream.extend(c.downstream.iter().map(|s| format!("seed {seed}: {s}")));
         if !c.differences.is_empty() {
             disagreeing += 1;
             let _ = writeln!(

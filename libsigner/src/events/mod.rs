@@ -25,7 +25,7 @@ pub use payloads::{
     BlockValidateOk, BlockValidateReject, BlockValidateResponse, BurnBlockEvent, ExecutionCost,
     StacksBlockEvent,
 };
-pub use receiver::{EventReceiver, SignerEventReceiver};
+pub use receiver::{parse_event, EventReceiver, SignerEventReceiver, EVENT_PATHS};
 pub use sources::{IpRange, IpRangeError, SourceFilter, REFUSAL_LOG_INTERVAL, RERESOLVE_INTERVAL};
 pub use stop::{EventStopSignaler, SignerStopSignaler};
 

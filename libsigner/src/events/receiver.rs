@@ -227,16 +227,7 @@ impl<T: SignerEventTrait> SignerEventReceiver<T> {
             )));
         }
         match url.as_str() {
-            "/stackerdb_chunks" => {
-                self.process_event::<StackerDBChunksEvent>(request, SignerEvent::try_from)
-            }
-            "/proposal_response" => {
-                self.process_event::<BlockValidateResponse>(request, |body| Ok(body.into()))
-            }
-            "/new_burn_block" => {
-                self.process_event::<BurnBlockEvent>(request, |body| Ok(body.into()))
-            }
-            "/new_block" => self.process_event::<StacksBlockEvent>(request, |body| Ok(body.into())),
+            path if EVENT_PATHS.contains(&path) => self.process_event(request),
             "/shutdown" => {
                 info!(self.logger, "event receiver told to shut down");
                 self.stop_flag.store(true, Ordering::SeqCst);
@@ -249,23 +240,51 @@ impl<T: SignerEventTrait> SignerEventReceiver<T> {
         }
     }
 
-    /// Reads the body, acknowledges it, then decodes it as `B` and converts it.
-    fn process_event<B: DeserializeOwned>(
-        &mut self,
-        mut request: HttpRequest,
-        convert: impl FnOnce(B) -> Result<SignerEvent<T>, EventError>,
-    ) -> Result<SignerEvent<T>, EventError> {
+    /// Reads the body, acknowledges it, then turns it into an event ([`parse_event`]).
+    fn process_event(&mut self, mut request: HttpRequest) -> Result<SignerEvent<T>, EventError> {
+        let url = request.url.clone();
         let body = std::mem::replace(&mut request.body, Ok(Vec::new()));
         respond_empty(&self.logger, request, 200);
         let body = body.map_err(EventError::MalformedRequest)?;
-        if std::str::from_utf8(&body).is_err() {
-            return Err(EventError::MalformedRequest("Body is not UTF-8".into()));
-        }
-        let payload: B = serde_json::from_slice(&body).map_err(|e| {
-            EventError::Deserialize(format!("Could not decode body to JSON: {e:?}"))
-        })?;
-        convert(payload)
+        parse_event(&url, &body)
     }
+}
+
+/// The paths the node POSTs event bodies to: `/stackerdb_chunks`, `/proposal_response`,
+/// `/new_burn_block` and `/new_block`.
+pub const EVENT_PATHS: [&str; 4] = [
+    "/stackerdb_chunks",
+    "/proposal_response",
+    "/new_burn_block",
+    "/new_block",
+];
+
+/// Turns the body the node POSTed to `path` into an event, as [`SignerEventReceiver`] does
+/// once it has acknowledged the request: the body must be UTF-8 JSON of the path's shape
+/// ([`crate::stackerdb::StackerDBChunksEvent`], [`BlockValidateResponse`], [`BurnBlockEvent`],
+/// [`StacksBlockEvent`]). A path that is not one of [`EVENT_PATHS`] (`/status` and
+/// `/shutdown` carry no body and are the receiver's business) yields
+/// [`EventError::UnrecognizedEvent`]. Never panics, whatever the body.
+pub fn parse_event<T: SignerEventTrait>(
+    path: &str,
+    body: &[u8],
+) -> Result<SignerEvent<T>, EventError> {
+    match path {
+        "/stackerdb_chunks" => decode_body::<StackerDBChunksEvent>(body)?.try_into(),
+        "/proposal_response" => Ok(decode_body::<BlockValidateResponse>(body)?.into()),
+        "/new_burn_block" => Ok(decode_body::<BurnBlockEvent>(body)?.into()),
+        "/new_block" => Ok(decode_body::<StacksBlockEvent>(body)?.into()),
+        _ => Err(EventError::UnrecognizedEvent(path.to_string())),
+    }
+}
+
+/// Decodes a UTF-8 JSON event body as `B`.
+fn decode_body<B: DeserializeOwned>(body: &[u8]) -> Result<B, EventError> {
+    if std::str::from_utf8(body).is_err() {
+        return Err(EventError::MalformedRequest("Body is not UTF-8".into()));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| EventError::Deserialize(format!("Could not decode body to JSON: {e:?}")))
 }
 
 fn respond_empty(logger: &Logger, request: HttpRequest, status: u16) {

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod error;
 pub mod health;
+pub mod parse;
 pub mod retry;
 pub mod stackerdb;
 pub mod stacks_client;

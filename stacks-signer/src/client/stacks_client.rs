@@ -8,24 +8,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use libsigner::chain::{
-    ConsensusHash, NakamotoBlock, PrincipalData, QualifiedContractIdentifier, StacksAddress,
-    StacksPrivateKey, StacksPublicKey, StacksTransaction, Value, SIGNERS_NAME,
+    ConsensusHash, NakamotoBlock, QualifiedContractIdentifier, StacksAddress, StacksPrivateKey,
+    StacksPublicKey, StacksTransaction, Value, SIGNERS_NAME,
 };
 use libsigner::codec::StacksMessageCodec;
 use libsigner::v0::messages::PeerInfo;
 use libsigner::NakamotoSignerEntry;
-use serde::de::DeserializeOwned;
 use slog::Logger;
 use ureq::http::Response;
 use ureq::{Agent, Body};
 
 use super::api::{
-    AccountEntryResponse, BlockHeaderWithMetadata, CallReadOnlyResponse, GetStackersResponse,
-    NakamotoBlockProposal, RPCPoxInfoData, SortitionInfo, StacksBlockAcceptedData, StacksEpochId,
-    TenureForkingInfo,
+    AccountEntryResponse, BlockHeaderWithMetadata, NakamotoBlockProposal, RPCPoxInfoData,
+    SortitionInfo, StacksEpochId, TenureForkingInfo,
 };
 use super::error::ClientError;
 use super::health::{NodeHealth, SLOW_ANSWER};
+use super::parse;
 use super::retry::{retry_with_exponential_backoff, RetryError};
 use crate::config::GlobalConfig;
 use crate::monitoring::actions::new_rpc_call_timer;
@@ -168,9 +167,13 @@ fn read_body(response: &mut Response<Body>) -> Result<Vec<u8>, ClientError> {
     Ok(out)
 }
 
-fn decode<T: DeserializeOwned>(response: &mut Response<Body>) -> Result<T, ClientError> {
+/// Reads the body and hands it to one of the [`parse`] functions.
+fn decode<T>(
+    response: &mut Response<Body>,
+    parse: impl FnOnce(&[u8]) -> Result<T, ClientError>,
+) -> Result<T, ClientError> {
     let body = read_body(response)?;
-    Ok(serde_json::from_slice(&body)?)
+    parse(&body)
 }
 
 /// Fails with `RequestFailure` on a non-2xx status.
@@ -181,10 +184,6 @@ fn check_status(response: &Response<Body>) -> Result<(), ClientError> {
     } else {
         Err(ClientError::RequestFailure(status.as_u16()))
     }
-}
-
-fn strip_0x(s: &str) -> &str {
-    s.strip_prefix("0x").unwrap_or(s)
 }
 
 impl StacksClient {
@@ -324,12 +323,13 @@ impl StacksClient {
     }
 
     /// Decodes a JSON answer to `what`; an undecodable answer is a failure of the node.
-    fn decode<T: DeserializeOwned>(
+    fn decode<T>(
         &self,
         what: &str,
         response: &mut Response<Body>,
+        parse: impl FnOnce(&[u8]) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
-        let result = decode(response);
+        let result = decode(response, parse);
         match &result {
             Ok(_) => self.answered(what, response),
             Err(e) => self
@@ -339,26 +339,34 @@ impl StacksClient {
         result
     }
 
-    /// GET `path`, non-2xx → `RequestFailure`, then decode the JSON body.
-    fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    /// GET `path`, non-2xx → `RequestFailure`, then parse the body.
+    fn get_json<T>(
+        &self,
+        path: &str,
+        parse: impl FnOnce(&[u8]) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
         let mut response = self.get(path)?;
         check_status(&response)?;
-        self.decode(&format!("GET {path}"), &mut response)
+        self.decode(&format!("GET {path}"), &mut response, parse)
     }
 
     /// [`Self::get_json`] retrying transport errors only: an error status or an undecodable
     /// body is returned at once, as in the reference.
-    fn get_json_retry<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    fn get_json_retry<T>(
+        &self,
+        path: &str,
+        parse: impl FnOnce(&[u8]) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
         let mut response =
             retry_with_exponential_backoff(|| self.get(path).map_err(RetryError::Transient))?;
         check_status(&response)?;
-        self.decode(&format!("GET {path}"), &mut response)
+        self.decode(&format!("GET {path}"), &mut response, parse)
     }
 
     /// `GET /v2/info`: the node's view of the chains (retried).
     pub fn get_peer_info(&self) -> Result<PeerInfo, ClientError> {
         let _timer = new_rpc_call_timer("/v2/info");
-        let info: PeerInfo = self.get_json_retry("/v2/info")?;
+        let info = self.get_json_retry("/v2/info", parse::peer_info)?;
         if let Ok(height) = i64::try_from(info.stacks_tip_height) {
             crate::monitoring::actions::update_stacks_tip_height(height);
         }
@@ -368,7 +376,7 @@ impl StacksClient {
     /// `GET /v2/pox` (retried).
     pub fn get_pox_data(&self) -> Result<RPCPoxInfoData, ClientError> {
         let _timer = new_rpc_call_timer("/v2/pox");
-        let pox: RPCPoxInfoData = self.get_json_retry("/v2/pox")?;
+        let pox = self.get_json_retry("/v2/pox", parse::pox_info)?;
         if let Ok(reward_cycle) = i64::try_from(pox.reward_cycle_id) {
             crate::monitoring::actions::update_reward_cycle(reward_cycle);
         }
@@ -396,32 +404,26 @@ impl StacksClient {
     ) -> Result<Option<Vec<NakamotoSignerEntry>>, ClientError> {
         let path = format!("/v3/stacker_set/{reward_cycle}");
         let _timer = new_rpc_call_timer("/v3/stacker_set/:reward_cycle");
-        let send = || -> Result<GetStackersResponse, RetryError<ClientError>> {
+        let send = || -> Result<Option<Vec<NakamotoSignerEntry>>, RetryError<ClientError>> {
             let mut response = self.get(&path).map_err(transient)?;
             let status = response.status();
             if !status.is_success() {
-                #[derive(serde::Deserialize)]
-                struct ErrMsg {
-                    err_msg: String,
-                }
-                let body = read_body(&mut response).map_err(RetryError::Permanent)?;
-                let err: ErrMsg = serde_json::from_slice(&body)
-                    .map_err(|e| RetryError::Permanent(ClientError::from(e)))?;
+                let err_msg = decode(&mut response, parse::node_error_message)
+                    .map_err(RetryError::Permanent)?;
                 slog::warn!(
                     self.logger,
                     "Got error response ({}): {}",
                     status.as_u16(),
-                    err.err_msg
+                    err_msg
                 );
                 return Err(RetryError::Permanent(ClientError::RequestFailure(
                     status.as_u16(),
                 )));
             }
-            self.decode(&format!("GET {path}"), &mut response)
+            self.decode(&format!("GET {path}"), &mut response, parse::stacker_set)
                 .map_err(RetryError::Permanent)
         };
-        let stackers = retry_with_exponential_backoff(send)?;
-        Ok(stackers.stacker_set.signers)
+        retry_with_exponential_backoff(send)
     }
 
     /// `GET /v3/tenures/tip_metadata/{consensus_hash}`: the highest block of a tenure (not
@@ -431,10 +433,10 @@ impl StacksClient {
         consensus_hash: &ConsensusHash,
     ) -> Result<BlockHeaderWithMetadata, ClientError> {
         let _timer = new_rpc_call_timer("/v3/tenures/tip_metadata/:consensus_hash");
-        self.get_json(&format!(
-            "/v3/tenures/tip_metadata/{}",
-            consensus_hash.to_hex()
-        ))
+        self.get_json(
+            &format!("/v3/tenures/tip_metadata/{}", consensus_hash.to_hex()),
+            parse::tenure_tip_metadata,
+        )
     }
 
     fn get_fork_info_step(
@@ -443,11 +445,10 @@ impl StacksClient {
         stop: &ConsensusHash,
     ) -> Result<VecDeque<TenureForkingInfo>, ClientError> {
         let _timer = new_rpc_call_timer("/v3/tenures/fork_info/:start/:stop");
-        self.get_json_retry(&format!(
-            "/v3/tenures/fork_info/{}/{}",
-            start.to_hex(),
-            stop.to_hex()
-        ))
+        self.get_json_retry(
+            &format!("/v3/tenures/fork_info/{}/{}", start.to_hex(), stop.to_hex()),
+            parse::fork_info,
+        )
     }
 
     /// The tenures from `last_sortition` back to `chosen_parent` (newest first), fetched in as
@@ -494,29 +495,12 @@ impl StacksClient {
         &self,
     ) -> Result<(SortitionInfo, Option<SortitionInfo>), ClientError> {
         let timer = new_rpc_call_timer("/v3/sortitions/latest_and_last");
-        let mut infos: VecDeque<SortitionInfo> = self.get_json("/v3/sortitions/latest_and_last")?;
+        let result = self.get_json(
+            "/v3/sortitions/latest_and_last",
+            parse::current_and_last_sortition,
+        );
         timer.stop_and_record();
-        let Some(current) = infos.pop_front() else {
-            return Err(ClientError::UnexpectedResponseFormat(
-                "Empty SortitionInfo returned".into(),
-            ));
-        };
-        if !current.was_sortition {
-            return Err(ClientError::UnexpectedResponseFormat(
-                "'Current' SortitionInfo returned which was not a winning sortition".into(),
-            ));
-        }
-        let last = if current.last_sortition_ch.is_some() {
-            let Some(last) = infos.pop_back() else {
-                return Err(ClientError::UnexpectedResponseFormat(
-                    "'Current' SortitionInfo has `last_sortition_ch` field, but corresponding data not returned".into(),
-                ));
-            };
-            Some(last)
-        } else {
-            None
-        };
-        Ok((current, last))
+        result
     }
 
     /// `GET /v3/sortitions/consensus/{consensus_hash}` (not retried).
@@ -525,14 +509,12 @@ impl StacksClient {
         consensus_hash: &ConsensusHash,
     ) -> Result<SortitionInfo, ClientError> {
         let timer = new_rpc_call_timer("/v3/sortitions/consensus/:consensus_hash");
-        let infos: Vec<SortitionInfo> = self.get_json(&format!(
-            "/v3/sortitions/consensus/{}",
-            consensus_hash.to_hex()
-        ))?;
+        let result = self.get_json(
+            &format!("/v3/sortitions/consensus/{}", consensus_hash.to_hex()),
+            parse::sortition_by_consensus_hash,
+        );
         timer.stop_and_record();
-        infos.into_iter().next().ok_or_else(|| {
-            ClientError::UnexpectedResponseFormat("Empty SortitionInfo returned".into())
-        })
+        result
     }
 
     /// `GET /v2/accounts/{address}?proof=0` (retried).
@@ -541,7 +523,10 @@ impl StacksClient {
         address: &StacksAddress,
     ) -> Result<AccountEntryResponse, ClientError> {
         let _timer = new_rpc_call_timer("/v2/accounts/:principal");
-        self.get_json_retry(&format!("/v2/accounts/{address}?proof=0"))
+        self.get_json_retry(
+            &format!("/v2/accounts/{address}?proof=0"),
+            parse::account_entry,
+        )
     }
 
     /// `POST /v3/block_proposal`: asks the node to validate `block` (the result arrives on
@@ -596,7 +581,7 @@ impl StacksClient {
         let url = self.url("/v3/blocks/upload/?broadcast=1");
         let _timer = new_rpc_call_timer("/v3/blocks/upload/?broadcast=1");
         let what = "POST /v3/blocks/upload";
-        let accepted: StacksBlockAcceptedData = retry_with_exponential_backoff(|| {
+        retry_with_exponential_backoff(|| {
             let started = Instant::now();
             let result = self
                 .agent
@@ -606,10 +591,9 @@ impl StacksClient {
                 .send(&body[..]);
             let mut response = self.observe(what, started, result).map_err(transient)?;
             check_status(&response).map_err(RetryError::Transient)?;
-            self.decode(what, &mut response)
+            self.decode(what, &mut response, parse::block_accepted)
                 .map_err(RetryError::Permanent)
-        })?;
-        Ok(accepted.accepted)
+        })
     }
 
     /// `POST /v2/contracts/call-read/{address}/{contract}/{function}` with the signer as
@@ -651,16 +635,9 @@ impl StacksClient {
             .send(body.as_bytes());
         let mut response = self.observe(&what, started, result)?;
         check_status(&response)?;
-        let call: CallReadOnlyResponse = self.decode(&what, &mut response)?;
-        if !call.okay {
-            let cause = call.cause.unwrap_or_else(|| "unknown".to_string());
-            return Err(ClientError::ReadOnlyFailure(format!(
-                "{function_name}: {cause}"
-            )));
-        }
-        let hex = call.result.unwrap_or_default();
-        Value::try_deserialize_hex_untyped(strip_0x(&hex))
-            .map_err(|e| ClientError::MalformedClarityValue(e.to_string()))
+        self.decode(&what, &mut response, |body| {
+            parse::read_only_result(function_name, body)
+        })
     }
 
     fn signers_contract(&self) -> Result<QualifiedContractIdentifier, ClientError> {
@@ -677,7 +654,7 @@ impl StacksClient {
             "get-last-set-cycle",
             &[],
         )?;
-        expect_u128(expect_ok(value)?)
+        parse::last_set_cycle(value)
     }
 
     /// One page of a signers StackerDB's slots (`stackerdb-get-signer-slots-page`): each
@@ -738,55 +715,5 @@ pub fn reward_cycle_info_from_pox(pox: &RPCPoxInfoData) -> Result<RewardCycleInf
     })
 }
 
-fn type_error(expected: &str, value: &Value) -> ClientError {
-    ClientError::ClarityError(format!("Expecting {expected}, got {value:?}"))
-}
-
-fn expect_ok(value: Value) -> Result<Value, ClientError> {
-    match value {
-        Value::Response(r) if r.committed => Ok(*r.data),
-        other => Err(type_error("(ok ..)", &other)),
-    }
-}
-
-fn expect_u128(value: Value) -> Result<u128, ClientError> {
-    match value {
-        Value::UInt(v) => Ok(v),
-        other => Err(type_error("uint", &other)),
-    }
-}
-
-/// Parses `(ok (list {signer: principal, num-slots: uint}))`; a contract principal among the
-/// signers is an error (the reference panics).
-pub fn parse_signer_slots(value: Value) -> Result<Vec<(StacksAddress, u128)>, ClientError> {
-    let list = match expect_ok(value)? {
-        Value::Sequence(libsigner::chain::SequenceData::List(list)) => list.data,
-        other => return Err(type_error("list", &other)),
-    };
-    let mut out = Vec::with_capacity(list.len());
-    for entry in list {
-        let Value::Tuple(tuple) = &entry else {
-            return Err(type_error("tuple", &entry));
-        };
-        let signer = tuple
-            .get("signer")
-            .ok_or_else(|| ClientError::ClarityError("missing tuple field `signer`".into()))?;
-        let address = match signer {
-            Value::Principal(PrincipalData::Standard(p)) => StacksAddress::from(p),
-            Value::Principal(PrincipalData::Contract(_)) => {
-                return Err(ClientError::MalformedContractData(
-                    "Signers stackerdb contract is corrupted: a signer is a contract principal"
-                        .into(),
-                ))
-            }
-            other => return Err(type_error("principal", other)),
-        };
-        let num_slots = tuple
-            .get("num-slots")
-            .cloned()
-            .ok_or_else(|| ClientError::ClarityError("missing tuple field `num-slots`".into()))
-            .and_then(expect_u128)?;
-        out.push((address, num_slots));
-    }
-    Ok(out)
-}
+/// Parses `(ok (list {signer: principal, num-slots: uint}))` ([`parse::signer_slots`]).
+pub use super::parse::signer_slots as parse_signer_slots;

@@ -60,7 +60,7 @@ impl Default for EventAllowedSources {
 fn bad(value: String) -> ConfigError {
     ConfigError::BadValue {
         key: EVENT_ALLOWED_SOURCES_KEY,
-        value,
+        value: super::one_line(&value),
         expected: EXPECTED,
     }
 }

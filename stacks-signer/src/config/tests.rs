@@ -312,6 +312,34 @@ fn malformed_toml_is_an_error_not_a_panic() {
     assert!(matches!(load_err("\u{0}\u{1}"), ConfigError::Toml(_)));
 }
 
+/// Found by the `config_toml` fuzz target: the TOML parser's message for an unterminated
+/// string spans two lines; the error is one line and says where.
+#[test]
+fn a_toml_error_is_one_line_with_its_position() {
+    let text = "network = \"testnet\"\nnode_host = \"127.0.0.1:20443\nendpoint = 1\n";
+    let err = load_err(text).to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("config is not valid TOML: invalid"),
+        "{err}"
+    );
+    assert!(err.contains("(line 2, column "), "{err}");
+}
+
+/// Quoted keys and values may hold newlines; an error naming them stays on one line.
+#[test]
+fn an_error_quoting_the_file_stays_on_one_line() {
+    for text in [
+        "\"node\\nhost\" = 1\n",
+        "node_host = [\"a\\nb\"]\n",
+        "event_allowed_sources = [\"10.0.0.0/8\\n\"]\n",
+        "event_allowed_sources = [[\"x\\ny\"]]\n",
+    ] {
+        let err = load_err(text).to_string();
+        assert_eq!(err.lines().count(), 1, "{text}: {err}");
+    }
+}
+
 #[test]
 fn node_host_validation() {
     for ok in [

@@ -49,6 +49,18 @@ pub enum SignerDbError {
         /// Why there is no migration path.
         reason: String,
     },
+    /// The file at the database path is not a signer database: not SQLite at all, damaged
+    /// beyond reading, or another program's database. It is left untouched.
+    #[error(
+        "the signer database {path} is not a usable signer database ({reason}): move it away \
+         or point db_path elsewhere"
+    )]
+    NotASignerDb {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A migration step failed (the whole migration was rolled back).
     #[error("migrating the signer database to schema version {to} failed: {reason}")]
     Migration {

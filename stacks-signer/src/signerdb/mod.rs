@@ -82,7 +82,8 @@ impl SignerDb {
     /// `":memory:"` opens a private in-memory database. Errors:
     /// [`SignerDbError::AlreadyLocked`] when another handle holds it,
     /// [`SignerDbError::SchemaTooNew`] / [`SignerDbError::SchemaUnsupported`] when its schema
-    /// cannot be brought to [`SCHEMA_VERSION`].
+    /// cannot be brought to [`SCHEMA_VERSION`], [`SignerDbError::NotASignerDb`] when the file
+    /// is not SQLite, is damaged, or is another program's database (left untouched).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SignerDbError> {
         let path = path.as_ref();
         if path.as_os_str() == IN_MEMORY_PATH {
@@ -97,6 +98,19 @@ impl SignerDb {
         }
         let lock = lock::DbLock::acquire(path)?;
         let existed = path.exists();
+        let (conn, opened_at_version) =
+            Self::open_file(path, existed).map_err(|e| not_a_database(e, path))?;
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+            opened_at_version,
+            _lock: Some(lock),
+        })
+    }
+
+    /// Opens and migrates the file at `path` (the lock is held): the connection and the
+    /// schema version the file had.
+    fn open_file(path: &Path, existed: bool) -> Result<(Connection, u32), SignerDbError> {
         let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -107,6 +121,12 @@ impl SignerDb {
         // Exclusive locking mode must be set before the first access; with it SQLite keeps
         // the WAL index in process memory and holds its file lock until the handle closes.
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        // Whatever stops the version from being read (a `db_config` without a `version`
+        // column, an impossible version) means the file is not a usable signer database.
+        schema::refuse_foreign_file(&conn, path).map_err(|e| match e {
+            SignerDbError::NotASignerDb { .. } => e,
+            other => other.into_unusable(path),
+        })?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(SignerDbError::Migration {
@@ -120,12 +140,7 @@ impl SignerDb {
         if !existed {
             sync_parent_dir(path)?;
         }
-        Ok(Self {
-            conn,
-            path: path.to_path_buf(),
-            opened_at_version,
-            _lock: Some(lock),
-        })
+        Ok((conn, opened_at_version))
     }
 
     /// Same as [`SignerDb::open`], under the reference's name.
@@ -183,6 +198,86 @@ impl SignerDb {
 }
 
 /// Makes the creation of a new database file durable (its directory entry).
+/// SQLite's "not a database", "malformed", "short read", "unsupported file format" and "out
+/// of memory" errors, wherever opening hits them, as [`SignerDbError::NotASignerDb`] naming the file (on
+/// one line: SQLite quotes the file's own schema text, newlines included); any other error as
+/// it is.
+fn not_a_database(e: SignerDbError, path: &Path) -> SignerDbError {
+    let SignerDbError::Sqlite(sqlite) = &e else {
+        return e;
+    };
+    let reason = sqlite.to_string();
+    // SQLITE_IOERR_SHORT_READ: the file is shorter than its header says.
+    const SHORT_READ: i32 = 522;
+    let unusable = matches!(
+        sqlite.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::NotADatabase
+                | rusqlite::ErrorCode::DatabaseCorrupt
+                | rusqlite::ErrorCode::OutOfMemory
+        )
+    ) || matches!(sqlite, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == SHORT_READ)
+        || reason == "unsupported file format"
+        || reason.starts_with("malformed database schema");
+    if !unusable {
+        return e;
+    }
+    SignerDbError::NotASignerDb {
+        path: path.to_path_buf(),
+        reason: one_line(&reason),
+    }
+}
+
+impl SignerDbError {
+    /// A corrupt value or an SQLite error other than the file being busy, locked or
+    /// unreadable, met while reading the schema version, as [`SignerDbError::NotASignerDb`]
+    /// naming `path`; anything else unchanged.
+    fn into_unusable(self, path: &Path) -> SignerDbError {
+        use rusqlite::ErrorCode;
+        let unusable = match &self {
+            SignerDbError::Corrupt { .. } => true,
+            SignerDbError::Sqlite(sqlite) => !matches!(
+                sqlite.sqlite_error_code(),
+                Some(
+                    ErrorCode::DatabaseBusy
+                        | ErrorCode::DatabaseLocked
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::PermissionDenied
+                        | ErrorCode::ReadOnly
+                        | ErrorCode::DiskFull
+                )
+            ),
+            _ => false,
+        };
+        if !unusable {
+            return not_a_database(self, path);
+        }
+        let reason = match &self {
+            SignerDbError::Sqlite(sqlite) => sqlite.to_string(),
+            other => other.to_string(),
+        };
+        SignerDbError::NotASignerDb {
+            path: path.to_path_buf(),
+            reason: one_line(&reason),
+        }
+    }
+}
+
+/// `text` with its control characters (newlines among them) escaped, so that an error quoting
+/// a file's content stays on one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn sync_parent_dir(path: &Path) -> Result<(), SignerDbError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -319,9 +319,22 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, SignerD
                 found: version,
                 reason: unsupported_reason(version),
             })?;
-        (step.apply)(&tx).map_err(|e| SignerDbError::Migration {
-            to: step.to,
-            reason: e.to_string(),
+        (step.apply)(&tx).map_err(|e| match e {
+            // A damaged file, not a failed step: reported as such by the opener.
+            SignerDbError::Sqlite(ref sqlite)
+                if matches!(
+                    sqlite.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+                ) =>
+            {
+                e
+            }
+            // A step that already says which migration failed.
+            SignerDbError::Migration { .. } => e,
+            other => SignerDbError::Migration {
+                to: step.to,
+                reason: super::one_line(&other.to_string()),
+            },
         })?;
         tx.execute(
             "INSERT INTO db_config (version) VALUES (?1)",
@@ -338,6 +351,39 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, SignerD
     }
     tx.commit()?;
     Ok(found)
+}
+
+/// A database without a schema version must be empty: any table, index, view or trigger in
+/// it belongs to another program (or to a file damaged past recognition), and creating the
+/// signer's tables next to them would silently adopt it. Only reads: run it before anything
+/// writes to the file, so that a refused file is left as it was.
+pub(crate) fn refuse_foreign_file(conn: &Connection, path: &Path) -> Result<(), SignerDbError> {
+    if schema_version(conn)? != 0 {
+        return Ok(());
+    }
+    const SHOWN: usize = 5;
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name LIMIT ?1",
+    )?;
+    let names = stmt
+        .query_map([SHOWN + 1], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut listed = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        listed.push_str(", ...");
+    }
+    Err(SignerDbError::NotASignerDb {
+        path: path.to_path_buf(),
+        reason: format!("it has no db_config version but holds {listed}"),
+    })
 }
 
 fn unsupported_reason(version: u32) -> String {
