@@ -38,7 +38,7 @@ pub fn stacker_set(body: &[u8]) -> Result<Option<Vec<NakamotoSignerEntry>>, Clie
 }
 
 /// `GET /v3/stacker_set/{cycle}` answered with an error status: the node's `err_msg` (the
-/// other fields of [`NodeErrorResponse`] are not required).
+/// other fields of [`NodeErrorResponse`](super::api::NodeErrorResponse) are not required).
 pub fn node_error_message(body: &[u8]) -> Result<String, ClientError> {
     #[derive(serde::Deserialize)]
     struct ErrMsg {
