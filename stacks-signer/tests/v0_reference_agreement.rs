@@ -185,6 +185,7 @@ fn this_signer_decides_as_the_reference_on_generated_scenarios() {
     let mut safety = Vec::new();
     let mut timing = Vec::new();
     let mut downstream: Vec<String> = Vec::new();
+    let mut from_cache: Vec<String> = Vec::new();
     for seed in first..first + count {
         let generated = generate(seed);
         let ours = run_scenario(&Subject::Ours, &generated.toml)
@@ -230,6 +231,11 @@ fn this_signer_decides_as_the_reference_on_generated_scenarios() {
                 .map(|s| format!("seed {seed}: {s}")),
         );
         downstream.extend(c.downstream.iter().map(|s| format!("seed {seed}: {s}")));
+        from_cache.extend(
+            c.judged_from_cache
+                .iter()
+                .map(|s| format!("seed {seed}: {s}")),
+        );
         if !c.differences.is_empty() {
             disagreeing += 1;
             let _ = writeln!(
@@ -255,16 +261,18 @@ fn this_signer_decides_as_the_reference_on_generated_scenarios() {
         );
     }
     let summary = format!(
-        "{count} scenarios, {proposals} proposals: votes agree on {agree}, {} refused by our own-vote rule where the reference voted for a second sibling, {} differ after such a refusal; chunk order the same in {order_agree} scenarios; {disagreeing} scenarios with a difference ({} more differed once and agreed when run again)\n",
+        "{count} scenarios, {proposals} proposals: votes agree on {agree}, {} refused by our own-vote rule where the reference voted for a second sibling, {} differ after such a refusal, {} rejected by both where the reference could not reach the node; chunk order the same in {order_agree} scenarios; {disagreeing} scenarios with a difference ({} more differed once and agreed when run again)\n",
         safety.len(),
         downstream.len(),
+        from_cache.len(),
         timing.len()
     );
     println!("{summary}");
     report(&format!(
-        "{summary}\n{table}\nrefused by the safety rule:\n{}\n\ndiffering after such a refusal:\n{}\n\ndiffered once, agreed when run again:\n{}\n\n{details}",
+        "{summary}\n{table}\nrefused by the safety rule:\n{}\n\ndiffering after such a refusal:\n{}\n\nrejected by both, the reference unable to reach the node:\n{}\n\ndiffered once, agreed when run again:\n{}\n\n{details}",
         safety.join("\n"),
         downstream.join("\n"),
+        from_cache.join("\n"),
         timing.join("\n")
     ));
     assert_eq!(disagreeing, 0, "{summary}\n{details}");

@@ -633,6 +633,10 @@ pub struct Comparison {
     /// differ (in one the refused block may have been signed and processed), so these are
     /// listed apart too, not counted as disagreements.
     pub downstream: Vec<String>,
+    /// Proposals both runs rejected where the second (the reference) could not reach the
+    /// node (`ConnectivityIssues`) and the first (ours) judged from what it had cached: the
+    /// documented difference of `docs/compatibility.md`, not counted as a disagreement.
+    pub judged_from_cache: Vec<String>,
     /// Whether the chunk kinds were written in the same order.
     pub chunk_order_agrees: bool,
     /// Every difference, one line each.
@@ -658,6 +662,14 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
                 b.subject,
                 join(&vb)
             ));
+        } else if rejected_from_cache(&va, &vb) {
+            c.judged_from_cache.push(format!(
+                "{label}: {} {} | {} {}",
+                a.subject,
+                join(&va),
+                b.subject,
+                join(&vb)
+            ));
         } else if !c.safety_refusals.is_empty() {
             c.downstream.push(format!(
                 "{label}: {} {} | {} {}",
@@ -676,7 +688,7 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
             ));
         }
     }
-    let (ka, kb) = if !c.downstream.is_empty() {
+    let (ka, kb) = if !c.downstream.is_empty() || !c.judged_from_cache.is_empty() {
         // Once the networks differ, so may the chunks that follow.
         (Vec::<String>::new(), Vec::<String>::new())
     } else if c.safety_refusals.is_empty() {
@@ -723,6 +735,18 @@ fn without(run: &Run, refused: &[String]) -> Vec<String> {
             _ => String::new(),
         })
         .collect()
+}
+
+/// Whether both rejected the block, the second only because it could not reach the node
+/// (`ConnectivityIssues`) and the first for another reason.
+fn rejected_from_cache(ours: &[Out], theirs: &[Out]) -> bool {
+    let connectivity =
+        |o: &Out| matches!(o, Out::Rejected(_, code, _) if code.starts_with("ConnectivityIssues"));
+    let rejection = |o: &Out| matches!(o, Out::Rejected(..));
+    !ours.is_empty()
+        && !theirs.is_empty()
+        && ours.iter().all(|o| rejection(o) && !connectivity(o))
+        && theirs.iter().all(connectivity)
 }
 
 /// Whether `ours` answered `label` with the rejection its own-vote rule gives a block whose
