@@ -407,6 +407,28 @@ message = "accept"
 block = "p12"
 "#;
 
+/// The invalid-block scenario's outcome: its valid blocks signed, every deviation refused.
+fn assert_valid_signed_and_invalid_refused(run: &Run) {
+    for label in ["p0", "p5", "p6", "p12"] {
+        assert_eq!(
+            final_response(&run.votes_about(label)),
+            Some(Out::Accepted(label.into())),
+            "{label}: {}",
+            describe(run)
+        );
+    }
+    for label in ["p1", "p2", "p3", "p4", "p8", "p9", "p10", "p11"] {
+        assert!(
+            matches!(
+                final_response(&run.votes_about(label)),
+                Some(Out::Rejected(..))
+            ),
+            "{label}: {}",
+            describe(run)
+        );
+    }
+}
+
 #[test]
 fn this_signer_decides_as_the_reference_on_the_invalid_block_scenario() {
     let Some(reference) = Subject::reference() else {
@@ -424,45 +446,11 @@ fn this_signer_decides_as_the_reference_on_the_invalid_block_scenario() {
         describe(&theirs)
     );
     // And what they decided: the valid blocks signed, every deviation refused.
-    for label in ["p0", "p5", "p6", "p12"] {
-        assert_eq!(
-            final_response(&ours.votes_about(label)),
-            Some(Out::Accepted(label.into())),
-            "{label}: {}",
-            describe(&ours)
-        );
-    }
-    for label in ["p1", "p2", "p3", "p4", "p8", "p9", "p10", "p11"] {
-        assert!(
-            matches!(
-                final_response(&ours.votes_about(label)),
-                Some(Out::Rejected(..))
-            ),
-            "{label}: {}",
-            describe(&ours)
-        );
-    }
+    assert_valid_signed_and_invalid_refused(&ours);
 }
 
 #[test]
 fn this_signer_signs_the_valid_blocks_and_refuses_the_invalid_ones_of_the_invalid_block_scenario() {
     let ours = run_scenario(&Subject::Ours, INVALID_SCENARIO).expect("our run");
-    for label in ["p0", "p5", "p6", "p12"] {
-        assert_eq!(
-            final_response(&ours.votes_about(label)),
-            Some(Out::Accepted(label.into())),
-            "{label}: {}",
-            describe(&ours)
-        );
-    }
-    for label in ["p1", "p2", "p3", "p4", "p8", "p9", "p10", "p11"] {
-        assert!(
-            matches!(
-                final_response(&ours.votes_about(label)),
-                Some(Out::Rejected(..))
-            ),
-            "{label}: {}",
-            describe(&ours)
-        );
-    }
+    assert_valid_signed_and_invalid_refused(&ours);
 }

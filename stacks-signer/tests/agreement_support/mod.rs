@@ -145,6 +145,19 @@ impl Out {
         !matches!(self, Out::Validate(_) | Out::Upload(_))
     }
 
+    /// The output's kind without its block (`PreCommit`, `Accepted`, `Rejected`, `Update`, a
+    /// chunk's kind, or empty for an RPC).
+    pub fn kind(&self) -> String {
+        match self {
+            Out::PreCommit(_) => "PreCommit".to_string(),
+            Out::Accepted(_) => "Accepted".to_string(),
+            Out::Rejected(..) => "Rejected".to_string(),
+            Out::Update => "Update".to_string(),
+            Out::Chunk(kind) => kind.clone(),
+            Out::Validate(_) | Out::Upload(_) => String::new(),
+        }
+    }
+
     /// The block this output is about, if any.
     pub fn block(&self) -> Option<&str> {
         match self {
@@ -205,14 +218,7 @@ impl Run {
             .iter()
             .flat_map(|(_, outs)| outs.iter())
             .filter(|o| o.is_chunk())
-            .map(|o| match o {
-                Out::PreCommit(_) => "PreCommit".to_string(),
-                Out::Accepted(_) => "Accepted".to_string(),
-                Out::Rejected(..) => "Rejected".to_string(),
-                Out::Update => "Update".to_string(),
-                Out::Chunk(kind) => kind.clone(),
-                _ => String::new(),
-            })
+            .map(Out::kind)
             .collect()
     }
 
@@ -726,14 +732,7 @@ fn without(run: &Run, refused: &[String]) -> Vec<String> {
     run.chunks()
         .iter()
         .filter(|o| !(o.is_vote() && o.block().is_some_and(|b| refused.iter().any(|r| r == b))))
-        .map(|o| match o {
-            Out::PreCommit(_) => "PreCommit".to_string(),
-            Out::Accepted(_) => "Accepted".to_string(),
-            Out::Rejected(..) => "Rejected".to_string(),
-            Out::Update => "Update".to_string(),
-            Out::Chunk(kind) => kind.clone(),
-            _ => String::new(),
-        })
+        .map(Out::kind)
         .collect()
 }
 
