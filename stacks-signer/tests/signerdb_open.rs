@@ -60,7 +60,7 @@ fn a_zero_length_existing_file_is_migrated_from_scratch() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.sqlite");
     std::fs::write(&path, b"").unwrap();
-    let db = SignerDb::open(&path).unwrap();
+    let db = reopen(&path).unwrap();
     assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
 }
 
@@ -72,7 +72,7 @@ fn reopening_keeps_everything_and_does_not_migrate_again() {
     db.insert_pending_block_validation(&libsigner::chain::Sha512Trunc256Sum::from([1; 32]), 5)
         .unwrap();
     drop(db);
-    let db = SignerDb::open(&path).unwrap();
+    let db = reopen(&path).unwrap();
     assert_eq!(db.get_last_activity_time(&ch).unwrap(), Some(77));
     assert_eq!(db.get_all_pending_block_validations().unwrap().len(), 1);
     drop(db);
@@ -86,7 +86,7 @@ fn reopening_keeps_everything_and_does_not_migrate_again() {
 #[test]
 fn a_second_handle_in_the_same_process_is_refused_with_the_path() {
     let (_dir, path, db) = temp_db();
-    let err = SignerDb::open(&path).unwrap_err();
+    let err = reopen(&path).unwrap_err();
     match &err {
         SignerDbError::AlreadyLocked { path: p } => assert_eq!(p, &path),
         other => panic!("expected AlreadyLocked, got {other:?}"),
@@ -98,7 +98,7 @@ fn a_second_handle_in_the_same_process_is_refused_with_the_path() {
         path.with_file_name("signer.sqlite.lock")
     );
     drop(db);
-    SignerDb::open(&path).expect("the lock is released when the handle drops");
+    reopen(&path).expect("the lock is released when the handle drops");
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn in_memory_databases_are_private_and_unlocked() {
 #[ignore = "helper run as a child process"]
 fn child_holds_the_database_open() {
     let Some(path) = child_db() else { return };
-    let _db = SignerDb::open(&path).unwrap();
+    let _db = reopen(&path).unwrap();
     announce_and_wait("locked");
 }
 
@@ -125,16 +125,15 @@ fn child_holds_the_database_open() {
 fn a_second_process_is_refused_while_the_first_holds_the_database() {
     let (_dir, path, db) = temp_db();
     drop(db);
-    let mut child = spawn_child("child_holds_the_database_open", &path);
-    wait_for_line(&mut child, "locked");
-    let err = SignerDb::open(&path).unwrap_err();
+    let mut child = spawn_child_until("child_holds_the_database_open", &path, "locked");
+    let err = reopen(&path).unwrap_err();
     assert!(
         matches!(&err, SignerDbError::AlreadyLocked { path: p } if p == &path),
         "got {err:?}"
     );
     child.kill().unwrap();
     child.wait().unwrap();
-    SignerDb::open(&path).expect("the lock dies with the process holding it");
+    reopen(&path).expect("the lock dies with the process holding it");
 }
 
 #[test]
@@ -148,7 +147,7 @@ fn a_database_newer_than_this_build_is_refused() {
     )
     .unwrap();
     drop(conn);
-    match SignerDb::open(&path).unwrap_err() {
+    match reopen(&path).unwrap_err() {
         SignerDbError::SchemaTooNew {
             found, supported, ..
         } => {
@@ -171,7 +170,7 @@ fn an_old_reference_schema_is_refused_with_advice_and_left_untouched() {
     )
     .unwrap();
     drop(conn);
-    let err = SignerDb::open(&path).unwrap_err();
+    let err = reopen(&path).unwrap_err();
     match &err {
         SignerDbError::SchemaUnsupported { found, .. } => assert_eq!(*found, 16),
         other => panic!("expected SchemaUnsupported, got {other:?}"),
@@ -196,7 +195,7 @@ fn a_failing_migration_rolls_back_completely() {
     )
     .unwrap();
     drop(conn);
-    let err = SignerDb::open(&path).unwrap_err();
+    let err = reopen(&path).unwrap_err();
     assert!(
         matches!(err, SignerDbError::Migration { to: 20, .. }),
         "{err:?}"

@@ -810,7 +810,7 @@ fn a_refusal_leaves_both_tables_unchanged() {
         ),
     ];
     for (vote, b, refusal) in cases {
-        let mut db = SignerDb::open(&path).unwrap();
+        let mut db = reopen(&path).unwrap();
         let mut row = info(b.clone());
         row.state = BlockState::LocallyAccepted;
         row.signed_self = Some(T0 + 1);
@@ -841,7 +841,7 @@ fn a_recorded_vote_survives_reopening_the_file() {
     let votes = db.get_own_votes().unwrap();
     assert_eq!(votes.len(), 3);
     drop(db);
-    let mut db = SignerDb::open(&path).unwrap();
+    let mut db = reopen(&path).unwrap();
     assert_eq!(db.get_own_votes().unwrap(), votes);
     // And the reopened signer keeps applying the rules to them.
     assert_eq!(
@@ -865,7 +865,7 @@ fn a_recorded_vote_survives_reopening_the_file() {
 #[ignore = "helper run as a child process"]
 fn child_records_votes_then_waits_to_be_killed() {
     let Some(path) = child_db() else { return };
-    let mut db = SignerDb::open(&path).unwrap();
+    let mut db = reopen(&path).unwrap();
     let mut row = info(block(1, 5, 1));
     row.mark_pre_committed().unwrap();
     assert_eq!(
@@ -897,12 +897,15 @@ fn child_records_votes_then_waits_to_be_killed() {
 fn a_kill_right_after_a_vote_is_recorded_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("signer.sqlite");
-    let mut child = spawn_child("child_records_votes_then_waits_to_be_killed", &path);
-    wait_for_line(&mut child, "written");
+    let mut child = spawn_child_until(
+        "child_records_votes_then_waits_to_be_killed",
+        &path,
+        "written",
+    );
     // SIGKILL: no destructor, no checkpoint, no close.
     child.kill().unwrap();
     child.wait().unwrap();
-    let mut db = SignerDb::open(&path).unwrap();
+    let mut db = reopen(&path).unwrap();
     let pre = block(1, 5, 1);
     assert_eq!(own(&db, &pre).pre_committed_at, Some(T0));
     assert_eq!(
@@ -1383,7 +1386,7 @@ fn a_schema_19_database_gets_own_votes_backfilled_from_its_blocks() {
     }
     drop(conn);
 
-    let mut db = SignerDb::open(&path).unwrap();
+    let mut db = reopen(&path).unwrap();
     assert_eq!(db.schema_version().unwrap(), 21);
     assert_eq!(SCHEMA_VERSION, 21);
     for b in all {
@@ -1439,7 +1442,7 @@ fn a_schema_19_database_gets_own_votes_backfilled_from_its_blocks() {
     // The migrated file is exactly a fresh one, with both versions on record.
     let migrated = Connection::open(&path).unwrap();
     let fresh_path = dir.path().join("fresh.sqlite");
-    drop(SignerDb::open(&fresh_path).unwrap());
+    drop(reopen(&fresh_path).unwrap());
     let fresh = Connection::open(&fresh_path).unwrap();
     assert_eq!(schema_objects(&migrated), schema_objects(&fresh));
     let versions: Vec<i64> = migrated
@@ -1464,7 +1467,7 @@ fn a_failing_schema_19_migration_leaves_the_file_as_it_was() {
     conn.execute_batch("CREATE TABLE own_votes (x INTEGER);")
         .unwrap();
     drop(conn);
-    let err = SignerDb::open(&path).unwrap_err();
+    let err = reopen(&path).unwrap_err();
     assert!(
         matches!(err, SignerDbError::Migration { to: 20, .. }),
         "{err:?}"

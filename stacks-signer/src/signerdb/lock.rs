@@ -6,6 +6,10 @@
 //! releases when the process exits however it exits, and only then opens SQLite (which is
 //! itself put in exclusive locking mode). A second opener gets
 //! [`SignerDbError::AlreadyLocked`] naming the path, instead of waiting or sharing.
+//!
+//! The lock belongs to the open file, not to the process: a child this process spawns holds a
+//! copy of the descriptor between its fork and its exec (the descriptor is close-on-exec), so
+//! a reopen racing a spawn in the same process can briefly see the lock still held.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libsigner::chain::{Hash160, StacksAddress};
@@ -43,10 +44,26 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
+/// Held from a child's spawn until it has announced itself, and while a database is
+/// reopened. Between its fork and the end of its exec a child holds copies of every
+/// descriptor of this process, the lock files of other tests' databases included (the
+/// kernel wakes the parent before it closes them); a test reopening its database at that
+/// moment would find its own lock still held.
+static SPAWN_WINDOW: Mutex<()> = Mutex::new(());
+
+/// Opens the database at `path` when no child is being started; use it to reopen a database
+/// in a test binary that also spawns children.
+pub fn reopen(path: &Path) -> Result<SignerDb, stacks_signer::signerdb::SignerDbError> {
+    let _window = SPAWN_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    SignerDb::open(path)
+}
+
 /// Runs the ignored test `name` of this test binary as a child process with
-/// [`CHILD_DB_ENV`] set to `db`, stdout piped.
-pub fn spawn_child(name: &str, db: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+/// [`CHILD_DB_ENV`] set to `db`, and returns once it has printed a line ending with `marker`
+/// (by then it runs its own program and holds none of this process's descriptors).
+pub fn spawn_child_until(name: &str, db: &Path, marker: &str) -> Child {
+    let _window = SPAWN_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             name,
@@ -59,12 +76,14 @@ pub fn spawn_child(name: &str, db: &Path) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .unwrap()
+        .unwrap();
+    wait_for_line(&mut child, marker);
+    child
 }
 
 /// Reads the child's stdout until a line ending with `marker` (the test harness may print the
 /// test's name on the same line); panics if the output ends first.
-pub fn wait_for_line(child: &mut Child, marker: &str) {
+fn wait_for_line(child: &mut Child, marker: &str) {
     let stdout = child.stdout.take().unwrap();
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
