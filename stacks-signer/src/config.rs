@@ -80,8 +80,12 @@ pub const CONFIG_KEYS: &[&str] = &[
     "capitulate_miner_view_timeout_secs",
     "stackerdb_timeout_secs",
     "supported_signer_protocol_version",
-    // Not a reference key (docs/compatibility.md).
+    // Not reference keys (docs/compatibility.md).
     EVENT_ALLOWED_SOURCES_KEY,
+    "db_url",
+    "ha_lease_ms",
+    "ha_lease_renew_ms",
+    "ha_instance_name",
 ];
 
 /// Keys earlier releases of the reference signer read and the current one ignores. A config
@@ -267,6 +271,9 @@ pub struct GlobalConfig {
     pub stackerdb_timeout: Duration,
     /// Who may POST node events to `endpoint` (`event_allowed_sources`; not a reference key).
     pub event_allowed_sources: EventAllowedSources,
+    /// The shared database of an active/standby pair (`db_url` and the `ha_*` keys; not
+    /// reference keys), when this signer is one of several instances of its key.
+    pub ha: Option<crate::ha::HaConfig>,
 }
 
 /// Reads and removes `key` from `table`, typed.
@@ -623,6 +630,8 @@ impl GlobalConfig {
             None => EventAllowedSources::default(),
         };
 
+        let ha = ha_config(fields)?;
+
         let mut public_key = StacksPublicKey::from_private(&stacks_private_key);
         public_key.set_compressed(true);
         let stacks_address = StacksAddress::p2pkh(network.is_mainnet(), &public_key);
@@ -689,6 +698,7 @@ impl GlobalConfig {
             stackerdb_timeout: fields
                 .duration_secs("stackerdb_timeout_secs", DEFAULT_STACKERDB_TIMEOUT_SECS)?,
             event_allowed_sources,
+            ha,
         })
     }
 
@@ -728,8 +738,88 @@ impl GlobalConfig {
                 .map(|e| e.to_string())
                 .unwrap_or_else(|| "None".to_string()),
             self.dry_run,
-        )
+        ) + &self.ha_to_log_string()
     }
+
+    /// The active/standby lines of the summary (none for a single instance, so the summary
+    /// reads as the reference's).
+    fn ha_to_log_string(&self) -> String {
+        match &self.ha {
+            None => String::new(),
+            Some(ha) => format!(
+                "Shared database (active/standby): {}\nInstance name: {}\nLease: {} ms, renewed every {} ms\n",
+                crate::ha::redact_url(&ha.db_url),
+                ha.instance,
+                ha.lease.as_millis(),
+                ha.renew.as_millis(),
+            ),
+        }
+    }
+}
+
+/// The active/standby keys: `db_url` turns them on; the `ha_*` keys need it.
+fn ha_config(fields: &mut Fields) -> Result<Option<crate::ha::HaConfig>, ConfigError> {
+    use crate::ha::{default_instance_name, redact_url, HaConfig};
+    let db_url = fields.string("db_url")?;
+    let lease_ms = fields.u64("ha_lease_ms", "a positive number of milliseconds")?;
+    let renew_ms = fields.u64("ha_lease_renew_ms", "a positive number of milliseconds")?;
+    let instance = fields.string("ha_instance_name")?;
+    let Some(db_url) = db_url else {
+        for (key, set) in [
+            ("ha_lease_ms", lease_ms.is_some()),
+            ("ha_lease_renew_ms", renew_ms.is_some()),
+            ("ha_instance_name", instance.is_some()),
+        ] {
+            if set {
+                return Err(ConfigError::BadValue {
+                    key,
+                    value: "set without db_url".into(),
+                    expected: "db_url = \"postgresql://…\" beside it (the shared database of an active/standby pair)",
+                });
+            }
+        }
+        return Ok(None);
+    };
+    if !(db_url.starts_with("postgresql://") || db_url.starts_with("postgres://")) {
+        return Err(ConfigError::BadValue {
+            key: "db_url",
+            value: format!("{:?}", redact_url(&db_url)),
+            expected: "a PostgreSQL URL, postgresql://user:password@host:port/database",
+        });
+    }
+    let lease_ms = lease_ms.unwrap_or(crate::ha::DEFAULT_LEASE_MS);
+    let renew_ms = renew_ms.unwrap_or(crate::ha::DEFAULT_LEASE_RENEW_MS.min(lease_ms / 3));
+    if lease_ms < 100 {
+        return Err(ConfigError::BadValue {
+            key: "ha_lease_ms",
+            value: lease_ms.to_string(),
+            expected: "at least 100 milliseconds",
+        });
+    }
+    if renew_ms == 0 || renew_ms * 2 > lease_ms {
+        return Err(ConfigError::BadValue {
+            key: "ha_lease_renew_ms",
+            value: renew_ms.to_string(),
+            expected: "a positive number of milliseconds at most half of ha_lease_ms",
+        });
+    }
+    let instance = match instance {
+        Some(name) if name.trim().is_empty() || name.chars().any(char::is_control) => {
+            return Err(ConfigError::BadValue {
+                key: "ha_instance_name",
+                value: format!("{:?}", one_line(&name)),
+                expected: "a non-empty name on one line",
+            })
+        }
+        Some(name) => name,
+        None => default_instance_name(),
+    };
+    Ok(Some(HaConfig {
+        db_url,
+        lease: Duration::from_millis(lease_ms),
+        renew: Duration::from_millis(renew_ms),
+        instance,
+    }))
 }
 
 impl TryFrom<&Path> for GlobalConfig {

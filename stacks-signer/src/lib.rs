@@ -14,6 +14,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod devnet;
+pub mod ha;
 pub mod invariant;
 pub mod logging;
 pub mod monitor;

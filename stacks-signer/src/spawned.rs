@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 
+use libsigner::chain::StacksPublicKey;
 use libsigner::{
     EventError, RunningSigner, Signer, SignerEventReceiver, SignerEventTrait, SignerStopSignaler,
     SourceFilter, VERSION_STRING,
@@ -15,6 +16,7 @@ use slog::{info, warn, Logger};
 
 use crate::client::StacksClient;
 use crate::config::GlobalConfig;
+use crate::ha::{redact_url, LeaseKeeper, SharedStore};
 use crate::monitoring::{start_serving_monitoring_metrics, MonitoringServer};
 use crate::runloop::RunLoop;
 use crate::signer::{SignerContext, SignerResult, SignerTrait};
@@ -48,6 +50,9 @@ where
     results: Receiver<SignerResult>,
     monitoring: Option<MonitoringServer>,
     source_filter: SourceFilter,
+    /// Keeps the signing lease of an active/standby pair (`db_url` set); dropped last, which
+    /// gives the lease up so that a standby takes over at once.
+    lease: Option<LeaseKeeper>,
     _signer: PhantomData<fn() -> S>,
 }
 
@@ -79,14 +84,30 @@ where
         );
         info!(logger, "Starting signer with config: {config}");
         warn!(logger, "Reminder: the signer is primarily designed for use with a local or dedicated Stacks node. Please see https://docs.stacks.co/guides-and-tutorials/running-a-signer#preflight-setup for more information.");
-        let db = SignerDb::open(&config.db_path)?;
+        let mut db = SignerDb::open(&config.db_path)?;
         log_database_opened(&db, &logger);
+        let lease = match &config.ha {
+            Some(ha) => {
+                let public_key = StacksPublicKey::from_private(&config.stacks_private_key);
+                let store = SharedStore::connect(ha, &public_key)?;
+                info!(logger, "HA: connected to the shared database {} as instance {:?}; publishing only while holding the signing lease", redact_url(&ha.db_url), ha.instance;
+                    "ha_lease_ms" => ha.lease.as_millis() as u64,
+                    "ha_lease_renew_ms" => ha.renew.as_millis() as u64);
+                db.attach_shared(store.clone());
+                Some(LeaseKeeper::start(store, logger.clone()).map_err(|e| {
+                    SignerDbError::Shared(format!("cannot start the lease thread: {e}"))
+                })?)
+            }
+            None => None,
+        };
         let context = SignerContext {
             stacks_client: StacksClient::from(&config).with_logger(logger.clone()),
             db: Arc::new(Mutex::new(db)),
             logger,
         };
-        Self::with_context(config, context)
+        let mut spawned = Self::with_context(config, context)?;
+        spawned.lease = lease;
+        Ok(spawned)
     }
 
     /// Starts a signer with an already built context (a database handle the caller opened).
@@ -118,6 +139,7 @@ where
             results,
             monitoring,
             source_filter,
+            lease: None,
             _signer: PhantomData,
         })
     }

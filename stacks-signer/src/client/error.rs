@@ -73,6 +73,13 @@ pub enum ClientError {
          have a corresponding .signers slot identifier"
     )]
     MessageHasNoSlot,
+    /// This process is a standby of an active/standby pair ([`crate::ha`]): another instance
+    /// holds the signing lease and publishes; this one sends nothing.
+    #[error("not publishing: this instance is a standby (the signing lease is held by {holder})")]
+    Standby {
+        /// The lease holder, or what is known of it.
+        holder: String,
+    },
     /// There is no StackerDB session for this message slot kind.
     #[error("No stacker-db session for message slot {0}")]
     NoStackerDBSession(String),

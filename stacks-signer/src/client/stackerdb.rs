@@ -218,6 +218,11 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
                 limit: SIGNERS_STACKERDB_CHUNK_SIZE,
             });
         }
+        if let Some(holder) = lock(&self.signer_db)?.standby() {
+            debug!(self.logger, "Standby instance: not sending a stackerdb message";
+                "message_id" => ?msg_id, "lease_holder" => &holder);
+            return Err(ClientError::Standby { holder });
+        }
         let session = self
             .sessions
             .get_mut(msg_id)

@@ -230,6 +230,38 @@ pub const KEY_DOCS: &[KeyDoc] = &[
         unit: None,
         meaning: "Who may POST node events to `endpoint` (not a reference key): IP addresses, CIDR ranges, `\"loopback\"` (127.0.0.0/8 and ::1), `\"node_host\"` (the addresses `node_host` resolves to, re-resolved when a request is refused), or `\"any\"` alone (the reference's behaviour). Other sources get 403 and no event; `/status` stays open.",
     },
+    KeyDoc {
+        key: "db_url",
+        kind: "string, `postgresql://user:password@host:port/database`",
+        required: false,
+        default: None,
+        unit: None,
+        meaning: "Makes this signer one instance of an active/standby pair of its key (not a reference key; docs/high-availability.md): the instances share this PostgreSQL database, which holds the signing lease, every vote of the key and its StackerDB slot versions; only the lease holder publishes. `db_path` stays each instance's own view. The password is never logged.",
+    },
+    KeyDoc {
+        key: "ha_lease_ms",
+        kind: "integer",
+        required: false,
+        default: Some("3000"),
+        unit: Some("ms"),
+        meaning: "With `db_url`: how long the signing lease lasts unless renewed; a standby takes over this long after the active stops renewing (at least 100).",
+    },
+    KeyDoc {
+        key: "ha_lease_renew_ms",
+        kind: "integer",
+        required: false,
+        default: Some("1000"),
+        unit: Some("ms"),
+        meaning: "With `db_url`: how often the holder renews the lease, at most half of `ha_lease_ms` (when unset and `ha_lease_ms` is under 3000: a third of it); every instance tries to take the lease this often.",
+    },
+    KeyDoc {
+        key: "ha_instance_name",
+        kind: "string",
+        required: false,
+        default: None,
+        unit: None,
+        meaning: "With `db_url`: this instance's name in the lease, the shared vote record and the logs (by default `<host name>:<process id>`). Give each instance of a key its own.",
+    },
 ];
 
 /// Why each retired key is still accepted.

@@ -386,6 +386,7 @@ fn dump(c: &GlobalConfig) -> String {
         capitulate_miner_view_timeout,
         stackerdb_timeout,
         event_allowed_sources,
+        ha,
     } = c;
     format!(
         "{node_host:?} {endpoint:?} {stacks_address} {network:?} {event_timeout:?} {db_path:?} \
@@ -395,7 +396,7 @@ fn dump(c: &GlobalConfig) -> String {
          {block_proposal_max_age_secs:?} {reorg_attempts_activity_timeout:?} \
          {proposal_wait_for_parent_time:?} {dry_run:?} {validate_with_replay_tx:?} \
          {reset_replay_set_after_fork_blocks:?} {capitulate_miner_view_timeout:?} \
-         {stackerdb_timeout:?} {event_allowed_sources}"
+         {stackerdb_timeout:?} {event_allowed_sources} {ha:?}"
     )
 }
 
@@ -435,11 +436,18 @@ fn every_required_key() -> Vec<&'static str> {
 
 #[test]
 fn every_documented_default_is_the_loaders() {
-    let baseline = dump(&load(MINIMAL));
     for doc in keys::KEY_DOCS {
         let Some(default) = doc.default else {
             continue;
         };
+        // The active/standby keys need `db_url` beside them.
+        let base = if doc.key.starts_with("ha_") {
+            with_line("db_url = \"postgresql://u:p@h/d\"")
+        } else {
+            MINIMAL.to_string()
+        };
+        let with_line = |line: &str| format!("{base}{line}\n");
+        let baseline = dump(&load(&base));
         let explicit = dump(&load(&with_line(&format!("{} = {default}", doc.key))));
         assert_eq!(
             explicit, baseline,
@@ -456,4 +464,62 @@ fn every_documented_default_is_the_loaders() {
         let changed = dump(&load(&with_line(&format!("{} = {other}", doc.key))));
         assert_ne!(changed, baseline, "`{}` has no effect", doc.key);
     }
+}
+
+#[test]
+fn db_url_makes_the_signer_an_instance_of_an_active_standby_pair() {
+    let c = load(&with_line(
+        "db_url = \"postgresql://signer:pg-secret@db.internal:5432/signers\"\nha_instance_name = \"signer-a\"",
+    ));
+    let ha = c.ha.as_ref().unwrap();
+    assert_eq!(ha.instance, "signer-a");
+    assert_eq!(ha.lease, Duration::from_millis(crate::ha::DEFAULT_LEASE_MS));
+    assert_eq!(
+        ha.renew,
+        Duration::from_millis(crate::ha::DEFAULT_LEASE_RENEW_MS)
+    );
+    let summary = c.config_to_log_string();
+    assert!(summary.contains(
+        "Shared database (active/standby): postgresql://signer:***@db.internal:5432/signers\n"
+    ));
+    assert!(summary.contains("Instance name: signer-a\n"));
+    assert!(!summary.contains("pg-secret"));
+    assert!(!format!("{ha:?}").contains("pg-secret"));
+    assert_eq!(load(MINIMAL).ha, None);
+    assert!(!load(MINIMAL)
+        .config_to_log_string()
+        .contains("Shared database"));
+}
+
+#[test]
+fn the_lease_keys_are_checked_and_need_db_url() {
+    let url = "db_url = \"postgres://u:p@h/d\"";
+    let c = load(&with_line(&format!("{url}\nha_lease_ms = 900")));
+    let ha = c.ha.unwrap();
+    assert_eq!(
+        ha.renew,
+        Duration::from_millis(300),
+        "a third of a short lease"
+    );
+    assert!(ha.instance.ends_with(&format!(":{}", std::process::id())));
+    for (extra, key) in [
+        ("ha_lease_ms = 50", "ha_lease_ms"),
+        (
+            "ha_lease_ms = 1000\nha_lease_renew_ms = 600",
+            "ha_lease_renew_ms",
+        ),
+        ("ha_lease_renew_ms = 0", "ha_lease_renew_ms"),
+        ("ha_instance_name = \"  \"", "ha_instance_name"),
+    ] {
+        match load_err(&with_line(&format!("{url}\n{extra}"))) {
+            ConfigError::BadValue { key: k, .. } => assert_eq!(k, key, "{extra}"),
+            other => panic!("{extra}: {other:?}"),
+        }
+    }
+    for extra in ["ha_lease_ms = 3000", "ha_instance_name = \"a\""] {
+        let err = load_err(&with_line(extra)).to_string();
+        assert!(err.contains("set without db_url"), "{err}");
+    }
+    let err = load_err(&with_line("db_url = \"mysql://u:hidden@h/d\"")).to_string();
+    assert!(err.contains("db_url") && !err.contains("hidden"), "{err}");
 }

@@ -102,6 +102,8 @@ pub struct Metrics {
     pub pending_block_validations: IntGauge,
     /// `stacks_signer_database_size_bytes`.
     pub database_size_bytes: IntGauge,
+    /// `stacks_signer_publishing`.
+    pub publishing: IntGauge,
     /// `stacks_signer_messages_from_non_signers_total`.
     pub messages_from_non_signers: IntCounter,
     /// `stacks_signer_stackerdb_write_retries_total{reason}`.
@@ -320,6 +322,11 @@ impl Metrics {
                 "stacks_signer_database_size_bytes",
                 "The size of the signer database in bytes (main file and write-ahead log)",
             ),
+            publishing: int_gauge(
+                &r,
+                "stacks_signer_publishing",
+                "1 when this process publishes its key's messages (a single instance always; one of an active/standby pair while it holds the signing lease), else 0",
+            ),
             messages_from_non_signers: int_counter(
                 &r,
                 "stacks_signer_messages_from_non_signers_total",
@@ -398,6 +405,7 @@ impl Metrics {
             &self.proposal_vote_latency,
             &self.pending_block_validations,
             &self.database_size_bytes,
+            &self.publishing,
             &self.messages_from_non_signers,
             &self.stackerdb_write_retries,
             &self.stackerdb_write_give_ups,

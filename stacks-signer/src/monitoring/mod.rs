@@ -168,6 +168,12 @@ pub const METRIC_DOCS: &[MetricDoc] = &[
         healthy: "grows within a reward cycle and drops after each prune (the signer keeps three cycles); steady growth across cycles needs a look",
     },
     MetricDoc {
+        name: "stacks_signer_publishing",
+        origin: Origin::Addition,
+        updated: "at each scrape: 1 for a single instance; for an instance of an active/standby pair (`db_url`), whether it holds the signing lease",
+        healthy: "summed over the instances of one key: exactly 1 (0 for longer than `ha_lease_ms` means no instance signs; 2 cannot last a lease)",
+    },
+    MetricDoc {
         name: "stacks_signer_messages_from_non_signers_total",
         origin: Origin::Addition,
         updated: "each signer message from a key outside the reward cycle's signer set (dropped with the rest of its batch)",

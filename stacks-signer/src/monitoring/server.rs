@@ -505,9 +505,11 @@ fn refresh_local_gauges(context: &Context) {
         (
             db.database_size_bytes().ok(),
             db.count_pending_block_validations().ok(),
+            db.standby().is_none(),
         )
     });
-    if let Some((size, pending)) = figures {
+    if let Some((size, pending, publishing)) = figures {
+        m.publishing.set(i64::from(publishing));
         if let Some(size) = size {
             m.database_size_bytes
                 .set(i64::try_from(size).unwrap_or(i64::MAX));
@@ -563,13 +565,18 @@ fn status_json(context: &Context) -> serde_json::Value {
             db.get_last_own_vote().ok().flatten(),
             db.count_pending_block_validations().ok(),
             db.database_size_bytes().ok(),
+            db.shared().map(|store| ha_json(store)),
         )
     });
-    let (blocks_by_state, last_vote, pending, db_size) = match db {
-        Some((blocks, vote, pending, size)) => {
-            (Some(blocks), vote.as_ref().map(vote_json), pending, size)
-        }
-        None => (None, None, None, None),
+    let (blocks_by_state, last_vote, pending, db_size, ha) = match db {
+        Some((blocks, vote, pending, size, ha)) => (
+            Some(blocks),
+            vote.as_ref().map(vote_json),
+            pending,
+            size,
+            ha,
+        ),
+        None => (None, None, None, None, None),
     };
     let current_miner = status
         .reward_cycles
@@ -599,6 +606,25 @@ fn status_json(context: &Context) -> serde_json::Value {
         "seconds_since_last_node_event": age(last_event),
         "seconds_since_last_block_proposal": age(last_proposal),
         "seconds_since_last_vote_sent": age(last_vote_sent),
+        "high_availability": ha,
+    })
+}
+
+/// The `high_availability` object of `/status.json` (null for a single instance).
+fn ha_json(store: &crate::ha::SharedStore) -> serde_json::Value {
+    let state = store.lease_state();
+    let (holder, term, problem) = match &state {
+        crate::ha::LeaseState::Held { term } => (Some(store.instance()), Some(*term), None),
+        crate::ha::LeaseState::HeldBy { holder, .. } => (Some(holder.as_str()), None, None),
+        crate::ha::LeaseState::Unknown(why) => (None, None, Some(why.as_str())),
+    };
+    json!({
+        "instance": store.instance(),
+        "active": store.is_active(),
+        "lease_holder": holder,
+        "lease_term": term,
+        "shared_database_problem": problem,
+        "shared_database": crate::ha::redact_url(&store.config().db_url),
     })
 }
 

@@ -115,6 +115,9 @@ pub enum SignerDbError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The shared record of an active/standby pair (PostgreSQL, [`crate::ha`]) failed.
+    #[error("shared signer database: {0}")]
+    Shared(String),
     /// An error from SQLite.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -49,6 +49,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use block_info::BlockInfo;
 pub use error::SignerDbError;
+pub(crate) use own_vote::{apply_vote, sibling_vote_blocks, SiblingCheck};
 pub use own_vote::{ConflictPolicy, OwnVote, OwnVoteRecord, VoteContext, VoteRecord, VoteRefusal};
 pub use prune::{PruneHorizon, PruneStats};
 pub use schema::{REFERENCE_SCHEMA_VERSION, SCHEMA_VERSION};
@@ -73,6 +74,9 @@ pub struct SignerDb {
     /// The schema version the file had before this handle migrated it.
     opened_at_version: u32,
     _lock: Option<lock::DbLock>,
+    /// The shared record of an active/standby pair, when this instance is one
+    /// ([`SignerDb::attach_shared`]).
+    shared: Option<std::sync::Arc<crate::ha::SharedStore>>,
 }
 
 impl SignerDb {
@@ -94,6 +98,7 @@ impl SignerDb {
                 path: path.to_path_buf(),
                 opened_at_version,
                 _lock: None,
+                shared: None,
             });
         }
         let lock = lock::DbLock::acquire(path)?;
@@ -105,6 +110,7 @@ impl SignerDb {
             path: path.to_path_buf(),
             opened_at_version,
             _lock: Some(lock),
+            shared: None,
         })
     }
 
@@ -146,6 +152,35 @@ impl SignerDb {
     /// Same as [`SignerDb::open`], under the reference's name.
     pub fn new(path: impl AsRef<Path>) -> Result<Self, SignerDbError> {
         Self::open(path)
+    }
+
+    /// Makes this instance one of an active/standby pair sharing `store`: from now on every
+    /// own vote is also checked and recorded in the shared record (and refused unless this
+    /// instance holds the lease), and StackerDB slot versions of the store's key continue
+    /// the shared sequence. See [`crate::ha`].
+    pub fn attach_shared(&mut self, store: std::sync::Arc<crate::ha::SharedStore>) {
+        self.shared = Some(store);
+    }
+
+    /// The shared record this instance uses, if it is one of an active/standby pair.
+    pub fn shared(&self) -> Option<&std::sync::Arc<crate::ha::SharedStore>> {
+        self.shared.as_ref()
+    }
+
+    /// Why this instance must not publish now: it is one of an active/standby pair and does
+    /// not hold the lease (the holder's name, when known). `None` when it may publish.
+    pub fn standby(&self) -> Option<String> {
+        let shared = self.shared.as_ref()?;
+        if shared.is_active() {
+            return None;
+        }
+        Some(
+            shared
+                .lease_state()
+                .holder(shared.instance())
+                .unwrap_or("nobody known")
+                .to_string(),
+        )
     }
 
     /// The path this database was opened from.

@@ -117,6 +117,12 @@ pub enum VoteRefusal {
         /// The oldest reward cycle still on record.
         min_reward_cycle: u64,
     },
+    /// This process is the standby of an active/standby pair ([`crate::ha`]): it does not
+    /// hold the lease of the key (or could not confirm it holds it), so it publishes nothing.
+    NotActive {
+        /// The instance holding the lease, when known.
+        holder: Option<String>,
+    },
 }
 
 /// What this signer published about one block.
@@ -164,7 +170,7 @@ impl OwnVoteRecord {
     }
 
     /// A record of no vote yet for the block of `header`.
-    fn empty(header: &NakamotoBlockHeader, reward_cycle: u64) -> Self {
+    pub(crate) fn empty(header: &NakamotoBlockHeader, reward_cycle: u64) -> Self {
         Self {
             signer_signature_hash: header.signer_signature_hash(),
             reward_cycle,
@@ -244,7 +250,7 @@ impl OwnVoteRecord {
 
 /// Which sibling check a vote needs before it is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SiblingCheck {
+pub(crate) enum SiblingCheck {
     /// A repeat, a rejection, or a pre-commit after a signature: it commits to nothing new.
     None,
     /// The first favourable vote on the block.
@@ -258,7 +264,7 @@ enum SiblingCheck {
 
 /// What the record of a block becomes under `vote` at time `now`, before the sibling rule:
 /// the new record and the sibling check the vote needs, or the refusal.
-fn apply_vote(
+pub(crate) fn apply_vote(
     vote: &OwnVote,
     current: Option<OwnVoteRecord>,
     header: &NakamotoBlockHeader,
@@ -360,12 +366,6 @@ fn conflicting_sibling(
         let sibling = Cols::new(row, "blocks").array::<32>(0, "signer_signature_hash")?;
         return Ok(Some(Sha512Trunc256Sum::from(sibling)));
     }
-    // A sibling this signer voted for blocks for good unless the node's tip of the tenure is
-    // known to be below the height (the sibling did not make it).
-    let sibling_may_be_canonical = context
-        .tenure_tip_height
-        .is_none_or(|tip| tip >= record.stacks_height);
-    let window = context.policy.reconsider_after.as_secs();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM own_votes \
          WHERE consensus_hash = ?1 AND stacks_height = ?2 AND signer_signature_hash != ?3 \
@@ -375,22 +375,42 @@ fn conflicting_sibling(
     let mut rows = stmt.query(params![ch, height, hash])?;
     while let Some(row) = rows.next()? {
         let sibling = OwnVoteRecord::read(row)?;
-        let Some(first) = sibling.first_favourable_at() else {
-            continue;
-        };
-        if let SiblingCheck::FirstSignature { since } = check {
-            // A sibling only pre-committed to before this block was left behind when this
-            // signer pre-committed to this block (that vote passed this check against it).
-            if sibling.signed_at.is_none() && first < since {
-                continue;
-            }
-        }
-        // A clock that went back reads as "just now": the sibling still blocks.
-        if sibling_may_be_canonical || now.saturating_sub(first) < window {
+        if sibling_vote_blocks(&sibling, record, context, now, check) {
             return Ok(Some(sibling.signer_signature_hash));
         }
     }
     Ok(None)
+}
+
+/// Whether this signer's own earlier vote on `sibling` (same tenure and height as `record`'s
+/// block) stands in the way of the vote `check` at time `now`: the part of the sibling rule
+/// that depends only on this signer's own votes (also checked by the shared record of an
+/// active/standby pair, [`crate::ha`]).
+pub(crate) fn sibling_vote_blocks(
+    sibling: &OwnVoteRecord,
+    record: &OwnVoteRecord,
+    context: &VoteContext,
+    now: u64,
+    check: SiblingCheck,
+) -> bool {
+    let Some(first) = sibling.first_favourable_at() else {
+        return false;
+    };
+    if let SiblingCheck::FirstSignature { since } = check {
+        // A sibling only pre-committed to before this block was left behind when this
+        // signer pre-committed to this block (that vote passed this check against it).
+        if sibling.signed_at.is_none() && first < since {
+            return false;
+        }
+    }
+    // A sibling this signer voted for blocks for good unless the node's tip of the tenure is
+    // known to be below the height (the sibling did not make it).
+    let sibling_may_be_canonical = context
+        .tenure_tip_height
+        .is_none_or(|tip| tip >= record.stacks_height);
+    // A clock that went back reads as "just now": the sibling still blocks.
+    sibling_may_be_canonical
+        || now.saturating_sub(first) < context.policy.reconsider_after.as_secs()
 }
 
 impl SignerDb {
@@ -502,6 +522,7 @@ impl SignerDb {
             }
             None => None,
         };
+        let shared = self.shared.clone();
         self.durable_write(|tx| {
             let floor = prune_floor(tx)?;
             if reward_cycle < floor {
@@ -529,6 +550,15 @@ impl SignerDb {
                     "record_own_votes: no vote to record".into(),
                 ));
             };
+            // The shared record of an active/standby pair commits first: if this commit then
+            // fails, the shared record holds a vote that never left (refusing more, never
+            // less).
+            if let Some(shared) = &shared {
+                let outcome = shared.record_own_votes(votes, header, reward_cycle, context, now)?;
+                if let VoteRecord::Refused(refusal) = outcome {
+                    return Ok(VoteRecord::Refused(refusal));
+                }
+            }
             record.upsert(tx)?;
             if let Some(row) = &store_row {
                 row.upsert(tx)?;

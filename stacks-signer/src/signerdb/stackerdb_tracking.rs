@@ -8,7 +8,8 @@ use super::sql::Cols;
 use super::{SignerDb, SignerDbError};
 
 impl SignerDb {
-    /// The last version written to `slot_id` with key `public_key`, if any.
+    /// The last version written to `slot_id` with key `public_key`, if any (the later of
+    /// this database's and, for an active/standby pair, the shared record's).
     ///
     /// The key is identified by its hex form, which (as in the reference) depends on its
     /// compression flag.
@@ -21,15 +22,20 @@ impl SignerDb {
             "SELECT slot_version FROM stackerdb_tracking WHERE public_key = ?1 AND slot_id = ?2",
         )?;
         let mut rows = stmt.query(params![public_key.to_hex(), slot_id])?;
-        match rows.next()? {
+        let local = match rows.next()? {
             Some(row) => Cols::new(row, "stackerdb_tracking")
                 .u32(0, "slot_version")
-                .map(Some),
-            None => Ok(None),
+                .map(Some)?,
+            None => None,
+        };
+        match self.shared.as_ref().filter(|s| s.is_key(public_key)) {
+            Some(shared) => Ok(local.max(shared.latest_slot_version(slot_id)?)),
+            None => Ok(local),
         }
     }
 
-    /// Records `slot_version` as the last version written to `slot_id` with `public_key`.
+    /// Records `slot_version` as the last version written to `slot_id` with `public_key`
+    /// (in the shared record too, for an active/standby pair).
     pub fn set_latest_chunk_version(
         &mut self,
         public_key: &StacksPublicKey,
@@ -41,6 +47,9 @@ impl SignerDb {
              VALUES (?1, ?2, ?3)",
             params![public_key.to_hex(), slot_id, slot_version],
         )?;
+        if let Some(shared) = self.shared.as_ref().filter(|s| s.is_key(public_key)) {
+            shared.note_slot_version(slot_id, slot_version)?;
+        }
         Ok(())
     }
 }

@@ -339,6 +339,9 @@ impl Run {
             VoteRecord::Refused(VoteRefusal::BelowPruneFloor { min_reward_cycle }) => {
                 format!("refused (below_prune_floor, floor {min_reward_cycle})")
             }
+            VoteRecord::Refused(VoteRefusal::NotActive { holder }) => {
+                format!("refused (not_active, lease held by {holder:?})")
+            }
         }
     }
 

@@ -1,0 +1,193 @@
+//! The connection to the shared database and what every part of [`crate::ha`] needs from it.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use libsigner::chain::StacksPublicKey;
+use postgres::{Client, NoTls};
+
+use super::lease::LeaseState;
+use super::{redact_url, schema, HaConfig};
+use crate::signerdb::SignerDbError;
+
+/// How long connecting, and any one statement, may take before it fails: a shared database
+/// that hangs must not hang the signer (a vote that cannot be recorded is not published).
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One signer key's view of the shared database: its connection, the key, this instance's
+/// name, and whether this instance holds the lease (kept by a [`super::LeaseKeeper`]).
+pub struct SharedStore {
+    config: HaConfig,
+    /// The key's compressed public key (33 bytes): the rows of this key.
+    signer_key: Vec<u8>,
+    /// The connection votes and slot versions use; reopened after it breaks.
+    client: Mutex<Option<Client>>,
+    /// Whether this instance holds the lease, and until when it may assume so.
+    lease: Mutex<LocalLease>,
+    /// Set once the first lease attempt finished (so callers can wait for it).
+    lease_known: AtomicBool,
+}
+
+/// What this instance last learnt about the lease.
+#[derive(Debug, Clone)]
+struct LocalLease {
+    state: LeaseState,
+    /// While held: the instant after which this instance stops assuming it still holds it
+    /// (the lease's length after the renewal was sent, less a margin).
+    valid_until: Option<Instant>,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStore")
+            .field("config", &self.config)
+            .field("active", &self.is_active())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A PostgreSQL error as a [`SignerDbError`].
+pub(crate) fn shared_error(e: postgres::Error) -> SignerDbError {
+    let detail = match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    };
+    SignerDbError::Shared(detail)
+}
+
+impl SharedStore {
+    /// Connects to `config.db_url`, migrates the shared schema, and returns the store of
+    /// `public_key`'s rows. Holds no lease yet: start a [`super::LeaseKeeper`].
+    pub fn connect(
+        config: &HaConfig,
+        public_key: &StacksPublicKey,
+    ) -> Result<Arc<Self>, SignerDbError> {
+        let store = Self {
+            config: config.clone(),
+            signer_key: public_key.to_bytes_compressed(),
+            client: Mutex::new(None),
+            lease: Mutex::new(LocalLease {
+                state: LeaseState::Unknown("not tried yet".into()),
+                valid_until: None,
+            }),
+            lease_known: AtomicBool::new(false),
+        };
+        let mut client = store.open_client()?;
+        schema::migrate(&mut client)?;
+        *store.client_slot() = Some(client);
+        Ok(Arc::new(store))
+    }
+
+    /// A new connection, with the statement and lock timeouts set.
+    pub(crate) fn open_client(&self) -> Result<Client, SignerDbError> {
+        let mut pg = postgres::Config::from_str(&self.config.db_url).map_err(|e| {
+            SignerDbError::Shared(format!(
+                "bad db_url {}: {e}",
+                redact_url(&self.config.db_url)
+            ))
+        })?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(STATEMENT_TIMEOUT);
+        }
+        pg.keepalives(true)
+            .keepalives_idle(Duration::from_secs(5))
+            .tcp_user_timeout(STATEMENT_TIMEOUT)
+            .application_name(&format!("stacks-signer {}", self.config.instance));
+        let mut client = pg.connect(NoTls).map_err(|e| {
+            SignerDbError::Shared(format!(
+                "cannot connect to {}: {}",
+                redact_url(&self.config.db_url),
+                shared_error(e)
+            ))
+        })?;
+        let ms = STATEMENT_TIMEOUT.as_millis();
+        client
+            .batch_execute(&format!(
+                "SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
+                 SET idle_in_transaction_session_timeout = {}",
+                ms * 2
+            ))
+            .map_err(shared_error)?;
+        Ok(client)
+    }
+
+    fn client_slot(&self) -> MutexGuard<'_, Option<Client>> {
+        self.client.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the store's connection (reconnecting first if it broke); a connection
+    /// that breaks during `f` is dropped, to be reopened by the next call.
+    pub(crate) fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, SignerDbError>,
+    ) -> Result<T, SignerDbError> {
+        let mut slot = self.client_slot();
+        let client = match slot.as_mut() {
+            Some(client) if !client.is_closed() => client,
+            _ => slot.insert(self.open_client()?),
+        };
+        let out = f(client);
+        if out.is_err() && client.is_closed() {
+            *slot = None;
+        }
+        out
+    }
+
+    /// The configuration this store was opened with.
+    pub fn config(&self) -> &HaConfig {
+        &self.config
+    }
+
+    /// This instance's name.
+    pub fn instance(&self) -> &str {
+        &self.config.instance
+    }
+
+    /// The key's compressed public key bytes, as the shared tables store it.
+    pub fn signer_key(&self) -> &[u8] {
+        &self.signer_key
+    }
+
+    /// Whether `public_key` is this store's key.
+    pub fn is_key(&self, public_key: &StacksPublicKey) -> bool {
+        public_key.to_bytes_compressed() == self.signer_key
+    }
+
+    /// Whether this instance holds the lease now, as far as it knows: its last renewal
+    /// succeeded and the lease it got has not run out. (The shared record checks the lease
+    /// again in every vote's transaction.)
+    pub fn is_active(&self) -> bool {
+        let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(lease.state, LeaseState::Held { .. })
+            && lease.valid_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// What this instance last learnt about the lease.
+    pub fn lease_state(&self) -> LeaseState {
+        self.lease
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .clone()
+    }
+
+    /// Whether the first lease attempt has finished.
+    pub fn lease_known(&self) -> bool {
+        self.lease_known.load(Ordering::Acquire)
+    }
+
+    /// Records the outcome of a lease attempt sent at `sent_at`; returns the previous state.
+    pub(crate) fn set_lease(&self, state: LeaseState, sent_at: Instant) -> LeaseState {
+        let mut lease = self.lease.lock().unwrap_or_else(|e| e.into_inner());
+        lease.valid_until = match state {
+            // A fifth of the lease as margin: the holder stops before anyone may take over.
+            LeaseState::Held { .. } => Some(sent_at + self.config.lease * 4 / 5),
+            _ => None,
+        };
+        let previous = std::mem::replace(&mut lease.state, state);
+        self.lease_known.store(true, Ordering::Release);
+        previous
+    }
+}
