@@ -138,6 +138,19 @@ pub struct DevnetArgs {
     /// Do not run: check a kept run's data directory again (its record and databases)
     #[arg(long, action = ArgAction::SetTrue, requires = "data_dir")]
     pub check_only: bool,
+    /// Run each of this implementation's signers as an active/standby pair of processes on
+    /// one key, sharing a PostgreSQL database the devnet starts for the run (needs
+    /// PostgreSQL's server binaries); --chaos then kills active instances
+    #[arg(long, action = ArgAction::SetTrue, conflicts_with = "check_only")]
+    pub standby: bool,
+    /// With --standby: the signing lease's length (ha_lease_ms) [default: 600]
+    #[arg(long, value_name = "MS", requires = "standby", value_parser = clap::value_parser!(u64).range(100..=60000))]
+    pub ha_lease_ms: Option<u64>,
+    /// The least time between two blocks (a real chain's block time) [default: 0, blocks
+    /// come at signing speed; with --standby, the lease plus 400 ms, so that a failover
+    /// costs at most one block]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=600000))]
+    pub block_interval_ms: Option<u64>,
 }
 
 /// Arguments of `mock-node`. Every flag may also be set in the `--config` TOML file (same

@@ -55,6 +55,9 @@ impl From<DevnetFailure> for CommandError {
 /// The default number of signers.
 pub const DEFAULT_SIGNERS: usize = 5;
 
+/// The signing lease of `--standby` pairs unless `--ha-lease-ms` says otherwise.
+pub const DEFAULT_DEVNET_LEASE_MS: u64 = 600;
+
 /// Builds the run's options from the flags (nothing is started).
 pub fn options_from_args(args: &DevnetArgs) -> Result<DevnetOptions, DevnetFailure> {
     let usage = DevnetFailure::Usage;
@@ -114,6 +117,14 @@ pub fn options_from_args(args: &DevnetArgs) -> Result<DevnetOptions, DevnetFailu
     options.keep = args.keep;
     if let Some(secs) = args.block_timeout {
         options.block_timeout = Duration::from_secs(secs);
+    }
+    if args.standby {
+        let lease = Duration::from_millis(args.ha_lease_ms.unwrap_or(DEFAULT_DEVNET_LEASE_MS));
+        options.standby = Some(lease);
+        options.block_interval = lease + Duration::from_millis(400);
+    }
+    if let Some(ms) = args.block_interval_ms {
+        options.block_interval = Duration::from_millis(ms);
     }
     options.validate().map_err(usage)?;
     Ok(options)

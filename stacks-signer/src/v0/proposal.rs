@@ -604,6 +604,10 @@ impl Signer {
             return;
         }
         if !self.pre_commit(&info, node_cache) {
+            // A standby of an active/standby pair votes on nothing.
+            if self.db().standby().is_some() {
+                return;
+            }
             // The own-vote record refused a pre-commit the reference would send (a sibling
             // holds the height): answer as the reference answers a conflicting block.
             let Some(mut current) = self.block_lookup_by_reward_cycle(&sighash) else {

@@ -20,7 +20,7 @@ use crate::chainstate::cache::NodeCache;
 use crate::chainstate::v1::{SortitionMinerStatus, SortitionsView};
 use crate::chainstate::NodeRpc;
 use crate::clock::now_secs;
-use crate::signerdb::{BlockInfo, BlockState, OwnVote, VoteContext, VoteRecord};
+use crate::signerdb::{BlockInfo, BlockState, OwnVote, VoteContext, VoteRecord, VoteRefusal};
 
 impl Signer {
     /// The sum of the weights of `addresses` (an address outside the set weighs 0).
@@ -161,6 +161,13 @@ impl Signer {
                 .record_own_votes(votes, &block.header, self.reward_cycle, store, &context);
         match outcome {
             Ok(VoteRecord::Recorded) => true,
+            Ok(VoteRecord::Refused(VoteRefusal::NotActive { holder })) => {
+                debug!(self.logger, "{self}: Standby instance: not voting (another instance holds the signing lease)";
+                    "signer_signature_hash" => %sighash,
+                    "vote" => %vote,
+                    "lease_holder" => ?holder);
+                false
+            }
             Ok(VoteRecord::Refused(refusal)) => {
                 warn!(self.logger, "{self}: Not publishing a vote that would contradict one this signer already published";
                     "signer_signature_hash" => %sighash,

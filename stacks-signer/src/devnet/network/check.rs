@@ -34,8 +34,44 @@ pub struct CheckedSigner {
     pub kind: SignerKind,
     /// Hash160 of its key.
     pub key_hash: Hash160,
+    /// Its public key, when known (needed to read a shared record).
+    pub public_key: Option<libsigner::chain::StacksPublicKey>,
     /// Its database.
     pub db_path: PathBuf,
+    /// With `--standby`: the shared database holding its key's votes (those of both
+    /// instances), read instead of `db_path`.
+    pub shared_record: Option<String>,
+}
+
+/// The own votes of `signer`, from its database or its pair's shared record.
+fn own_votes_of(
+    signer: &CheckedSigner,
+) -> Result<Vec<crate::signerdb::OwnVoteRecord>, crate::signerdb::SignerDbError> {
+    match &signer.shared_record {
+        Some(db_url) => {
+            let config = crate::ha::HaConfig {
+                db_url: db_url.clone(),
+                lease: Duration::from_secs(1),
+                renew: Duration::from_millis(300),
+                instance: "devnet-check".into(),
+            };
+            let key = public_key_of(signer)?;
+            crate::ha::SharedStore::connect(&config, &key)?.get_own_votes()
+        }
+        None => SignerDb::open(&signer.db_path).and_then(|db| db.get_own_votes()),
+    }
+}
+
+/// The public key a checked signer of a pair was given (the shared record is keyed by it).
+fn public_key_of(
+    signer: &CheckedSigner,
+) -> Result<libsigner::chain::StacksPublicKey, crate::signerdb::SignerDbError> {
+    signer.public_key.ok_or_else(|| {
+        crate::signerdb::SignerDbError::InvalidArgument(format!(
+            "signer {}: no public key to read its shared record",
+            signer.index
+        ))
+    })
 }
 
 /// The check's verdict and figures.
@@ -81,19 +117,20 @@ pub fn check_run(
     let mut unrecorded_ok = Vec::new();
     for signer in signers {
         let own_votes = match signer.kind {
-            SignerKind::Ours => {
-                match SignerDb::open(&signer.db_path).and_then(|db| db.get_own_votes()) {
-                    Ok(own) => own,
-                    Err(e) => {
-                        outcome.database_errors.push(format!(
-                            "signer {}: cannot read {}: {e}",
-                            signer.index,
-                            signer.db_path.display()
-                        ));
-                        Vec::new()
-                    }
+            SignerKind::Ours => match own_votes_of(signer) {
+                Ok(own) => own,
+                Err(e) => {
+                    let source = match &signer.shared_record {
+                        Some(url) => crate::ha::redact_url(url),
+                        None => signer.db_path.display().to_string(),
+                    };
+                    outcome.database_errors.push(format!(
+                        "signer {}: cannot read {source}: {e}",
+                        signer.index,
+                    ));
+                    Vec::new()
                 }
-            }
+            },
             SignerKind::Reference => {
                 unrecorded_ok.push(signer.key_hash);
                 Vec::new()

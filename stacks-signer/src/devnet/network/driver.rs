@@ -102,6 +102,8 @@ pub struct Driver<'a> {
     kills: Box<dyn Fn() -> u64 + 'a>,
     rng: DevnetRng,
     report: DriverReport,
+    /// When the last block was first proposed (for `--block-interval-ms`).
+    last_proposed: Option<Instant>,
 }
 
 impl<'a> Driver<'a> {
@@ -124,6 +126,7 @@ impl<'a> Driver<'a> {
             kills,
             rng: DevnetRng::new(options.seed, "miner"),
             report: DriverReport::default(),
+            last_proposed: None,
         }
     }
 
@@ -255,6 +258,13 @@ impl<'a> Driver<'a> {
         } else {
             BlockKind::Continue
         };
+        if let Some(last) = self.last_proposed {
+            let wait = self.options.block_interval.saturating_sub(last.elapsed());
+            if !wait.is_zero() && !sleep_unless(self.stop, wait) {
+                return Err(None);
+            }
+        }
+        self.last_proposed = Some(Instant::now());
         let first = self
             .node
             .propose_block(&ProposeOptions {

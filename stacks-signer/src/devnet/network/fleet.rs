@@ -22,10 +22,20 @@ pub struct ProcessStats {
     pub unexpected_exit: Option<String>,
 }
 
-/// Every signer process (silent signers have none).
+/// A SIGKILL, as the summary reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KillRecord {
+    /// The killed process's signer index.
+    pub signer_index: usize,
+    /// When (ms since the Unix epoch).
+    pub at_ms: u64,
+}
+
+/// Every signer process (silent signers have none; with `--standby`, two per pair).
 #[derive(Debug)]
 pub struct Fleet {
     processes: Vec<Mutex<SignerProcess>>,
+    kills: Mutex<Vec<KillRecord>>,
 }
 
 impl Fleet {
@@ -41,7 +51,10 @@ impl Fleet {
             process.start()?;
             processes.push(Mutex::new(process));
         }
-        Ok(Fleet { processes })
+        Ok(Fleet {
+            processes,
+            kills: Mutex::new(Vec::new()),
+        })
     }
 
     fn lock(&self, i: usize) -> MutexGuard<'_, SignerProcess> {
@@ -107,7 +120,54 @@ impl Fleet {
 
     /// SIGKILLs process `i` if it runs; returns whether it did.
     pub fn kill(&self, i: usize) -> bool {
-        self.lock(i).kill()
+        let mut process = self.lock(i);
+        let killed = process.kill();
+        if killed {
+            let record = KillRecord {
+                signer_index: process.plan().index,
+                at_ms: crate::devnet::activity::now_ms(),
+            };
+            drop(process);
+            self.kills
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(record);
+        }
+        killed
+    }
+
+    /// Every kill so far, in order.
+    pub fn kill_log(&self) -> Vec<KillRecord> {
+        self.kills.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The process running instance `instance` of an active/standby pair, if any.
+    pub fn process_of_instance(&self, instance: &str) -> Option<usize> {
+        (0..self.len()).find(|i| {
+            self.lock(*i)
+                .plan()
+                .ha
+                .as_ref()
+                .is_some_and(|ha| ha.instance == instance)
+        })
+    }
+
+    /// How long process `i` has been running (None when it is down).
+    pub fn up_for(&self, i: usize) -> Option<Duration> {
+        self.lock(i).up_for()
+    }
+
+    /// The other processes of process `i`'s signer (its pair's other instance).
+    pub fn partners(&self, i: usize) -> Vec<usize> {
+        let index = self.signer_index(i);
+        (0..self.len())
+            .filter(|j| *j != i && self.signer_index(*j) == index)
+            .collect()
+    }
+
+    /// The plan of process `i`.
+    pub fn plan(&self, i: usize) -> SignerPlan {
+        self.lock(i).plan().clone()
     }
 
     /// Whether process `i` runs.

@@ -60,6 +60,19 @@ pub struct SignerPlan {
     pub endpoint: SocketAddr,
     /// Its directory (config, database, log).
     pub dir: PathBuf,
+    /// With `--standby`: which instance of its key's active/standby pair this is.
+    pub ha: Option<HaInstance>,
+}
+
+/// One instance of an active/standby pair (`--standby`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaInstance {
+    /// The shared database.
+    pub db_url: String,
+    /// `ha_instance_name`.
+    pub instance: String,
+    /// `ha_lease_ms`.
+    pub lease: std::time::Duration,
 }
 
 impl SignerPlan {
@@ -107,8 +120,69 @@ impl SignerPlan {
             db = toml_escape(&self.db_path().display().to_string()),
             window = super::options::DEVNET_WINDOW.as_secs(),
             validation_ms = validation_timeout_ms(signers),
+        ) + &self.ha_config_text()
+    }
+
+    /// The active/standby keys of an instance of a pair (none otherwise).
+    fn ha_config_text(&self) -> String {
+        let Some(ha) = &self.ha else {
+            return String::new();
+        };
+        let lease_ms = ha.lease.as_millis() as u64;
+        format!(
+            "db_url = \"{url}\"\n\
+             ha_instance_name = \"{name}\"\n\
+             ha_lease_ms = {lease_ms}\n\
+             ha_lease_renew_ms = {renew_ms}\n",
+            url = toml_escape(&ha.db_url),
+            name = toml_escape(&ha.instance),
+            renew_ms = (lease_ms / 4).max(25),
         )
     }
+}
+
+/// The processes of `plans`: one per running signer, or, with a shared database
+/// (`--standby`), two for each of this implementation's signers (instance `a` in the
+/// signer's directory, instance `b` in `signer-N-b` with its own event port), each naming
+/// its instance.
+pub fn instances(
+    plans: &[SignerPlan],
+    standby: Option<(&str, std::time::Duration)>,
+) -> Result<Vec<SignerPlan>, String> {
+    let running: Vec<&SignerPlan> = plans.iter().filter(|p| p.runs()).collect();
+    let Some((db_url, lease)) = standby else {
+        return Ok(running.into_iter().cloned().collect());
+    };
+    let pairs = running
+        .iter()
+        .filter(|p| p.kind == SignerKind::Ours)
+        .count();
+    let mut ports = free_ports(pairs)?.into_iter();
+    let mut out = Vec::new();
+    for plan in running {
+        if plan.kind != SignerKind::Ours {
+            out.push(plan.clone());
+            continue;
+        }
+        let instance = |name: &str| HaInstance {
+            db_url: db_url.to_string(),
+            instance: format!("signer-{}-{name}", plan.index),
+            lease,
+        };
+        out.push(SignerPlan {
+            ha: Some(instance("a")),
+            ..plan.clone()
+        });
+        let port = ports.next().ok_or("cannot find a free loopback port")?;
+        let dir = plan.dir.with_file_name(format!("signer-{}-b", plan.index));
+        out.push(SignerPlan {
+            ha: Some(instance("b")),
+            endpoint: SocketAddr::from(([127, 0, 0, 1], port)),
+            dir,
+            ..plan.clone()
+        });
+    }
+    Ok(out)
 }
 
 /// The signers' `block_proposal_validation_timeout_ms` in a network of `signers`.
@@ -169,17 +243,23 @@ pub fn plan_signers(options: &DevnetOptions, data_dir: &Path) -> Result<Vec<Sign
             public_key,
             endpoint: SocketAddr::from(([127, 0, 0, 1], port)),
             dir: data_dir.join(format!("signer-{index}")),
+            ha: None,
         });
     }
     Ok(plans)
 }
 
-/// Creates each running signer's directory and writes its config.
-pub fn write_signer_files(plans: &[SignerPlan], node_host: &str) -> Result<(), String> {
+/// Creates each running signer's (or instance's) directory and writes its config;
+/// `signers` is the size of the reward set.
+pub fn write_signer_files(
+    plans: &[SignerPlan],
+    node_host: &str,
+    signers: usize,
+) -> Result<(), String> {
     for plan in plans.iter().filter(|p| p.runs()) {
         std::fs::create_dir_all(&plan.dir)
             .map_err(|e| format!("cannot create {}: {e}", plan.dir.display()))?;
-        std::fs::write(plan.config_path(), plan.config_text(node_host, plans.len()))
+        std::fs::write(plan.config_path(), plan.config_text(node_host, signers))
             .map_err(|e| format!("cannot write {}: {e}", plan.config_path().display()))?;
     }
     Ok(())

@@ -14,6 +14,7 @@
 pub mod chaos;
 pub mod check;
 pub mod driver;
+pub mod failover;
 pub mod fleet;
 pub mod layout;
 pub mod options;
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use crate::devnet::record::spawn_recorder;
 use crate::devnet::{MockNode, MockNodeConfig, ObserverSpec, SignerSpec};
+use crate::ha::cluster::TempPostgres;
 
 pub use check::{check_run, CheckOutcome, CheckedSigner};
 pub use options::{DataDir, DevnetOptions, ReferenceSigners};
@@ -179,6 +181,29 @@ fn run_in(
     started: Instant,
 ) -> Result<Summary, String> {
     let plans = layout::plan_signers(options, &data.path)?;
+    // With --standby: the shared database of the pairs, alive until the check has read it.
+    let shared = match options.standby {
+        Some(lease) => {
+            let cluster = TempPostgres::start()
+                .map_err(|e| format!("--standby: cannot start a PostgreSQL for the run: {e}"))?;
+            let url = cluster
+                .create_database("devnet")
+                .map_err(|e| format!("--standby: {e}"))?;
+            progress.note(&format!(
+                "devnet: PostgreSQL for the active/standby pairs on 127.0.0.1:{} (lease {} ms)",
+                cluster.port(),
+                lease.as_millis()
+            ));
+            Some((cluster, url, lease))
+        }
+        None => None,
+    };
+    let instances = layout::instances(
+        &plans,
+        shared
+            .as_ref()
+            .map(|(_, url, lease)| (url.as_str(), *lease)),
+    )?;
     let mut config = MockNodeConfig {
         seed: options.seed,
         // The node's clock follows its chain from the present: blocks come at signing
@@ -192,10 +217,10 @@ fn run_in(
         http_threads: 4 + plans.len() / 10,
         ..MockNodeConfig::default()
     };
-    for plan in plans.iter().filter(|p| p.runs()) {
+    for instance in &instances {
         config
             .observers
-            .push(ObserverSpec::signer(plan.endpoint.to_string()));
+            .push(ObserverSpec::signer(instance.endpoint.to_string()));
     }
     let node = MockNode::start(config)?;
     {
@@ -224,7 +249,7 @@ fn run_in(
         ));
     }
 
-    layout::write_signer_files(&plans, &node.node_host())?;
+    layout::write_signer_files(&instances, &node.node_host(), plans.len())?;
     let mut manifest = Manifest::new(options.seed, &plans);
     manifest.write(&data.path)?;
     progress.note(&format!(
@@ -245,12 +270,21 @@ fn run_in(
         ));
     }
 
-    let fleet = Arc::new(Fleet::start(options, &plans)?);
+    let fleet = Arc::new(Fleet::start(options, &instances)?);
     fleet.wait_listening(Duration::from_secs(30))?;
     node.send_status_check();
 
     let errors = Arc::new(Mutex::new(Vec::<String>::new()));
     let chaos_stop = Arc::new(AtomicBool::new(false));
+    let pairs = shared.as_ref().map(|(_, url, lease)| chaos::StandbyPairs {
+        db_url: url.clone(),
+        lease: *lease,
+        keys: plans
+            .iter()
+            .filter(|p| p.kind == SignerKind::Ours)
+            .map(|p| p.public_key.to_bytes_compressed())
+            .collect(),
+    });
     let chaos = options.chaos_rate.map(|rate| {
         chaos::spawn_chaos(
             Arc::clone(&fleet),
@@ -258,6 +292,7 @@ fn run_in(
             options.seed,
             chaos_stop.clone(),
             Arc::clone(&errors),
+            pairs,
         )
     });
 
@@ -266,7 +301,8 @@ fn run_in(
         tally: Arc::clone(&tally),
         fleet: Arc::clone(&fleet),
         miner: Arc::clone(&miner_status),
-        signers: plans.len(),
+        // Processes (two per pair with --standby), silent signers included.
+        signers: instances.len() + options.silent,
         tenures: options.tenures,
         started,
     });
@@ -329,7 +365,12 @@ fn run_in(
             index: p.index,
             kind: p.kind,
             key_hash: p.key_hash,
+            public_key: Some(p.public_key),
             db_path: p.db_path(),
+            shared_record: shared
+                .as_ref()
+                .filter(|_| p.kind == SignerKind::Ours)
+                .map(|(_, url, _)| url.clone()),
         })
         .collect();
     progress.note("devnet: checking every signer's votes against the node's record");
@@ -341,6 +382,21 @@ fn run_in(
     let mut summary = summarize(
         options, &plans, &report, &tally, &fleet, check, errors, started,
     );
+    if let Some((_, _, lease)) = &shared {
+        let paired: Vec<usize> = plans
+            .iter()
+            .filter(|p| p.kind == SignerKind::Ours)
+            .map(|p| p.index)
+            .collect();
+        summary.failover = Some(failover::failover_figures(
+            &tally.lock(),
+            &fleet.kill_log(),
+            &paired,
+            *lease,
+            options.block_interval,
+        ));
+    }
+    drop(shared);
     for signer in &mut summary.per_signer {
         signer.peak_rss_kib = rss
             .iter()
@@ -455,7 +511,8 @@ fn summarize(
         .iter()
         .map(|p| {
             let counts = state.signers.get(p.index).copied().unwrap_or_default();
-            let process = stats.iter().find(|s| s.index == p.index);
+            // A pair's two processes count as one signer.
+            let processes: Vec<_> = stats.iter().filter(|s| s.index == p.index).collect();
             summary::SignerFigures {
                 index: p.index,
                 kind: p.kind.label().into(),
@@ -464,14 +521,14 @@ fn summarize(
                 pre_commits: counts.pre_commits,
                 signatures: counts.signatures,
                 rejections: counts.rejections,
-                restarts: process.map_or(0, |s| s.restarts),
-                kills: process.map_or(0, |s| s.kills),
+                restarts: processes.iter().map(|s| s.restarts).sum(),
+                kills: processes.iter().map(|s| s.kills).sum(),
                 db_bytes: if p.kind == SignerKind::Silent {
                     0
                 } else {
                     db_bytes(&p.db_path())
                 },
-                unexpected_exit: process.and_then(|s| s.unexpected_exit.clone()),
+                unexpected_exit: processes.iter().find_map(|s| s.unexpected_exit.clone()),
                 peak_rss_kib: None,
             }
         })
@@ -519,6 +576,7 @@ fn summarize(
         },
         per_signer,
         check,
+        failover: None,
         data_dir: None,
         devnet_peak_rss_kib: None,
         mining_secs: 0.0,
@@ -583,6 +641,8 @@ pub fn check_data_dir(dir: &Path) -> Result<CheckOutcome, String> {
             Ok(CheckedSigner {
                 index: s.index,
                 kind: s.kind,
+                public_key: libsigner::chain::StacksPublicKey::from_hex(&s.public_key).ok(),
+                shared_record: None,
                 key_hash: libsigner::chain::Hash160::from_hex(&s.key_hash)
                     .map_err(|e| format!("invalid key hash in the manifest: {e}"))?,
                 db_path: s.db_path.clone(),

@@ -69,6 +69,11 @@ pub struct DevnetOptions {
     pub keep: bool,
     /// How long a block may take to reach the threshold before the run reports a stall.
     pub block_timeout: Duration,
+    /// Run each of this implementation's signers as an active/standby pair sharing a
+    /// PostgreSQL database started for the run, with this signing lease (`--standby`).
+    pub standby: Option<Duration>,
+    /// The least time between two blocks' proposals (`--block-interval-ms`).
+    pub block_interval: Duration,
 }
 
 impl DevnetOptions {
@@ -92,6 +97,8 @@ impl DevnetOptions {
             data_dir: DataDir::Temporary,
             keep: false,
             block_timeout: Duration::from_secs(30),
+            standby: None,
+            block_interval: Duration::ZERO,
         }
     }
 
@@ -206,6 +213,17 @@ impl DevnetOptions {
         }
         if self.block_timeout.is_zero() {
             return Err("--block-timeout must be at least 1 second".into());
+        }
+        if let Some(lease) = self.standby {
+            if self.reference_count() + self.silent >= n {
+                return Err("--standby: no signer of this implementation to pair".into());
+            }
+            if lease < Duration::from_millis(100) {
+                return Err("--ha-lease-ms must be at least 100".into());
+            }
+            if self.block_interval >= self.block_timeout {
+                return Err("--block-interval-ms must be below --block-timeout".into());
+            }
         }
         Ok(())
     }

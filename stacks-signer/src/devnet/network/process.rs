@@ -25,6 +25,8 @@ pub struct SignerProcess {
     pub unexpected_exit: Option<String>,
     /// Asked to stop: an exit from now on is expected.
     stopping: bool,
+    /// When the current incarnation started.
+    started_at: Option<Instant>,
 }
 
 impl SignerProcess {
@@ -38,6 +40,7 @@ impl SignerProcess {
             kills: 0,
             unexpected_exit: None,
             stopping: false,
+            started_at: None,
         }
     }
 
@@ -87,7 +90,16 @@ impl SignerProcess {
             self.restarts += 1;
         }
         self.child = Some(child);
+        self.started_at = Some(Instant::now());
         Ok(())
+    }
+
+    /// How long the current incarnation has been running (None when it is down).
+    pub fn up_for(&mut self) -> Option<Duration> {
+        if !self.is_running() {
+            return None;
+        }
+        self.started_at.map(|t| t.elapsed())
     }
 
     /// Whether it runs now; notes an exit it made by itself.

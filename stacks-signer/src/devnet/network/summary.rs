@@ -98,6 +98,26 @@ pub struct FaultFigures {
     pub equivocating_miner: bool,
 }
 
+/// Active/standby pairs (`--standby`): what each kill of an active cost its key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FailoverFigures {
+    /// Keys run as pairs.
+    pub pairs: usize,
+    /// The signing lease (ms).
+    pub lease_ms: u64,
+    /// The least time between blocks (ms).
+    pub block_interval_ms: u64,
+    /// Kills of an active instance.
+    pub active_kills: usize,
+    /// Of those, how many its key answered (signed a processed block) again within one
+    /// processed block: the standby's first vote came before the next block but one.
+    pub answered_within_one_block: usize,
+    /// The most processed blocks a kill's key missed before it signed again.
+    pub most_blocks_missed: usize,
+    /// For each paired key, the longest run of processed blocks it did not sign.
+    pub longest_unsigned_run: BTreeMap<usize, usize>,
+}
+
 /// One signer's figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SignerFigures {
@@ -163,6 +183,8 @@ pub struct Summary {
     pub latency: Latency,
     /// Faults.
     pub faults: FaultFigures,
+    /// Active/standby pairs, with `--standby`.
+    pub failover: Option<FailoverFigures>,
     /// Per signer.
     pub per_signer: Vec<SignerFigures>,
     /// The equivocation check.
@@ -292,6 +314,20 @@ impl Summary {
             faults.push("none".into());
         }
         let _ = writeln!(out, "  faults      {}", faults.join("; "));
+        if let Some(h) = &self.failover {
+            let longest = h.longest_unsigned_run.values().max().copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "  standby     {} active/standby pairs (lease {} ms, blocks at least {} ms apart): {} actives killed, {} answered again within one block, at most {} blocks missed after a kill; longest run of blocks a paired key did not sign: {}",
+                h.pairs,
+                h.lease_ms,
+                h.block_interval_ms,
+                h.active_kills,
+                h.answered_within_one_block,
+                h.most_blocks_missed,
+                longest
+            );
+        }
         let _ = writeln!(
             out,
             "  signers     {:>4}  {:<9}  {:>6}  {:>11}  {:>10}  {:>10}  {:>8}  {:>9}  {:>9}",
