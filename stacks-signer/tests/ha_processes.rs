@@ -4,16 +4,19 @@
 //! killed, an active paused past its lease publishes nothing when it resumes, and both
 //! recover from a PostgreSQL restart. In each, the safety invariant holds over the node's
 //! record and the shared record, and every vote the key published is in the shared record.
+//! One more test, ignored, reproduces a known issue: a vote the active was still retrying to
+//! send when it was paused reaches the node after the new active's votes.
 
 mod ha_process_support;
 
 use std::time::{Duration, Instant};
 
 use ha_process_support::{
-    now_ms, Miner, Pair, BROADCASTING, CANNOT_REACH, LOST, NOW_HOLDS, PATIENCE, REFUSED,
+    now_ms, Miner, Pair, Peers, BROADCASTING, CANNOT_REACH, LOST, NOW_HOLDS, PATIENCE, REFUSED,
     SHORT_LEASE, STANDING_BY,
 };
-use stacks_signer::devnet::BlockKind;
+use libsigner::v0::messages::ValidateRejectCode;
+use stacks_signer::devnet::{BlockKind, ValidationAnswer};
 use stacks_signer::invariant::VoteKind;
 
 #[test]
@@ -345,4 +348,114 @@ fn postgresql_restarted_mid_run_both_instances_recover_and_publish_no_unrecorded
         report.votes_published,
         pair.elapsed()
     );
+}
+
+/// Known issue, kept as a reproduction (run with `--ignored`): a publication checks the lease
+/// once, before its first attempt (`StackerDB::send_message_bytes_with_retry`); its retries
+/// (transport backoff, then a re-send at the next slot version after a version conflict) go
+/// on after the lease is lost. The old active records a rejection, cannot send it (the node's
+/// StackerDB answers 503) and is paused while it retries; the new active, whose validation
+/// of the block succeeds, pre-commits to and signs it (a pre-commit after a rejection is
+/// allowed: a fresh validation); the old active resumes, its retry meets the new active's
+/// chunk in the slot, re-sends above it, and the node stores the key's rejection after its
+/// signature of the same block.
+#[test]
+#[ignore = "known issue: fails, a paused active's retries publish after the takeover"]
+fn a_vote_still_being_sent_when_the_active_pauses_is_not_published_after_the_new_actives_votes() {
+    let mut pair = Pair::start_with(
+        "ha late publication",
+        &["a", "b"],
+        SHORT_LEASE,
+        Peers::Puppets,
+    );
+    pair.wait_for_holder(None, 0);
+    pair.node.set_puppet_autopilot(true);
+    pair.warm_up();
+    pair.node.set_puppet_autopilot(false);
+    pair.settle();
+    let lease = pair.lease().expect("a lease row");
+    let active = lease.holder.clone();
+
+    // Both instances ask the node to validate P; the first answer is a rejection, which the
+    // active records and cannot send.
+    pair.node.set_manual_validation(true);
+    pair.node.set_endpoint_down("/v2/stackerdb", true);
+    let p = pair.propose(BlockKind::Continue);
+    let hash = p.signer_signature_hash;
+    assert!(
+        ha_process_support::poll(PATIENCE, || pair
+            .node
+            .held_validations()
+            .iter()
+            .filter(|h| **h == hash)
+            .count()
+            == 2),
+        "the two instances did not both ask for P's validation"
+    );
+    pair.node
+        .answer_validation(
+            &hash,
+            ValidationAnswer::Reject {
+                code: ValidateRejectCode::InvalidBlock,
+                reason: "a rejection the active cannot send".into(),
+            },
+        )
+        .expect("the first request is answered");
+    let hex = hash.to_string();
+    assert!(
+        ha_process_support::poll(PATIENCE, || pair
+            .shared_rows()
+            .iter()
+            .any(|r| r.hash == hex && r.rejected_at.is_some() && r.recorded_by == active)),
+        "the active did not record its rejection of P"
+    );
+    // Paused while it retries; the node's StackerDB answers again.
+    std::thread::sleep(Duration::from_millis(300));
+    pair.instance(&active).pause();
+    pair.node.set_endpoint_down("/v2/stackerdb", false);
+    pair.wait_for_holder(Some(&active), lease.term);
+
+    // The second answer is a success: the new active pre-commits; with the peers'
+    // pre-commits it signs.
+    pair.node
+        .answer_validation(
+            &hash,
+            ValidationAnswer::Ok {
+                validation_time_ms: 1,
+                cost_zero: false,
+            },
+        )
+        .expect("the second request is answered");
+    assert!(
+        pair.wait_for_vote(&hash, VoteKind::PreCommit, PATIENCE),
+        "the new active did not pre-commit to P"
+    );
+    for id in pair.peer_ids() {
+        pair.node
+            .puppet_pre_commit(id, &hash)
+            .expect("a peer pre-commits");
+    }
+    assert!(
+        pair.wait_for_vote(&hash, VoteKind::Accept, PATIENCE),
+        "the new active did not sign P"
+    );
+
+    let mark = pair.entries.len();
+    pair.instance(&active).resume();
+    assert!(
+        ha_process_support::poll(PATIENCE, || pair.instance(&active).log().contains(LOST)),
+        "the resumed instance never logged that it lost the lease"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    pair.settle();
+    let late: Vec<_> = pair
+        .votes_in(&pair.entries[mark..])
+        .into_iter()
+        .filter(|v| v.stored && v.hash == hash && v.kind == VoteKind::Reject)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "the resumed instance published its rejection of P after the key signed P: {late:?}"
+    );
+    pair.assert_invariant();
 }

@@ -51,6 +51,19 @@ pub const BROADCASTING: &str = "Broadcasting block response";
 /// One test at a time (see the module documentation).
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// The seeds of the three other signers' keys.
+const PEERS: [&str; 3] = ["x", "y", "z"];
+
+/// The other signers of the reward set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peers {
+    /// Simulated by the node: they vote on every proposal at once and carry the threshold
+    /// (three of four, 75 %) without the key under test.
+    Simulated,
+    /// Puppets: they vote only when the test says so (or on autopilot).
+    Puppets,
+}
+
 /// The lease settings of the instances.
 #[derive(Debug, Clone, Copy)]
 pub struct Lease {
@@ -385,6 +398,11 @@ impl Pair {
     /// and SQLite database, all on the same `db_url`. Returns once every instance's lease
     /// keeper has said who holds the lease.
     pub fn start(seed: &str, names: &[&str], lease: Lease) -> Pair {
+        Pair::start_with(seed, names, lease, Peers::Simulated)
+    }
+
+    /// [`Pair::start`] with the three other signers of the reward set as `peers`.
+    pub fn start_with(seed: &str, names: &[&str], lease: Lease, peers: Peers) -> Pair {
         let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let pg = TempPostgres::start().expect("a throwaway PostgreSQL cluster");
@@ -393,9 +411,15 @@ impl Pair {
             .expect("the shared database is created");
         let key = StacksPrivateKey::from_seed(seed.as_bytes());
         let public_key = StacksPublicKey::from_private(&key);
-        let mut signers: Vec<SignerSpec> = ["x", "y", "z"]
+        let mut signers: Vec<SignerSpec> = PEERS
             .iter()
-            .map(|n| SignerSpec::simulated(StacksPrivateKey::from_seed(n.as_bytes()), 1))
+            .map(|n| {
+                let key = StacksPrivateKey::from_seed(n.as_bytes());
+                match peers {
+                    Peers::Simulated => SignerSpec::simulated(key, 1),
+                    Peers::Puppets => SignerSpec::puppet(key, 1),
+                }
+            })
             .collect();
         signers.push(SignerSpec::external(public_key, 1));
         let ports: Vec<u16> = names.iter().map(|_| free_port()).collect();
@@ -668,6 +692,19 @@ impl Pair {
             .cloned()
             .collect();
         self.votes_in(&during).iter().filter(|v| v.stored).count()
+    }
+
+    /// The signer ids (slots) of the three other signers in the current reward set.
+    pub fn peer_ids(&self) -> Vec<u32> {
+        PEERS
+            .iter()
+            .map(|n| {
+                let key = StacksPublicKey::from_private(&StacksPrivateKey::from_seed(n.as_bytes()));
+                self.node
+                    .signer_index(&key)
+                    .expect("a peer in the reward set")
+            })
+            .collect()
     }
 
     /// A burn block won by the next miner, then its tenure-start proposal.
