@@ -445,3 +445,61 @@ fn with_a_shared_record_attached_the_holder_decides_every_vote_as_a_lone_signer_
         })
         .unwrap();
 }
+
+#[test]
+fn a_block_another_instance_rejected_gets_no_favourable_vote_from_this_one() {
+    let pg = cluster();
+    let url = pg.url();
+    let old = holder(&url, "old", 300);
+    let mut old_db = attached(&old);
+    let p = block(1, 5, 1);
+    assert_eq!(
+        vote(
+            &mut old_db,
+            &OwnVote::Reject(RejectReason::SortitionViewMismatch),
+            &p,
+            T0
+        ),
+        VoteRecord::Recorded
+    );
+    thread::sleep(Duration::from_millis(400));
+    let new = holder(&url, "new", 60_000);
+    let mut new_db = attached(&new);
+    // The old instance's rejection may still be in flight: no pre-commit, no signature.
+    for v in [OwnVote::PreCommit, OwnVote::Accept] {
+        assert_eq!(
+            vote(&mut new_db, &v, &p, T0 + 1),
+            VoteRecord::Refused(VoteRefusal::AlreadyRejected),
+            "{v:?}"
+        );
+    }
+    // A rejection of its own is fine, and does not open the way either.
+    assert_eq!(
+        vote(
+            &mut new_db,
+            &OwnVote::Reject(RejectReason::RejectedInPriorRound),
+            &p,
+            T0 + 2
+        ),
+        VoteRecord::Recorded
+    );
+    assert_eq!(
+        vote(&mut new_db, &OwnVote::PreCommit, &p, T0 + 3),
+        VoteRecord::Refused(VoteRefusal::AlreadyRejected)
+    );
+    // An instance may still turn its own rejection into a pre-commit (a lone signer's rule).
+    let q = block(1, 6, 1);
+    assert_eq!(
+        vote(
+            &mut new_db,
+            &OwnVote::Reject(RejectReason::SortitionViewMismatch),
+            &q,
+            T0 + 4
+        ),
+        VoteRecord::Recorded
+    );
+    assert_eq!(
+        vote(&mut new_db, &OwnVote::PreCommit, &q, T0 + 5),
+        VoteRecord::Recorded
+    );
+}

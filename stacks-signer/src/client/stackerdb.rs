@@ -218,10 +218,10 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
                 limit: SIGNERS_STACKERDB_CHUNK_SIZE,
             });
         }
-        if let Some(holder) = lock(&self.signer_db)?.standby() {
+        if let Err(standby) = may_publish(&self.signer_db) {
             debug!(self.logger, "Standby instance: not sending a stackerdb message";
-                "message_id" => ?msg_id, "lease_holder" => &holder);
-            return Err(ClientError::Standby { holder });
+                "message_id" => ?msg_id, "error" => %standby);
+            return Err(standby);
         }
         let session = self
             .sessions
@@ -248,7 +248,16 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
                 "POST /v2/stackerdb/{}/chunks",
                 session.stackerdb_contract_id
             );
-            let ack = retry_with_exponential_backoff(|| {
+            // An instance of an active/standby pair that lost the lease while this send was
+            // being retried (paused, cut off) must not land it after the new active's
+            // messages: every attempt checks again.
+            may_publish(&self.signer_db)?;
+            let mut lost_lease = None;
+            let sent = retry_with_exponential_backoff(|| {
+                if let Err(standby) = may_publish(&self.signer_db) {
+                    lost_lease = Some(standby);
+                    return Err(RetryError::Permanent(RPCError::NotConnected));
+                }
                 attempts += 1;
                 if attempts > 1 {
                     retried(StackerDbWriteIssue::Transport);
@@ -257,8 +266,11 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
                 let result = session.put_chunk(&chunk);
                 report(&self.health, &self.logger, &what, started, &result);
                 result.map_err(RetryError::Transient)
-            })
-            .inspect_err(|_| give_up(StackerDbWriteIssue::Transport))?;
+            });
+            if let Some(standby) = lost_lease {
+                return Err(standby);
+            }
+            let ack = sent.inspect_err(|_| give_up(StackerDbWriteIssue::Transport))?;
             data = chunk.data;
 
             if ack.accepted {
@@ -366,6 +378,15 @@ impl<M: MessageSlotID + 'static> StackerDB<M> {
 }
 
 /// Locks the shared database; a poisoned lock is an error.
+/// Whether this process may publish now: [`ClientError::Standby`] when it is an instance of
+/// an active/standby pair that does not hold the lease.
+fn may_publish(db: &SharedSignerDb) -> Result<(), ClientError> {
+    match lock(db)?.standby() {
+        Some(holder) => Err(ClientError::Standby { holder }),
+        None => Ok(()),
+    }
+}
+
 fn lock(db: &SharedSignerDb) -> Result<MutexGuard<'_, SignerDb>, ClientError> {
     db.lock().map_err(|_| ClientError::SignerDbPoisoned)
 }

@@ -14,7 +14,7 @@ const MIGRATION_LOCK: i64 = 0x5353_4841;
 
 /// Each version's statements; version `n` is `MIGRATIONS[n - 1]`.
 const MIGRATIONS: &[&str] = &[
-    // 1: lease, own votes, the per-height guard, slot versions.
+    // 1: lease, own votes, the per-height guard, who rejected what, slot versions.
     "CREATE TABLE ha_lease (
         signer_key BYTEA PRIMARY KEY,
         holder TEXT NOT NULL,
@@ -45,6 +45,12 @@ const MIGRATIONS: &[&str] = &[
         signer_signature_hash BYTEA NOT NULL,
         PRIMARY KEY (signer_key, consensus_hash, stacks_height, seq),
         UNIQUE (signer_key, signer_signature_hash)
+    );
+    CREATE TABLE ha_rejections (
+        signer_key BYTEA NOT NULL,
+        signer_signature_hash BYTEA NOT NULL,
+        instance TEXT NOT NULL,
+        PRIMARY KEY (signer_key, signer_signature_hash, instance)
     );
     CREATE TABLE ha_slot_versions (
         signer_key BYTEA NOT NULL,

@@ -28,7 +28,13 @@ pub struct SharedStore {
     lease: Mutex<LocalLease>,
     /// Set once the first lease attempt finished (so callers can wait for it).
     lease_known: AtomicBool,
+    /// The last failed attempt to connect, and why: calls within [`RECONNECT_PAUSE`] of it
+    /// fail at once instead of each waiting for an unreachable server.
+    connect_failure: Mutex<Option<(Instant, String)>>,
 }
+
+/// How long after a failed connection attempt the next one is made.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
 /// What this instance last learnt about the lease.
 #[derive(Debug, Clone)]
@@ -73,6 +79,7 @@ impl SharedStore {
                 valid_until: None,
             }),
             lease_known: AtomicBool::new(false),
+            connect_failure: Mutex::new(None),
         };
         let mut client = store.open_client()?;
         schema::migrate(&mut client)?;
@@ -126,13 +133,36 @@ impl SharedStore {
         let mut slot = self.client_slot();
         let client = match slot.as_mut() {
             Some(client) if !client.is_closed() => client,
-            _ => slot.insert(self.open_client()?),
+            _ => slot.insert(self.reconnect()?),
         };
         let out = f(client);
         if out.is_err() && client.is_closed() {
             *slot = None;
         }
         out
+    }
+
+    /// A new connection, unless the last attempt failed less than [`RECONNECT_PAUSE`] ago.
+    fn reconnect(&self) -> Result<Client, SignerDbError> {
+        let mut failure = self
+            .connect_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((at, why)) = failure.as_ref() {
+            if at.elapsed() < RECONNECT_PAUSE {
+                return Err(SignerDbError::Shared(why.clone()));
+            }
+        }
+        match self.open_client() {
+            Ok(client) => {
+                *failure = None;
+                Ok(client)
+            }
+            Err(e) => {
+                *failure = Some((Instant::now(), e.to_string()));
+                Err(e)
+            }
+        }
     }
 
     /// The configuration this store was opened with.

@@ -6,7 +6,9 @@
 //! floor), which each instance's SQLite database checks first: no rejection after a
 //! favourable vote, no signature after a rejection unless a pre-commit followed it, and no
 //! first favourable vote (or first signature) while this key's favourable vote for a sibling
-//! stands in the way. On top of the transaction's isolation, `ha_favourable_blocks` gives
+//! stands in the way. One rule is stricter than a lone signer's: a block another instance
+//! rejected gets no favourable vote from this one (that rejection may still be in flight
+//! from the other instance, and would land after the favourable vote). On top of the transaction's isolation, `ha_favourable_blocks` gives
 //! each block this key voted for at one tenure and height the next sequence number under a
 //! primary key: two transactions that both passed the checks would collide there. A
 //! serialization failure or that collision is retried from the start, where the rules then
@@ -165,6 +167,23 @@ impl SharedStore {
         let hash = header.signer_signature_hash();
         let mut current = lookup(&mut tx, key, &hash)?;
         let was_favourable = current.as_ref().is_some_and(OwnVoteRecord::is_favourable);
+        // A rejection another instance recorded may still be on its way out of that
+        // instance (retried, or paused mid-send): a favourable vote now could be published
+        // before it lands, and the key would have flipped. So no instance votes for a block
+        // another instance rejected; an instance may still turn its own rejection into a
+        // favourable vote (its own sends go out in order).
+        if votes.iter().any(OwnVote::is_favourable) {
+            let rejected_elsewhere = tx
+                .query_opt(
+                    "SELECT 1 FROM ha_rejections WHERE signer_key = $1 \
+                     AND signer_signature_hash = $2 AND instance != $3 LIMIT 1",
+                    &[&key, &hash.as_bytes().as_slice(), &self.instance()],
+                )?
+                .is_some();
+            if rejected_elsewhere {
+                return Ok(VoteRecord::Refused(VoteRefusal::AlreadyRejected));
+            }
+        }
         for vote in votes {
             let (record, check) = match apply_vote(vote, current, header, reward_cycle, now) {
                 Ok(applied) => applied,
@@ -187,6 +206,13 @@ impl SharedStore {
             )));
         };
         self.upsert(&mut tx, &record)?;
+        if votes.iter().any(|v| !v.is_favourable()) {
+            tx.execute(
+                "INSERT INTO ha_rejections (signer_key, signer_signature_hash, instance) \
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&key, &hash.as_bytes().as_slice(), &self.instance()],
+            )?;
+        }
         if !was_favourable && record.is_favourable() {
             tx.execute(
                 "INSERT INTO ha_favourable_blocks \
@@ -246,6 +272,33 @@ impl SharedStore {
                 Failure::Pg(e) => shared_error(e),
                 Failure::Db(e) => e,
             })
+        })
+    }
+
+    /// Whether this key voted for a sibling of the block (same tenure and height, another
+    /// block) in the shared record.
+    pub fn has_favourable_sibling_vote(
+        &self,
+        consensus_hash: &ConsensusHash,
+        stacks_height: u64,
+        signer_signature_hash: &Sha512Trunc256Sum,
+    ) -> Result<bool, SignerDbError> {
+        let height = to_sql("stacks_height", stacks_height)?;
+        self.with_client(|client| {
+            let row = client
+                .query_opt(
+                    "SELECT 1 FROM ha_own_votes WHERE signer_key = $1 AND consensus_hash = $2 \
+                     AND stacks_height = $3 AND signer_signature_hash != $4 \
+                     AND (pre_committed_at IS NOT NULL OR signed_at IS NOT NULL) LIMIT 1",
+                    &[
+                        &self.signer_key(),
+                        &consensus_hash.as_bytes().as_slice(),
+                        &height,
+                        &signer_signature_hash.as_bytes().as_slice(),
+                    ],
+                )
+                .map_err(shared_error)?;
+            Ok(row.is_some())
         })
     }
 

@@ -622,7 +622,8 @@ impl SignerDb {
     }
 
     /// Whether this signer voted for a sibling of the block (same tenure and height, another
-    /// block).
+    /// block): in this database, or, for an instance of an active/standby pair, in the
+    /// shared record.
     pub fn has_favourable_sibling_vote(
         &self,
         consensus_hash: &ConsensusHash,
@@ -634,10 +635,21 @@ impl SignerDb {
              AND signer_signature_hash != ?3 \
              AND (pre_committed_at IS NOT NULL OR signed_at IS NOT NULL) LIMIT 1",
         )?;
-        Ok(stmt.exists(rusqlite::params![
+        if stmt.exists(rusqlite::params![
             consensus_hash.as_bytes(),
             u64_to_sql("own_votes.stacks_height", stacks_height)?,
             signer_signature_hash.as_bytes(),
-        ])?)
+        ])? {
+            return Ok(true);
+        }
+        // Another instance of an active/standby pair may have voted for it.
+        match &self.shared {
+            Some(shared) => shared.has_favourable_sibling_vote(
+                consensus_hash,
+                stacks_height,
+                signer_signature_hash,
+            ),
+            None => Ok(false),
+        }
     }
 }

@@ -161,11 +161,11 @@ impl Signer {
                 .record_own_votes(votes, &block.header, self.reward_cycle, store, &context);
         match outcome {
             Ok(VoteRecord::Recorded) => true,
-            Ok(VoteRecord::Refused(VoteRefusal::NotActive { holder })) => {
-                debug!(self.logger, "{self}: Standby instance: not voting (another instance holds the signing lease)";
+            Ok(VoteRecord::Refused(refusal @ VoteRefusal::NotActive { .. })) => {
+                info!(self.logger, "{self}: Not publishing a vote: this instance is a standby (another instance holds the signing lease)";
                     "signer_signature_hash" => %sighash,
                     "vote" => %vote,
-                    "lease_holder" => ?holder);
+                    "refusal" => ?refusal);
                 false
             }
             Ok(VoteRecord::Refused(refusal)) => {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::fleet::KillRecord;
-use super::summary::FailoverFigures;
+use super::summary::{FailoverFigures, KillCost};
 use super::tally::TallyState;
 
 /// The figures of a run with pairs for the signers `paired` (indices).
@@ -64,6 +64,11 @@ pub fn failover_figures(
             figures.answered_within_one_block += 1;
         }
         figures.most_blocks_missed = figures.most_blocks_missed.max(missed);
+        figures.kills.push(KillCost {
+            signer: kill.signer_index,
+            at_ms: kill.at_ms,
+            blocks_missed: missed,
+        });
     }
     figures
 }

@@ -116,6 +116,20 @@ pub struct FailoverFigures {
     pub most_blocks_missed: usize,
     /// For each paired key, the longest run of processed blocks it did not sign.
     pub longest_unsigned_run: BTreeMap<usize, usize>,
+    /// Each kill of an active: the signer, when (ms since the Unix epoch), and the blocks
+    /// its key missed before it signed again.
+    pub kills: Vec<KillCost>,
+}
+
+/// What one kill of an active cost its key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KillCost {
+    /// The signer (index).
+    pub signer: usize,
+    /// When (ms since the Unix epoch).
+    pub at_ms: u64,
+    /// Processed blocks its key did not sign before it signed one again.
+    pub blocks_missed: usize,
 }
 
 /// One signer's figures.
