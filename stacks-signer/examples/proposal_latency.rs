@@ -14,7 +14,10 @@
 //! Options: `--blocks N` (default 1000), `--blocks-per-tenure M` (default 10),
 //! `--signer-bin PATH` (default: `stacks-signer` beside this example's directory, i.e.
 //! `target/release/stacks-signer`), `--reference-bin PATH` (default
-//! `$STACKS_SIGNER_REFERENCE_BIN`), `--keep` (keep the signers' logs and databases).
+//! `$STACKS_SIGNER_REFERENCE_BIN`), `--keep` (keep the signers' logs and databases),
+//! `--shared-db` (our signer is one instance of an active/standby pair: it records every vote
+//! in a throwaway PostgreSQL as well, `db_url`), `--with-standby` (the same, with the pair's
+//! standby instance running beside it on the same node).
 //!
 //! The reward set holds simulated signers with enough weight that each measured signer
 //! reaches the 70% pre-commit threshold with its own pre-commit alone (so neither waits for
@@ -43,6 +46,8 @@ struct Options {
     signer_bin: PathBuf,
     reference_bin: Option<PathBuf>,
     keep: bool,
+    shared_db: bool,
+    with_standby: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -59,6 +64,8 @@ fn parse_options() -> Result<Options, String> {
             .filter(|path| !path.is_empty())
             .map(PathBuf::from),
         keep: false,
+        shared_db: false,
+        with_standby: false,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -74,6 +81,11 @@ fn parse_options() -> Result<Options, String> {
             "--signer-bin" => options.signer_bin = PathBuf::from(value()?),
             "--reference-bin" => options.reference_bin = Some(PathBuf::from(value()?)),
             "--keep" => options.keep = true,
+            "--shared-db" => options.shared_db = true,
+            "--with-standby" => {
+                options.shared_db = true;
+                options.with_standby = true;
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -107,11 +119,18 @@ impl Measured {
         }
     }
 
-    fn start(&mut self, bin: &Path, dir: &Path, node: &str, port: u16) -> Result<(), String> {
+    fn start(
+        &mut self,
+        bin: &Path,
+        dir: &Path,
+        node: &str,
+        port: u16,
+        extra: &str,
+    ) -> Result<(), String> {
         let config = dir.join(format!("{}.toml", self.name));
         let text = format!(
             "stacks_private_key = \"{}\"\nnode_host = \"{node}\"\nendpoint = \"127.0.0.1:{port}\"\n\
-             network = \"testnet\"\nauth_password = \"12345\"\ndb_path = \"{}\"\n",
+             network = \"testnet\"\nauth_password = \"12345\"\ndb_path = \"{}\"\n{extra}",
             libsigner::chain::hex::to_hex(&self.key.to_bytes()),
             dir.join(format!("{}.sqlite", self.name)).display(),
         );
@@ -257,6 +276,23 @@ fn run(options: Options) -> Result<(), String> {
         .iter()
         .map(|_| free_port())
         .collect::<Result<_, _>>()?;
+    let standby_port = free_port()?;
+    let shared = if options.shared_db {
+        let cluster = stacks_signer::ha::cluster::TempPostgres::start()
+            .map_err(|e| format!("--shared-db: {e}"))?;
+        let url = cluster
+            .create_database("bench")
+            .map_err(|e| e.to_string())?;
+        Some((cluster, url))
+    } else {
+        None
+    };
+    let ha_text = |instance: &str| match &shared {
+        Some((_, url)) => {
+            format!("db_url = \"{url}\"\nha_instance_name = \"{instance}\"\nha_lease_ms = 3000\n")
+        }
+        None => String::new(),
+    };
     let mut config = MockNodeConfig {
         signers,
         fixed_clock_secs: Some(now),
@@ -266,6 +302,11 @@ fn run(options: Options) -> Result<(), String> {
         config
             .observers
             .push(ObserverSpec::signer(format!("127.0.0.1:{port}")));
+    }
+    if options.with_standby {
+        config
+            .observers
+            .push(ObserverSpec::signer(format!("127.0.0.1:{standby_port}")));
     }
     let node: RunningMockNode = MockNode::start(config)?;
     node.set_miner_broadcasts(false);
@@ -278,8 +319,27 @@ fn run(options: Options) -> Result<(), String> {
     let bins: Vec<PathBuf> = std::iter::once(options.signer_bin.clone())
         .chain(options.reference_bin.clone())
         .collect();
-    for ((m, bin), port) in measured.iter_mut().zip(&bins).zip(&ports) {
-        m.start(bin, dir.path(), &node.node_host(), *port)?;
+    for (i, ((m, bin), port)) in measured.iter_mut().zip(&bins).zip(&ports).enumerate() {
+        // Only our signer (the first) can be an instance of a pair.
+        let extra = if i == 0 {
+            ha_text("active")
+        } else {
+            String::new()
+        };
+        m.start(bin, dir.path(), &node.node_host(), *port, &extra)?;
+    }
+    // The pair's standby: same key, not measured (it publishes nothing); started once the
+    // active holds the lease.
+    let mut standby = Measured::new("ours-standby", "latency bench: ours");
+    if options.with_standby {
+        std::thread::sleep(Duration::from_secs(1));
+        standby.start(
+            &options.signer_bin,
+            dir.path(),
+            &node.node_host(),
+            standby_port,
+            &ha_text("standby"),
+        )?;
     }
     // A tenure that is not measured: the signers register and warm up.
     node.mine_burn_block(Some(1))?;

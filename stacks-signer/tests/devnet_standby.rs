@@ -4,7 +4,7 @@
 //! equivocation check (reading each key's shared record, which holds both instances' votes)
 //! passes, and each kill costs its key a bounded number of blocks: the standby takes the
 //! lease over and signs again. The figures are printed; docs/high-availability.md has them
-//! over several seeds (most kills cost at most one block; a few cost two).
+//! over several seeds.
 
 mod devnet_support;
 
@@ -47,13 +47,14 @@ fn twenty_kills_of_actives_are_taken_over_by_their_standbys_without_equivocation
     assert_eq!(number(&summary, "failover.pairs"), 5, "{failover:#}");
     let kills = number(&summary, "failover.active_kills");
     assert!(kills >= 20, "{failover:#}");
-    // Most kills cost at most one block; none leaves the key silent for long.
+    // Nine kills in ten at least cost at most one block (on a quiet machine, all of them:
+    // docs/high-availability.md); none costs more than two.
     assert!(
-        number(&summary, "failover.answered_within_one_block") * 10 >= kills * 8,
+        number(&summary, "failover.answered_within_one_block") * 10 >= kills * 9,
         "{failover:#}"
     );
     assert!(
-        number(&summary, "failover.most_blocks_missed") <= 4,
+        number(&summary, "failover.most_blocks_missed") <= 2,
         "{failover:#}"
     );
     assert_eq!(

@@ -139,3 +139,45 @@ fn slot_versions_survive_a_restart_per_key_and_slot() {
     assert_eq!(db.get_latest_chunk_version(&other, 1).unwrap(), Some(9));
     assert_eq!(db.get_latest_chunk_version(&other, 2).unwrap(), None);
 }
+
+#[test]
+fn a_signer_takes_only_its_own_reward_cycles_pending_validations() {
+    let (_dir, _path, mut db) = temp_db();
+    let mut old = info(block(1, 5, 1));
+    old.reward_cycle = 16;
+    let mut new = info(block(2, 6, 1));
+    new.reward_cycle = 17;
+    db.insert_block(&old).unwrap();
+    db.insert_block(&new).unwrap();
+    let old_hash = old.signer_signature_hash();
+    let new_hash = new.signer_signature_hash();
+    db.insert_pending_block_validation(&old_hash, 1000).unwrap();
+    db.insert_pending_block_validation(&new_hash, 2000).unwrap();
+    // A hash whose block is not stored stays queued for the plain call.
+    db.insert_pending_block_validation(&hash(9), 500).unwrap();
+    let took = db
+        .get_and_remove_pending_block_validation_of_cycle(17)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        took.signer_signature_hash, new_hash,
+        "the older cycle-16 block stays"
+    );
+    assert_eq!(
+        db.get_and_remove_pending_block_validation_of_cycle(17)
+            .unwrap(),
+        None
+    );
+    let took = db
+        .get_and_remove_pending_block_validation_of_cycle(16)
+        .unwrap()
+        .unwrap();
+    assert_eq!(took.signer_signature_hash, old_hash);
+    assert_eq!(
+        db.get_all_pending_block_validations().unwrap(),
+        vec![PendingBlockValidation {
+            signer_signature_hash: hash(9),
+            added_time: 500
+        }]
+    );
+}

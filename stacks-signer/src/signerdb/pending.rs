@@ -55,6 +55,34 @@ impl SignerDb {
         })
     }
 
+    /// Removes and returns the oldest queued block of reward cycle `reward_cycle` (blocks of
+    /// other cycles, and queued hashes of blocks not stored, stay queued).
+    ///
+    /// The signers of two reward cycles share the queue; a signer that took another cycle's
+    /// block would submit it and then wait for an answer it never handles (a signer ignores
+    /// the node's answers until its cycle starts) until its validation timeout.
+    pub fn get_and_remove_pending_block_validation_of_cycle(
+        &mut self,
+        reward_cycle: u64,
+    ) -> Result<Option<PendingBlockValidation>, SignerDbError> {
+        let cycle = u64_to_sql("reward_cycle", reward_cycle)?;
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM block_validations_pending WHERE signer_signature_hash = \
+                 (SELECT p.signer_signature_hash FROM block_validations_pending p \
+                  JOIN blocks b ON b.signer_signature_hash = p.signer_signature_hash \
+                  WHERE b.reward_cycle = ?1 \
+                  ORDER BY p.added_time ASC LIMIT 1) \
+                 RETURNING signer_signature_hash, added_time",
+            )?;
+            let mut rows = stmt.query([cycle])?;
+            match rows.next()? {
+                Some(row) => read_pending(&Cols::new(row, PENDING)).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
     /// Removes the block from the validation queue (no-op if absent).
     pub fn remove_pending_block_validation(
         &mut self,

@@ -406,7 +406,11 @@ impl Signer {
         if self.submitted_block_proposal.is_some() {
             return;
         }
-        let pending = self.db().get_and_remove_pending_block_validation();
+        // Only this cycle's blocks (docs/compatibility.md: the reference takes any, and a
+        // next cycle's signer can then wait out its validation timeout).
+        let pending = self
+            .db()
+            .get_and_remove_pending_block_validation_of_cycle(self.reward_cycle);
         let (sighash, added_secs) = match pending {
             Ok(Some(pending)) => (pending.signer_signature_hash, pending.added_time),
             Ok(None) => return,
