@@ -157,3 +157,59 @@ fn a_receiver_whose_own_address_is_not_allowed_can_still_be_stopped() {
     ));
     assert_eq!(filter.refused_requests(), 0);
 }
+
+/// An idle connection from `source`: it holds one of the receiver's slots until its request
+/// deadline (or until closed), sending nothing.
+fn idle_connection_from(source: IpAddr, addr: SocketAddr) -> socket2::Socket {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::new(source, 0).into()).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    socket
+}
+
+/// Whether the receiver closed `socket` (a read finds end of file or an error), rather than
+/// keeping it open waiting for a request (a read would block).
+fn closed_by_receiver(socket: &socket2::Socket) -> bool {
+    use std::io::Read;
+    socket.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 1];
+    let mut stream: &socket2::Socket = socket;
+    match stream.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    }
+}
+
+#[test]
+fn a_flood_of_connections_from_elsewhere_leaves_slots_for_the_node() {
+    let (addr, outcomes, mut stop, _filter) = start_receiver("127.0.0.1");
+    // More idle connections from a source not allowed to send events than the receiver
+    // holds at once: it keeps 48 of them (their `/status` would be served) and closes the
+    // rest at once.
+    let flood: Vec<_> = (0..64)
+        .map(|_| idle_connection_from(ip(REFUSED), addr))
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let closed = flood.iter().filter(|s| closed_by_receiver(s)).count();
+    assert_eq!(closed, 16, "the 16 reserved slots stay free");
+    // The node's events still come through.
+    let node = thread::spawn(move || {
+        request_from(
+            ip(ALLOWED),
+            addr,
+            "POST",
+            "/new_burn_block",
+            BURN_BLOCK.as_bytes(),
+        )
+        .unwrap()
+        .status
+    });
+    assert!(matches!(
+        outcomes.recv_timeout(WAIT).unwrap(),
+        Ok(SignerEvent::NewBurnBlock { .. })
+    ));
+    assert_eq!(node.join().unwrap(), 200);
+    drop(flood);
+    stop.send();
+}

@@ -4,7 +4,9 @@
 //! not read to its declared `Content-Length`, its reader's destructor allocates a buffer of the
 //! *declared* remaining size, so one request with a huge `Content-Length` panics or aborts the
 //! process. This server bounds everything it reads from a client:
-//! - at most [`MAX_CONNECTIONS`] requests in flight; more connections are closed at once;
+//! - at most [`MAX_CONNECTIONS`] requests in flight; more connections are closed at once; of
+//!   those, [`RESERVED_FOR_EVENT_SOURCES`] are kept for clients allowed to send events, so a
+//!   flood from elsewhere (which can only ask `/status`) cannot shut the node out;
 //! - request heads of at most [`MAX_HEAD_LEN`] bytes, bodies of at most
 //!   [`MAX_EVENT_BODY_LEN`] bytes (larger ones are discarded while streaming, never stored);
 //! - every read has a timeout, and a request must arrive within [`REQUEST_DEADLINE`].
@@ -33,6 +35,12 @@ pub(crate) const MAX_HEAD_LEN: usize = 64 * 1024;
 
 /// How many requests may be read or waiting for an answer at once.
 pub(crate) const MAX_CONNECTIONS: usize = 64;
+
+/// How many of [`MAX_CONNECTIONS`] only clients allowed to send events may take.
+pub(crate) const RESERVED_FOR_EVENT_SOURCES: usize = 16;
+
+/// Whether a client's address may send events (decided at once, without waiting on DNS).
+pub(crate) type EventSource = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
 
 /// How long a client has to send a whole request.
 pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(60);
@@ -121,10 +129,11 @@ fn write_response(
 struct ConnectionSlot(Arc<AtomicUsize>);
 
 impl ConnectionSlot {
-    fn acquire(active: &Arc<AtomicUsize>) -> Option<Self> {
+    /// A slot if fewer than `limit` are taken.
+    fn acquire(active: &Arc<AtomicUsize>, limit: usize) -> Option<Self> {
         active
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < MAX_CONNECTIONS).then_some(n + 1)
+                (n < limit).then_some(n + 1)
             })
             .ok()
             .map(|_| Self(active.clone()))
@@ -145,8 +154,10 @@ pub(crate) struct HttpServer {
 }
 
 impl HttpServer {
-    /// Listens on `addr` (port 0 picks a free port); every request must pass `admit`.
-    pub fn bind(addr: SocketAddr, admit: Admit) -> io::Result<Self> {
+    /// Listens on `addr` (port 0 picks a free port); every request must pass `admit`; the
+    /// last [`RESERVED_FOR_EVENT_SOURCES`] connection slots go only to clients `source`
+    /// accepts.
+    pub fn bind(addr: SocketAddr, admit: Admit, source: EventSource) -> io::Result<Self> {
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let closed = Arc::new(AtomicBool::new(false));
@@ -155,7 +166,7 @@ impl HttpServer {
         let accept_closed = closed.clone();
         thread::Builder::new()
             .name(format!("event_http_accept:{}", local_addr.port()))
-            .spawn(move || accept_loop(listener, sender, accept_closed, admit))?;
+            .spawn(move || accept_loop(listener, sender, accept_closed, admit, source))?;
         Ok(Self {
             local_addr,
             requests,
@@ -203,6 +214,7 @@ fn accept_loop(
     sender: SyncSender<HttpRequest>,
     closed: Arc<AtomicBool>,
     admit: Admit,
+    source: EventSource,
 ) {
     let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
@@ -214,7 +226,11 @@ fn accept_loop(
             thread::sleep(Duration::from_millis(10));
             continue;
         };
-        let Some(slot) = ConnectionSlot::acquire(&active) else {
+        let limit = match stream.peer_addr() {
+            Ok(peer) if source(peer.ip()) => MAX_CONNECTIONS,
+            _ => MAX_CONNECTIONS - RESERVED_FOR_EVENT_SOURCES,
+        };
+        let Some(slot) = ConnectionSlot::acquire(&active, limit) else {
             continue; // too many in flight: the stream is closed on drop
         };
         let sender = sender.clone();

@@ -78,7 +78,8 @@ pub trait EventReceiver<T: SignerEventTrait> {
 /// The event receiver of a signer: an HTTP server for the node's event dispatcher.
 ///
 /// Everything read from a client is bounded: bodies of at most [`crate::MAX_EVENT_BODY_LEN`]
-/// bytes, request heads of at most 64 KiB, 64 requests in flight, a 60 s deadline per
+/// bytes, request heads of at most 64 KiB, 64 requests in flight (16 of them kept for
+/// clients allowed to send events), a 60 s deadline per
 /// request; each connection is read on its own thread, so a slow client delays no one.
 ///
 /// Endpoints (exact paths; a query string makes a path unknown):
@@ -301,7 +302,12 @@ impl<T: SignerEventTrait> EventReceiver<T> for SignerEventReceiver<T> {
     }
 
     fn bind(&mut self, addr: SocketAddr) -> Result<SocketAddr, EventError> {
-        let server = HttpServer::bind(addr, self.admit_check())?;
+        let filter = self.source_filter.clone();
+        let stop_flag = self.stop_flag.clone();
+        let source = Arc::new(move |peer| {
+            stop_flag.load(Ordering::SeqCst) || filter.admits_without_resolving(peer)
+        });
+        let server = HttpServer::bind(addr, self.admit_check(), source)?;
         let local_addr = server.local_addr();
         self.http_server = Some(server);
         self.local_addr = Some(local_addr);

@@ -374,6 +374,13 @@ impl SourceFilter {
         }
     }
 
+    /// Whether `ip` may send events as far as the filter knows now, without resolving
+    /// `node_host` again (for decisions that must not wait, such as which connections to
+    /// keep when the receiver is full).
+    pub fn admits_without_resolving(&self, ip: IpAddr) -> bool {
+        self.admits_now(ip.to_canonical())
+    }
+
     fn admits_now(&self, ip: IpAddr) -> bool {
         match &self.inner.policy {
             Policy::AllowAll => true,
