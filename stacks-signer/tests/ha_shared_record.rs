@@ -320,8 +320,8 @@ fn the_per_height_guard_refuses_a_second_favourable_block_with_the_same_sequence
     let _store = holder(&url, "a", 60_000);
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let insert = "INSERT INTO ha_favourable_blocks \
-        (signer_key, consensus_hash, stacks_height, seq, signer_signature_hash) \
-        VALUES ($1, $2, 5, 0, $3)";
+        (signer_key, reward_cycle, consensus_hash, stacks_height, seq, signer_signature_hash) \
+        VALUES ($1, 42, $2, 5, 0, $3)";
     let k: &[u8] = &[2; 33];
     let ch: &[u8] = &[1; 20];
     client.execute(insert, &[&k, &ch, &&[7u8; 32][..]]).unwrap();
@@ -500,6 +500,56 @@ fn a_block_another_instance_rejected_gets_no_favourable_vote_from_this_one() {
     );
     assert_eq!(
         vote(&mut new_db, &OwnVote::PreCommit, &q, T0 + 5),
+        VoteRecord::Recorded
+    );
+}
+
+#[test]
+fn pruning_the_shared_record_bounds_it_and_refuses_votes_below_its_floor() {
+    let pg = cluster();
+    let url = pg.url();
+    let store = holder(&url, "a", 60_000);
+    let cast = |cycle: u64, b: &NakamotoBlock, v: OwnVote| {
+        store
+            .record_own_votes(&[v], &b.header, cycle, &ctx(None), T0)
+            .unwrap()
+    };
+    let (old, kept, current) = (block(1, 5, 1), block(2, 6, 1), block(3, 7, 1));
+    assert_eq!(cast(40, &old, OwnVote::PreCommit), VoteRecord::Recorded);
+    assert_eq!(
+        cast(
+            41,
+            &kept,
+            OwnVote::Reject(RejectReason::SortitionViewMismatch)
+        ),
+        VoteRecord::Recorded
+    );
+    assert_eq!(cast(42, &current, OwnVote::Accept), VoteRecord::Recorded);
+    // Floor 42: cycle 40 goes (its vote, its per-height guard row); 41 stays as margin.
+    assert_eq!(store.prune(42).unwrap(), 2);
+    let left: Vec<u64> = store
+        .get_own_votes()
+        .unwrap()
+        .iter()
+        .map(|r| r.reward_cycle)
+        .collect();
+    assert_eq!(left, vec![41, 42]);
+    assert_eq!(
+        cast(41, &block(2, 8, 1), OwnVote::PreCommit),
+        VoteRecord::Refused(VoteRefusal::BelowPruneFloor {
+            min_reward_cycle: 42
+        })
+    );
+    // The floor never goes down; pruning again is harmless.
+    assert_eq!(store.prune(10).unwrap(), 0);
+    assert_eq!(
+        cast(41, &block(2, 8, 1), OwnVote::PreCommit),
+        VoteRecord::Refused(VoteRefusal::BelowPruneFloor {
+            min_reward_cycle: 42
+        })
+    );
+    assert_eq!(
+        cast(42, &block(3, 9, 1), OwnVote::PreCommit),
         VoteRecord::Recorded
     );
 }

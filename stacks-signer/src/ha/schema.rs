@@ -14,7 +14,8 @@ const MIGRATION_LOCK: i64 = 0x5353_4841;
 
 /// Each version's statements; version `n` is `MIGRATIONS[n - 1]`.
 const MIGRATIONS: &[&str] = &[
-    // 1: lease, own votes, the per-height guard, who rejected what, slot versions.
+    // 1: lease, own votes, the per-height guard, who rejected what, the pruning floor, slot
+    // versions.
     "CREATE TABLE ha_lease (
         signer_key BYTEA PRIMARY KEY,
         holder TEXT NOT NULL,
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX ha_own_votes_by_height ON ha_own_votes (signer_key, consensus_hash, stacks_height);
     CREATE TABLE ha_favourable_blocks (
         signer_key BYTEA NOT NULL,
+        reward_cycle BIGINT NOT NULL,
         consensus_hash BYTEA NOT NULL,
         stacks_height BIGINT NOT NULL,
         seq INTEGER NOT NULL,
@@ -48,9 +50,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE ha_rejections (
         signer_key BYTEA NOT NULL,
+        reward_cycle BIGINT NOT NULL,
         signer_signature_hash BYTEA NOT NULL,
         instance TEXT NOT NULL,
         PRIMARY KEY (signer_key, signer_signature_hash, instance)
+    );
+    CREATE TABLE ha_prune_floor (
+        signer_key BYTEA PRIMARY KEY,
+        min_reward_cycle BIGINT NOT NULL
     );
     CREATE TABLE ha_slot_versions (
         signer_key BYTEA NOT NULL,

@@ -164,6 +164,12 @@ impl SharedStore {
             }
             None => return Ok(VoteRecord::Refused(VoteRefusal::NotActive { holder: None })),
         }
+        let floor = prune_floor(&mut tx, key)?;
+        if reward_cycle < floor {
+            return Ok(VoteRecord::Refused(VoteRefusal::BelowPruneFloor {
+                min_reward_cycle: floor,
+            }));
+        }
         let hash = header.signer_signature_hash();
         let mut current = lookup(&mut tx, key, &hash)?;
         let was_favourable = current.as_ref().is_some_and(OwnVoteRecord::is_favourable);
@@ -208,22 +214,28 @@ impl SharedStore {
         self.upsert(&mut tx, &record)?;
         if votes.iter().any(|v| !v.is_favourable()) {
             tx.execute(
-                "INSERT INTO ha_rejections (signer_key, signer_signature_hash, instance) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                &[&key, &hash.as_bytes().as_slice(), &self.instance()],
+                "INSERT INTO ha_rejections (signer_key, reward_cycle, signer_signature_hash, \
+                 instance) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[
+                    &key,
+                    &to_sql("reward_cycle", record.reward_cycle)?,
+                    &hash.as_bytes().as_slice(),
+                    &self.instance(),
+                ],
             )?;
         }
         if !was_favourable && record.is_favourable() {
             tx.execute(
-                "INSERT INTO ha_favourable_blocks \
-                 (signer_key, consensus_hash, stacks_height, seq, signer_signature_hash) \
-                 SELECT $1, $2, $3, count(*)::integer, $4 FROM ha_favourable_blocks \
+                "INSERT INTO ha_favourable_blocks (signer_key, reward_cycle, consensus_hash, \
+                 stacks_height, seq, signer_signature_hash) \
+                 SELECT $1, $5, $2, $3, count(*)::integer, $4 FROM ha_favourable_blocks \
                  WHERE signer_key = $1 AND consensus_hash = $2 AND stacks_height = $3",
                 &[
                     &key,
                     &record.consensus_hash.as_bytes().as_slice(),
                     &to_sql("stacks_height", record.stacks_height)?,
                     &hash.as_bytes().as_slice(),
+                    &to_sql("reward_cycle", record.reward_cycle)?,
                 ],
             )?;
         }
@@ -332,6 +344,50 @@ fn lookup(
         &[&key, &hash.as_bytes().as_slice()],
     )?;
     Ok(row.as_ref().map(read_record).transpose()?)
+}
+
+/// The oldest reward cycle on which this key may still vote (0 before any pruning).
+fn prune_floor(client: &mut impl GenericClient, key: &[u8]) -> Result<u64, Failure> {
+    let row = client.query_opt(
+        "SELECT min_reward_cycle FROM ha_prune_floor WHERE signer_key = $1",
+        &[&key],
+    )?;
+    match row {
+        Some(row) => Ok(from_sql("min_reward_cycle", row.get(0))?),
+        None => Ok(0),
+    }
+}
+
+impl SharedStore {
+    /// Raises this key's pruning floor to `min_reward_cycle` (no vote on a block of an
+    /// earlier cycle is recorded from then on) and deletes the key's records of cycles
+    /// before the one below it (one cycle of margin: a tenure that straddles a cycle
+    /// boundary keeps its siblings' votes). Returns how many rows went.
+    pub fn prune(&self, min_reward_cycle: u64) -> Result<u64, SignerDbError> {
+        let floor = to_sql("min_reward_cycle", min_reward_cycle)?;
+        let below = floor.saturating_sub(1);
+        self.with_client(|client| {
+            let mut tx = client.transaction().map_err(shared_error)?;
+            tx.execute(
+                "INSERT INTO ha_prune_floor (signer_key, min_reward_cycle) VALUES ($1, $2) \
+                 ON CONFLICT (signer_key) DO UPDATE SET min_reward_cycle = \
+                 GREATEST(ha_prune_floor.min_reward_cycle, excluded.min_reward_cycle)",
+                &[&self.signer_key(), &floor],
+            )
+            .map_err(shared_error)?;
+            let mut deleted = 0;
+            for table in ["ha_own_votes", "ha_favourable_blocks", "ha_rejections"] {
+                deleted += tx
+                    .execute(
+                        &format!("DELETE FROM {table} WHERE signer_key = $1 AND reward_cycle < $2"),
+                        &[&self.signer_key(), &below],
+                    )
+                    .map_err(shared_error)?;
+            }
+            tx.commit().map_err(shared_error)?;
+            Ok(deleted)
+        })
+    }
 }
 
 /// This key's favourable votes on the siblings of `record`'s block.

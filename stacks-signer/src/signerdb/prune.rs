@@ -54,6 +54,8 @@ impl SignerDb {
     /// votes of earlier cycles (except on the canonical tip), peers' updates of
     /// earlier cycles, burn blocks below the height with their tenures' activity and reports;
     /// raises the pruning floor to `horizon.min_reward_cycle` (see [`SignerDb::prune_floor`]).
+    /// For an instance of an active/standby pair, then prunes the shared record too
+    /// ([`crate::ha::SharedStore::prune`]).
     pub fn prune(&mut self, horizon: PruneHorizon) -> Result<PruneStats, SignerDbError> {
         let min_cycle = u64_to_sql("min_reward_cycle", horizon.min_reward_cycle)?;
         let min_height = u64_to_sql("min_burn_height", horizon.min_burn_height)?;
@@ -151,6 +153,15 @@ impl SignerDb {
                      AND consensus_hash NOT IN (SELECT consensus_hash FROM burn_blocks)",
                     params![oldest],
                 )?;
+            }
+            Ok(stats)
+        })
+        .and_then(|mut stats| {
+            // The shared record of an active/standby pair is pruned the same way (with one
+            // more cycle kept); its floor refuses votes of earlier cycles.
+            if let Some(shared) = &self.shared {
+                stats.votes +=
+                    usize::try_from(shared.prune(horizon.min_reward_cycle)?).unwrap_or(usize::MAX);
             }
             Ok(stats)
         })
