@@ -56,11 +56,15 @@ impl std::fmt::Debug for SharedStore {
 
 /// A PostgreSQL error as a [`SignerDbError`].
 pub(crate) fn shared_error(e: postgres::Error) -> SignerDbError {
-    let detail = match e.as_db_error() {
+    SignerDbError::Shared(pg_detail(&e))
+}
+
+/// What a PostgreSQL error says: the server's code and message, or the client's error.
+fn pg_detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => e.to_string(),
-    };
-    SignerDbError::Shared(detail)
+    }
 }
 
 impl SharedStore {
@@ -106,7 +110,7 @@ impl SharedStore {
             SignerDbError::Shared(format!(
                 "cannot connect to {}: {}",
                 redact_url(&self.config.db_url),
-                shared_error(e)
+                pg_detail(&e)
             ))
         })?;
         let ms = STATEMENT_TIMEOUT.as_millis();
