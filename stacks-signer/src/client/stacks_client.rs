@@ -566,10 +566,18 @@ impl StacksClient {
                 .send(&body[..]);
             let mut response = self.observe(what, started, result).map_err(transient)?;
             check_status(&response).map_err(RetryError::Permanent)?;
-            // Reading the (small) answer lets the connection go back to the pool; an
-            // unreadable answer does not undo an accepted submission.
-            let _ = read_body(&mut response);
-            self.answered(what, &response);
+            // Reading the (small) answer lets the connection go back to the pool. An answer
+            // that is not JSON does not undo an accepted submission, but it is no sign that
+            // the node recovered from a fault either: the node's health counts it a failure.
+            let answer = read_body(&mut response);
+            match answer {
+                Ok(bytes) if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() => {
+                    self.answered(what, &response)
+                }
+                _ => self
+                    .health
+                    .failed(&self.logger, what, "the answer is not JSON"),
+            }
             Ok(())
         })
     }
