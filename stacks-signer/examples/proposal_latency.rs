@@ -166,17 +166,20 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port: {e}"))
 }
 
-/// When the proposal of `hash` was stored, and when each measured signer's response was.
+/// Milliseconds from the storing of the proposal of `hash` to the storing of each measured
+/// signer's response. The node stamps its activity in whole milliseconds, so each entry is
+/// timed here, on the monotonic clock, as it arrives: this thread waits on the activity
+/// channel, and the node sends an entry the moment it has stored the chunk.
 fn wait_for_responses(
     activity: &Receiver<ActivityEntry>,
     hash: &Sha512Trunc256Sum,
     measured: &[Measured],
     timeout: Duration,
-) -> Result<(u64, Vec<u64>), String> {
+) -> Result<Vec<f64>, String> {
     let deadline = Instant::now() + timeout;
-    let mut proposed_at = None;
-    let mut answered: Vec<Option<u64>> = vec![None; measured.len()];
-    let missing = |answered: &[Option<u64>]| {
+    let mut proposed_at: Option<Instant> = None;
+    let mut answered: Vec<Option<Instant>> = vec![None; measured.len()];
+    let missing = |answered: &[Option<Instant>]| {
         let names: Vec<&str> = measured
             .iter()
             .zip(answered)
@@ -195,6 +198,7 @@ fn wait_for_responses(
         let entry = activity
             .recv_timeout(left)
             .map_err(|_| missing(&answered))?;
+        let arrived = Instant::now();
         let Activity::ChunkWrite {
             contract,
             writer,
@@ -212,25 +216,27 @@ fn wait_for_responses(
             SignerMessage::BlockProposal(p)
                 if contract == "miners" && p.block.header.signer_signature_hash() == *hash =>
             {
-                proposed_at = Some(entry.at_ms);
+                proposed_at = Some(arrived);
             }
             SignerMessage::BlockResponse(r) if r.get_signer_signature_hash() == hash => {
                 for (i, m) in measured.iter().enumerate() {
                     if *writer == Some(m.writer) && answered[i].is_none() {
-                        answered[i] = Some(entry.at_ms);
+                        answered[i] = Some(arrived);
                     }
                 }
             }
             _ => {}
         }
     }
-    Ok((
-        proposed_at.unwrap_or_default(),
-        answered
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect(),
-    ))
+    let proposed_at = proposed_at.ok_or_else(|| missing(&answered))?;
+    Ok(answered
+        .into_iter()
+        .map(|at| {
+            at.map_or(f64::NAN, |at| {
+                at.saturating_duration_since(proposed_at).as_secs_f64() * 1000.0
+            })
+        })
+        .collect())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -245,7 +251,7 @@ fn summary(label: &str, values: &[f64]) -> String {
     let mut sorted = values.to_vec();
     sorted.sort_by(|a, b| a.total_cmp(b));
     format!(
-        "{label:<34} n={:<5} p50={:>7.1} ms  p99={:>7.1} ms  max={:>7.1} ms",
+        "{label:<34} n={:<5} p50={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
         sorted.len(),
         percentile(&sorted, 50.0),
         percentile(&sorted, 99.0),
@@ -364,7 +370,7 @@ fn run(options: Options) -> Result<(), String> {
                 ..ProposeOptions::default()
             })?;
             let hash = proposal.signer_signature_hash;
-            let (proposed_at, answered) =
+            let answered =
                 match wait_for_responses(&activity, &hash, &measured, Duration::from_secs(30)) {
                     Ok(times) => times,
                     Err(e) => {
@@ -373,8 +379,7 @@ fn run(options: Options) -> Result<(), String> {
                         return Err(format!("{e} (logs kept in {})", kept.display()));
                     }
                 };
-            for (m, at) in measured.iter_mut().zip(answered) {
-                let ms = at.saturating_sub(proposed_at) as f64;
+            for (m, ms) in measured.iter_mut().zip(answered) {
                 if b == 0 {
                     m.tenure_start.push(ms);
                 } else {
