@@ -9,6 +9,7 @@
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use libsigner::chain::{
@@ -785,6 +786,17 @@ fn ha_config(fields: &mut Fields) -> Result<Option<crate::ha::HaConfig>, ConfigE
             key: "db_url",
             value: format!("{:?}", redact_url(&db_url)),
             expected: "a PostgreSQL URL, postgresql://user:password@host:port/database",
+        });
+    }
+    if let Err(why) = crate::ha::tls::plan(&db_url).and_then(|plan| {
+        postgres::Config::from_str(&plan.url)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }) {
+        return Err(ConfigError::BadValue {
+            key: "db_url",
+            value: format!("{:?}: {why}", redact_url(&db_url)),
+            expected: "a PostgreSQL URL whose parameters the client knows; TLS with sslmode=verify-full and, for a private CA, sslrootcert=<PEM file> (docs/high-availability.md)",
         });
     }
     let lease_ms = lease_ms.unwrap_or(crate::ha::DEFAULT_LEASE_MS);

@@ -236,7 +236,7 @@ pub const KEY_DOCS: &[KeyDoc] = &[
         required: false,
         default: None,
         unit: None,
-        meaning: "Makes this signer one instance of an active/standby pair of its key (not a reference key; docs/high-availability.md): the instances share this PostgreSQL database, which holds the signing lease, every vote of the key and its StackerDB slot versions; only the lease holder publishes. `db_path` stays each instance's own view. The password is never logged.",
+        meaning: "Makes this signer one instance of an active/standby pair of its key (not a reference key; docs/high-availability.md): the instances share this PostgreSQL database, which holds the signing lease, every vote of the key and its StackerDB slot versions; only the lease holder publishes. `db_path` stays each instance's own view. The password is never logged. TLS: `?sslmode=verify-full` (or `require`, `verify-ca`: always verified, certificate chain and host name), with `&sslrootcert=<PEM file>` for a private CA (else the built-in Mozilla roots); without `sslmode` the connection is plain.",
     },
     KeyDoc {
         key: "ha_lease_ms",

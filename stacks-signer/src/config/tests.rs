@@ -523,3 +523,32 @@ fn the_lease_keys_are_checked_and_need_db_url() {
     let err = load_err(&with_line("db_url = \"mysql://u:hidden@h/d\"")).to_string();
     assert!(err.contains("db_url") && !err.contains("hidden"), "{err}");
 }
+
+#[test]
+fn db_url_tls_parameters_are_checked_at_load() {
+    let ok = load(&with_line(
+        "db_url = \"postgresql://u:p@db.internal/d?sslmode=verify-full\"",
+    ));
+    assert!(ok.ha.is_some());
+    for (url, says) in [
+        (
+            "postgresql://u:hidden@h/d?sslrootcert=/etc/ca.pem",
+            "sslmode=verify-full",
+        ),
+        (
+            "postgresql://u:hidden@h/d?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+            "/nonexistent/ca.pem",
+        ),
+        (
+            "postgresql://u:hidden@h/d?sslmode=sometimes",
+            "sslmode=sometimes",
+        ),
+        ("postgresql://u:hidden@h/d?sslcert=/etc/c.pem", "sslcert"),
+    ] {
+        let err = load_err(&with_line(&format!("db_url = \"{url}\""))).to_string();
+        assert!(
+            err.contains("db_url") && err.contains(says) && !err.contains("hidden"),
+            "{url}: {err}"
+        );
+    }
+}

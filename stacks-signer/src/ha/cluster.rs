@@ -224,7 +224,7 @@ impl TempPostgres {
         self.running = true;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match postgres::Client::connect(&self.url(), postgres::NoTls) {
+            match self.admin_client() {
                 Ok(_) => return Ok(()),
                 Err(e) if Instant::now() > deadline => {
                     return Err(ClusterError::Step {
@@ -259,6 +259,58 @@ impl TempPostgres {
         Ok(())
     }
 
+    /// A connection to the `postgres` database as `signer` over the server's Unix socket
+    /// (so it works whatever [`TempPostgres::enable_tls`] asks of TCP clients).
+    fn admin_client(&self) -> Result<postgres::Client, postgres::Error> {
+        postgres::Config::new()
+            .host_path(&self.root)
+            .port(self.port)
+            .user("signer")
+            .password("signer")
+            .dbname("postgres")
+            .connect(postgres::NoTls)
+    }
+
+    /// Turns TLS on with the server certificate `cert_pem` (a chain, the server's first) and
+    /// its private key `key_pem`, and restarts the server. With `only_tls`, TCP clients that
+    /// do not use TLS are refused (`hostssl` in `pg_hba.conf`).
+    pub fn enable_tls(
+        &mut self,
+        cert_pem: &str,
+        key_pem: &str,
+        only_tls: bool,
+    ) -> Result<(), ClusterError> {
+        let data = self.data_dir();
+        for (name, text) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+            let path = data.join(name);
+            fs::write(&path, text).map_err(step("writing the server certificate"))?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .map_err(step("writing the server certificate"))?;
+            if let Some((uid, gid)) = self.run_as {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+                    .map_err(step("handing the server certificate to postgres"))?;
+            }
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = fs::read_to_string(&conf).map_err(step("turning TLS on"))?;
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        fs::write(&conf, text).map_err(step("turning TLS on"))?;
+        if only_tls {
+            let hba = data.join("pg_hba.conf");
+            let text = fs::read_to_string(&hba).map_err(step("refusing plain TCP"))?;
+            let text: Vec<String> = text
+                .lines()
+                .map(|line| match line.strip_prefix("host ") {
+                    Some(rest) => format!("hostssl {rest}"),
+                    None => line.to_string(),
+                })
+                .collect();
+            fs::write(&hba, text.join("\n") + "\n").map_err(step("refusing plain TCP"))?;
+        }
+        self.stop()?;
+        self.resume()
+    }
+
     /// The server's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
@@ -276,11 +328,9 @@ impl TempPostgres {
 
     /// Creates database `name` (a fresh one per test) and returns its URL.
     pub fn create_database(&self, name: &str) -> Result<String, ClusterError> {
-        let mut client = postgres::Client::connect(&self.url(), postgres::NoTls).map_err(|e| {
-            ClusterError::Step {
-                step: "creating a database",
-                detail: e.to_string(),
-            }
+        let mut client = self.admin_client().map_err(|e| ClusterError::Step {
+            step: "creating a database",
+            detail: e.to_string(),
         })?;
         client
             .batch_execute(&format!("CREATE DATABASE \"{}\"", name.replace('"', "")))

@@ -27,6 +27,7 @@ pub mod lease;
 pub mod schema;
 pub mod slots;
 pub mod store;
+pub mod tls;
 pub mod votes;
 
 use std::time::Duration;

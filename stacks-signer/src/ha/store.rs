@@ -9,6 +9,7 @@ use libsigner::chain::StacksPublicKey;
 use postgres::{Client, NoTls};
 
 use super::lease::LeaseState;
+use super::tls::{self, ConnectPlan};
 use super::{redact_url, schema, HaConfig};
 use crate::signerdb::SignerDbError;
 
@@ -20,6 +21,8 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// name, and whether this instance holds the lease (kept by a [`super::LeaseKeeper`]).
 pub struct SharedStore {
     config: HaConfig,
+    /// The client's URL and TLS, from `config.db_url`.
+    plan: ConnectPlan,
     /// The key's compressed public key (33 bytes): the rows of this key.
     signer_key: Vec<u8>,
     /// The connection votes and slot versions use; reopened after it breaks.
@@ -59,12 +62,23 @@ pub(crate) fn shared_error(e: postgres::Error) -> SignerDbError {
     SignerDbError::Shared(pg_detail(&e))
 }
 
-/// What a PostgreSQL error says: the server's code and message, or the client's error.
+/// What a PostgreSQL error says: the server's code and message, or the client's error with
+/// its causes (a failed TLS handshake says which check failed).
 fn pg_detail(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.code().code(), db.message());
     }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl SharedStore {
@@ -74,8 +88,12 @@ impl SharedStore {
         config: &HaConfig,
         public_key: &StacksPublicKey,
     ) -> Result<Arc<Self>, SignerDbError> {
+        let plan = tls::plan(&config.db_url).map_err(|e| {
+            SignerDbError::Shared(format!("db_url {}: {e}", redact_url(&config.db_url)))
+        })?;
         let store = Self {
             config: config.clone(),
+            plan,
             signer_key: public_key.to_bytes_compressed(),
             client: Mutex::new(None),
             lease: Mutex::new(LocalLease {
@@ -93,7 +111,7 @@ impl SharedStore {
 
     /// A new connection, with the statement and lock timeouts set.
     pub(crate) fn open_client(&self) -> Result<Client, SignerDbError> {
-        let mut pg = postgres::Config::from_str(&self.config.db_url).map_err(|e| {
+        let mut pg = postgres::Config::from_str(&self.plan.url).map_err(|e| {
             SignerDbError::Shared(format!(
                 "bad db_url {}: {e}",
                 redact_url(&self.config.db_url)
@@ -106,7 +124,11 @@ impl SharedStore {
             .keepalives_idle(Duration::from_secs(5))
             .tcp_user_timeout(STATEMENT_TIMEOUT)
             .application_name(&format!("stacks-signer {}", self.config.instance));
-        let mut client = pg.connect(NoTls).map_err(|e| {
+        let connected = match &self.plan.tls {
+            Some(tls) => pg.connect(tls.clone()),
+            None => pg.connect(NoTls),
+        };
+        let mut client = connected.map_err(|e| {
             SignerDbError::Shared(format!(
                 "cannot connect to {}: {}",
                 redact_url(&self.config.db_url),
@@ -172,6 +194,25 @@ impl SharedStore {
     /// The configuration this store was opened with.
     pub fn config(&self) -> &HaConfig {
         &self.config
+    }
+
+    /// Where the roots trusted for the shared database's certificate come from, when the
+    /// connection uses TLS (`sslmode=require`, `verify-ca` or `verify-full` in `db_url`).
+    pub fn tls_roots(&self) -> Option<&str> {
+        self.plan.roots.as_deref()
+    }
+
+    /// Whether the server reports this store's connection as encrypted (`pg_stat_ssl`).
+    pub fn connection_is_encrypted(&self) -> Result<bool, SignerDbError> {
+        self.with_client(|client| {
+            let row = client
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .map_err(shared_error)?;
+            Ok(row.get::<_, bool>(0))
+        })
     }
 
     /// This instance's name.
