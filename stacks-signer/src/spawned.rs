@@ -92,7 +92,8 @@ where
                 let store = SharedStore::connect(ha, &public_key)?;
                 info!(logger, "HA: connected to the shared database {} as instance {:?}; publishing only while holding the signing lease", redact_url(&ha.db_url), ha.instance;
                     "ha_lease_ms" => ha.lease.as_millis() as u64,
-                    "ha_lease_renew_ms" => ha.renew.as_millis() as u64);
+                    "ha_lease_renew_ms" => ha.renew.as_millis() as u64,
+                    "tls" => store.tls_roots().map_or_else(|| "off".to_string(), |roots| format!("verified against {roots}")));
                 db.attach_shared(store.clone());
                 Some(LeaseKeeper::start(store, logger.clone()).map_err(|e| {
                     SignerDbError::Shared(format!("cannot start the lease thread: {e}"))

@@ -64,9 +64,11 @@ pub fn plan(db_url: &str) -> Result<ConnectPlan, String> {
         None => false,
         Some(m) if TLS_MODES.contains(&m) => true,
         Some(m) if PLAIN_MODES.contains(&m) => false,
-        Some(other) => return Err(format!(
+        Some(other) => {
+            return Err(format!(
             "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
-        )),
+        ))
+        }
     };
     if !tls {
         if root_cert.is_some() {
