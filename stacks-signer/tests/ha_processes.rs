@@ -5,14 +5,15 @@
 //! recover from a PostgreSQL restart. In each, the safety invariant holds over the node's
 //! record and the shared record, and every vote the key published is in the shared record.
 //! And a vote the active was still retrying to send when it was paused is neither
-//! contradicted by the new active nor sent once the old one resumes.
+//! contradicted by the new active nor sent once the old one resumes; a pre-commit the
+//! shared database cannot record is not turned into a rejection.
 
 mod ha_process_support;
 
 use std::time::{Duration, Instant};
 
 use ha_process_support::{
-    now_ms, Miner, Pair, Peers, BROADCASTING, CANNOT_REACH, LOST, NOW_HOLDS, PATIENCE, REFUSED,
+    now_ms, Miner, Pair, BROADCASTING, CANNOT_REACH, LOST, NOW_HOLDS, PATIENCE, REFUSED,
     SHORT_LEASE, STANDING_BY,
 };
 use libsigner::v0::messages::ValidateRejectCode;
@@ -359,17 +360,7 @@ fn postgresql_restarted_mid_run_both_instances_recover_and_publish_no_unrecorded
 #[test]
 fn a_vote_still_being_sent_when_the_active_pauses_is_neither_contradicted_nor_sent_after_the_takeover(
 ) {
-    let mut pair = Pair::start_with(
-        "ha late publication",
-        &["a", "b"],
-        SHORT_LEASE,
-        Peers::Puppets,
-    );
-    pair.wait_for_holder(None, 0);
-    pair.node.set_puppet_autopilot(true);
-    pair.warm_up();
-    pair.node.set_puppet_autopilot(false);
-    pair.settle();
+    let mut pair = Pair::start_with_idle_puppets("ha late publication", &["a", "b"], SHORT_LEASE);
     let lease = pair.lease().expect("a lease row");
     let active = lease.holder.clone();
 
@@ -457,4 +448,57 @@ fn a_vote_still_being_sent_when_the_active_pauses_is_neither_contradicted_nor_se
         "the resumed instance went on sending after it lost the lease: {late:?}"
     );
     pair.assert_invariant();
+}
+
+/// A pre-commit the shared database cannot record (a trigger fails every write of one with a
+/// serialization failure, as contention between the keys of one database can) is neither
+/// published nor turned into a rejection of the block the signer validated: the key says
+/// nothing on that block, and votes again once the database records. (The other signers are
+/// puppets that do not vote, so the key's own validation is what decides.)
+#[test]
+fn a_pre_commit_the_database_cannot_record_is_not_turned_into_a_rejection() {
+    let mut pair = Pair::start_with_idle_puppets("ha unrecordable pre-commit", &["a"], SHORT_LEASE);
+    pair.execute_sql(
+        "CREATE FUNCTION refuse_pre_commits() RETURNS trigger AS $$ BEGIN \
+           IF NEW.pre_committed_at IS NOT NULL THEN \
+             RAISE EXCEPTION 'injected by the test' USING ERRCODE = '40001'; \
+           END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+         CREATE TRIGGER refuse_pre_commits BEFORE INSERT OR UPDATE ON ha_own_votes \
+           FOR EACH ROW EXECUTE FUNCTION refuse_pre_commits();",
+    );
+    let mark = pair.instances[0].log_mark();
+    let blocked = pair.propose(BlockKind::Continue);
+    assert!(
+        ha_process_support::poll(PATIENCE, || pair.instances[0]
+            .log_since(mark)
+            .contains("Cannot record this signer's vote")),
+        "the signer never tried to record its pre-commit:\n{}",
+        pair.instances[0].tail(40)
+    );
+    // Time for the validation answers of the block to arrive, and for a wrong rejection.
+    std::thread::sleep(Duration::from_secs(2));
+    pair.collect();
+    for kind in [VoteKind::PreCommit, VoteKind::Accept, VoteKind::Reject] {
+        assert!(
+            !pair.has_vote(&blocked.signer_signature_hash, kind),
+            "the key published a {kind:?} on the block whose pre-commit it could not record:\n{}",
+            pair.instances[0].log_since(mark)
+        );
+    }
+
+    // Once the database records again, the key pre-commits to the next proposal.
+    pair.execute_sql("DROP TRIGGER refuse_pre_commits ON ha_own_votes");
+    let next = pair.propose_sibling(&blocked, BlockKind::Continue);
+    assert!(
+        pair.wait_for_vote(&next.signer_signature_hash, VoteKind::PreCommit, PATIENCE),
+        "the key did not pre-commit once its votes could be recorded:\n{}",
+        pair.instances[0].log_since(mark)
+    );
+    let report = pair.assert_invariant();
+    let unrecorded = pair.unrecorded(&pair.entries);
+    assert!(unrecorded.is_empty(), "{unrecorded:?}");
+    println!(
+        "no vote on the block whose pre-commit failed to record; a pre-commit to the next one; {} votes published",
+        report.votes_published
+    );
 }

@@ -314,6 +314,104 @@ fn conflicting_votes_recorded_in_parallel_by_many_connections_exactly_one_succee
 }
 
 #[test]
+fn votes_of_different_keys_recorded_at_the_same_moment_are_all_recorded() {
+    // One database serving several keys (docs/high-availability.md): their transactions
+    // touch different rows, and none may fail for another key's vote, round after round.
+    let pg = cluster();
+    let url = pg.url();
+    const KEYS: usize = 8;
+    const ROUNDS: u64 = 40;
+    // Each key is a pair whose keepers renew the lease every 20 ms (busier than any real
+    // setting), and the standbys try to vote too, as in the devnet with --standby.
+    let logger = slog::Logger::root(slog::Discard, slog::o!());
+    let pair_config = |i: usize, role: &str| HaConfig {
+        renew: Duration::from_millis(20),
+        ..config(&url, &format!("key-{i}-{role}"), 3_000)
+    };
+    let mut keepers = Vec::new();
+    let mut stores: Vec<Arc<SharedStore>> = Vec::new();
+    let mut standbys: Vec<Arc<SharedStore>> = Vec::new();
+    for i in 0..KEYS {
+        let key = StacksPublicKey::from_private(&StacksPrivateKey::from_seed(&[i as u8; 4]));
+        let active = SharedStore::connect(&pair_config(i, "a"), &key).unwrap();
+        keepers.push(LeaseKeeper::start(active.clone(), logger.clone()).unwrap());
+        wait_until(
+            "the active to hold the lease",
+            Duration::from_secs(10),
+            || active.is_active(),
+        );
+        let standby = SharedStore::connect(&pair_config(i, "b"), &key).unwrap();
+        keepers.push(LeaseKeeper::start(standby.clone(), logger.clone()).unwrap());
+        stores.push(active);
+        standbys.push(standby);
+    }
+    for round in 0..ROUNDS {
+        let barrier = Arc::new(Barrier::new(KEYS * 2));
+        let standby_handles: Vec<_> = standbys
+            .iter()
+            .map(|store| {
+                let store = store.clone();
+                let barrier = barrier.clone();
+                thread::spawn(move || {
+                    let b = block(2, 10 + round, 1);
+                    barrier.wait();
+                    store.record_own_votes(&[OwnVote::PreCommit], &b.header, 42, &ctx(None), T0)
+                })
+            })
+            .collect();
+        let handles: Vec<_> = stores
+            .iter()
+            .map(|store| {
+                let store = store.clone();
+                let barrier = barrier.clone();
+                thread::spawn(move || {
+                    // Every key votes for the same block: the network's proposal.
+                    let b = block(2, 10 + round, 1);
+                    barrier.wait();
+                    let pre_commit = store.record_own_votes(
+                        &[OwnVote::PreCommit],
+                        &b.header,
+                        42,
+                        &ctx(None),
+                        T0,
+                    );
+                    let signature =
+                        store.record_own_votes(&[OwnVote::Accept], &b.header, 42, &ctx(None), T0);
+                    (pre_commit, signature)
+                })
+            })
+            .collect();
+        for (i, handle) in handles.into_iter().enumerate() {
+            let (pre_commit, signature) = handle.join().unwrap();
+            assert_eq!(
+                pre_commit.as_ref().ok(),
+                Some(&VoteRecord::Recorded),
+                "round {round}, key {i}: {pre_commit:?}"
+            );
+            assert_eq!(
+                signature.as_ref().ok(),
+                Some(&VoteRecord::Recorded),
+                "round {round}, key {i}: {signature:?}"
+            );
+        }
+        for handle in standby_handles {
+            let outcome = handle.join().unwrap();
+            assert!(
+                matches!(
+                    outcome,
+                    Ok(VoteRecord::Refused(VoteRefusal::NotActive { .. }))
+                ),
+                "round {round}: a standby's vote: {outcome:?}"
+            );
+        }
+    }
+    for store in &stores {
+        assert_eq!(store.get_own_votes().unwrap().len() as u64, ROUNDS);
+    }
+    drop(keepers);
+}
+
+#[test]
 fn the_per_height_guard_refuses_a_second_favourable_block_with_the_same_sequence_number() {
     let pg = cluster();
     let url = pg.url();

@@ -11,8 +11,8 @@
 //! from the other instance, and would land after the favourable vote). On top of the transaction's isolation, `ha_favourable_blocks` gives
 //! each block this key voted for at one tenure and height the next sequence number under a
 //! primary key: two transactions that both passed the checks would collide there. A
-//! serialization failure or that collision is retried from the start, where the rules then
-//! see the other vote.
+//! serialization failure or that collision is retried from the start (after a short random
+//! pause, up to [`MAX_ATTEMPTS`] times), where the rules then see the other vote.
 
 use libsigner::chain::{ConsensusHash, NakamotoBlockHeader, Sha512Trunc256Sum};
 use postgres::error::SqlState;
@@ -24,9 +24,21 @@ use crate::signerdb::{
     VoteContext, VoteRecord, VoteRefusal,
 };
 
-/// How many times a vote's transaction is retried after a serialization failure or a
-/// collision on the per-height guard.
-const MAX_ATTEMPTS: u32 = 8;
+/// How many times a vote's transaction is tried when it meets a serialization failure, a
+/// deadlock or a collision on the per-height guard.
+const MAX_ATTEMPTS: u32 = 12;
+
+/// The pause before trying a vote's transaction again after its `failed`-th attempt (from
+/// 1): random, up to 4 ms after the first failure and doubling up to 128 ms, so that
+/// transactions that failed together (the keys of one database voting on the same block)
+/// do not collide again in step. Under a second in all.
+fn backoff(failed: u32) -> std::time::Duration {
+    use std::hash::BuildHasher;
+    let ceiling_us = 4_000u64 << failed.saturating_sub(1).min(5);
+    // Each `RandomState` is seeded afresh: a different draw in every call and process.
+    let draw = std::collections::hash_map::RandomState::new().hash_one(failed);
+    std::time::Duration::from_micros(draw % ceiling_us)
+}
 
 /// The columns of an `ha_own_votes` row, in [`read_record`] order.
 const COLUMNS: &str = "signer_signature_hash, reward_cycle, consensus_hash, stacks_height, \
@@ -129,7 +141,9 @@ impl SharedStore {
                 attempts += 1;
                 match self.attempt_record(client, votes, header, reward_cycle, context, now) {
                     Ok(outcome) => return Ok(outcome),
-                    Err(Failure::Pg(e)) if retryable(&e) && attempts < MAX_ATTEMPTS => continue,
+                    Err(Failure::Pg(e)) if retryable(&e) && attempts < MAX_ATTEMPTS => {
+                        std::thread::sleep(backoff(attempts));
+                    }
                     Err(Failure::Pg(e)) => return Err(shared_error(e)),
                     Err(Failure::Db(e)) => return Err(e),
                 }
@@ -415,4 +429,32 @@ fn favourable_siblings(
         .iter()
         .map(read_record)
         .collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_pause_a_random_and_growing_while_under_a_second_in_all() {
+        let ceiling =
+            |failed: u32| std::time::Duration::from_micros(4_000u64 << (failed - 1).min(5));
+        let mut total_ceiling = std::time::Duration::ZERO;
+        for failed in 1..MAX_ATTEMPTS {
+            let draws: Vec<_> = (0..50).map(|_| backoff(failed)).collect();
+            assert!(
+                draws.iter().all(|d| *d < ceiling(failed)),
+                "{failed}: {draws:?}"
+            );
+            assert!(
+                draws.iter().any(|d| *d != draws[0]),
+                "{failed}: the pauses are drawn, not fixed: {draws:?}"
+            );
+            total_ceiling += ceiling(failed);
+        }
+        assert!(
+            total_ceiling <= std::time::Duration::from_millis(1_000),
+            "{total_ceiling:?}"
+        );
+    }
 }

@@ -11,6 +11,7 @@ use libsigner::{BlockValidateOk, BlockValidateReject, BlockValidateResponse};
 use slog::{debug, error, info, warn};
 
 use super::signer::{replay_set_digest, Signer};
+use super::votes::VoteOutcome;
 use crate::chainstate::cache::NodeCache;
 use crate::chainstate::v1::SortitionsView;
 use crate::chainstate::v2::GlobalStateView;
@@ -607,20 +608,24 @@ impl Signer {
             }
             return;
         }
-        if !self.pre_commit(&info, node_cache) {
-            // A standby of an active/standby pair votes on nothing.
-            if self.db().standby().is_some() {
+        match self.pre_commit(&info, node_cache) {
+            VoteOutcome::Recorded => {}
+            // A standby of an active/standby pair votes on nothing; a pre-commit the database
+            // could not record is not a reason to reject the block (the block stays as it
+            // was, for a later validation answer or re-proposal).
+            VoteOutcome::Standby | VoteOutcome::Failed => return,
+            VoteOutcome::Refused => {
+                // The own-vote record refused a pre-commit the reference would send (a
+                // sibling holds the height): answer as the reference answers a conflicting
+                // block.
+                let Some(mut current) = self.block_lookup_by_reward_cycle(&sighash) else {
+                    return;
+                };
+                let rejection = self
+                    .create_block_rejection(RejectReason::SortitionViewMismatch, &current.block);
+                self.reject_after_validation(&mut current, rejection, sortition_view);
                 return;
             }
-            // The own-vote record refused a pre-commit the reference would send (a sibling
-            // holds the height): answer as the reference answers a conflicting block.
-            let Some(mut current) = self.block_lookup_by_reward_cycle(&sighash) else {
-                return;
-            };
-            let rejection =
-                self.create_block_rejection(RejectReason::SortitionViewMismatch, &current.block);
-            self.reject_after_validation(&mut current, rejection, sortition_view);
-            return;
         }
         let address = self.stacks_address;
         self.handle_block_pre_commit(&address, &sighash, node_cache);

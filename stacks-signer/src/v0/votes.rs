@@ -22,6 +22,20 @@ use crate::chainstate::NodeRpc;
 use crate::clock::now_secs;
 use crate::signerdb::{BlockInfo, BlockState, OwnVote, VoteContext, VoteRecord, VoteRefusal};
 
+/// What became of votes this signer tried to record before publishing them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum VoteOutcome {
+    /// Recorded: they may be published.
+    Recorded,
+    /// This instance is the standby of an active/standby pair: it publishes nothing.
+    Standby,
+    /// The own-vote rules refused them: they would contradict a vote this signer published.
+    Refused,
+    /// The database could not record them (an error, not a decision): nothing is published
+    /// and nothing is decided; a later event about the block may try again.
+    Failed,
+}
+
 impl Signer {
     /// The sum of the weights of `addresses` (an address outside the set weighs 0).
     fn signing_weight<'a>(&self, addresses: impl Iterator<Item = &'a StacksAddress>) -> u32 {
@@ -150,6 +164,17 @@ impl Signer {
         block: &NakamotoBlock,
         store: Option<&BlockInfo>,
     ) -> bool {
+        self.try_record_own_votes(votes, block, store) == VoteOutcome::Recorded
+    }
+
+    /// [`Self::record_own_votes`], saying why votes that may not be published were not
+    /// recorded.
+    fn try_record_own_votes(
+        &self,
+        votes: &[OwnVote],
+        block: &NakamotoBlock,
+        store: Option<&BlockInfo>,
+    ) -> VoteOutcome {
         let context = self.vote_context(block);
         let sighash = block.header.signer_signature_hash();
         let vote = match votes {
@@ -160,13 +185,13 @@ impl Signer {
             self.db()
                 .record_own_votes(votes, &block.header, self.reward_cycle, store, &context);
         match outcome {
-            Ok(VoteRecord::Recorded) => true,
+            Ok(VoteRecord::Recorded) => VoteOutcome::Recorded,
             Ok(VoteRecord::Refused(refusal @ VoteRefusal::NotActive { .. })) => {
                 info!(self.logger, "{self}: Not publishing a vote: this instance is a standby (another instance holds the signing lease)";
                     "signer_signature_hash" => %sighash,
                     "vote" => %vote,
                     "refusal" => ?refusal);
-                false
+                VoteOutcome::Standby
             }
             Ok(VoteRecord::Refused(refusal)) => {
                 warn!(self.logger, "{self}: Not publishing a vote that would contradict one this signer already published";
@@ -175,13 +200,13 @@ impl Signer {
                     "consensus_hash" => %block.header.consensus_hash,
                     "vote" => %vote,
                     "refusal" => ?refusal);
-                false
+                VoteOutcome::Refused
             }
             Err(e) => {
                 error!(self.logger, "{self}: Cannot record this signer's vote; not publishing it: {e}";
                     "signer_signature_hash" => %sighash,
                     "vote" => %vote);
-                false
+                VoteOutcome::Failed
             }
         }
     }
@@ -261,21 +286,26 @@ impl Signer {
         &mut self,
         info: &BlockInfo,
         _node_cache: &RefCell<NodeCache>,
-    ) -> bool {
+    ) -> VoteOutcome {
         // When this pre-commit completes the threshold, the signature follows at once: record
         // both in one durable write instead of two (recording a vote before it is due is
         // safe; publishing one that is not recorded is not).
-        let recorded = if self.own_pre_commit_completes_threshold(info) {
-            self.record_own_votes(
+        let pre_commit_alone =
+            |this: &Self| this.try_record_own_votes(&[OwnVote::PreCommit], &info.block, Some(info));
+        let outcome = if self.own_pre_commit_completes_threshold(info) {
+            match self.try_record_own_votes(
                 &[OwnVote::PreCommit, OwnVote::Accept],
                 &info.block,
                 Some(info),
-            ) || self.record_own_vote(&OwnVote::PreCommit, &info.block, Some(info))
+            ) {
+                VoteOutcome::Recorded => VoteOutcome::Recorded,
+                _ => pre_commit_alone(self),
+            }
         } else {
-            self.record_own_vote(&OwnVote::PreCommit, &info.block, Some(info))
+            pre_commit_alone(self)
         };
-        if !recorded {
-            return false;
+        if outcome != VoteOutcome::Recorded {
+            return outcome;
         }
         let sighash = info.signer_signature_hash();
         info!(
@@ -305,7 +335,7 @@ impl Signer {
                 "{self}: Failed to send block pre-commit to stacker-db: {e}"
             ),
         }
-        true
+        VoteOutcome::Recorded
     }
 
     /// A peer's (or this signer's own, echoed) block response.

@@ -401,6 +401,19 @@ impl Pair {
         Pair::start_with(seed, names, lease, Peers::Simulated)
     }
 
+    /// [`Pair::start_with`] puppets for peers: once an instance holds the lease, the
+    /// puppets vote on autopilot until the key signs a tenure-start block, then stop (they
+    /// vote only when the test says so) and the node's deliveries settle.
+    pub fn start_with_idle_puppets(seed: &str, names: &[&str], lease: Lease) -> Pair {
+        let mut pair = Pair::start_with(seed, names, lease, Peers::Puppets);
+        pair.wait_for_holder(None, 0);
+        pair.node.set_puppet_autopilot(true);
+        pair.warm_up();
+        pair.node.set_puppet_autopilot(false);
+        pair.settle();
+        pair
+    }
+
     /// [`Pair::start`] with the three other signers of the reward set as `peers`.
     pub fn start_with(seed: &str, names: &[&str], lease: Lease, peers: Peers) -> Pair {
         let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -526,6 +539,14 @@ impl Pair {
             self.client = config.connect(postgres::NoTls).ok();
         }
         self.client.as_mut()
+    }
+
+    /// Runs `sql` on the shared database (a test's own change to it).
+    pub fn execute_sql(&mut self, sql: &str) {
+        self.client()
+            .expect("the shared database answers")
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// The lease row, if the database answers and has one.
