@@ -199,12 +199,57 @@ pub fn signer_key(seed: u64, index: usize) -> StacksPrivateKey {
     StacksPrivateKey::from_seed(format!("stacks-signer devnet {seed} signer {index}").as_bytes())
 }
 
-/// Picks `count` distinct free loopback ports (all bound at once, then released).
+/// Picks `count` distinct free loopback ports (all bound at once, then released), below the
+/// kernel's range for outgoing connections (`ip_local_port_range`): a signer that chaos
+/// restarts binds its endpoint again, and a port from that range may by then be the local
+/// port of some connection ("Address already in use"). Where the range is unknown or leaves
+/// too little room below it, any free port.
 pub fn free_ports(count: usize) -> Result<Vec<u16>, String> {
+    const LOWEST: u16 = 10_000;
+    let below = outgoing_port_range().map_or(0, |(low, _)| low.saturating_sub(LOWEST));
+    if usize::from(below) < count.saturating_mul(8).max(1_000) {
+        return any_free_ports(count);
+    }
+    // Start somewhere that differs between runs, so devnets started together rarely try
+    // the same ports.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    let span = u32::from(below);
+    let mut listeners = Vec::with_capacity(count);
+    for i in 0..span {
+        if listeners.len() == count {
+            break;
+        }
+        let port = LOWEST + ((seed.wrapping_add(i)) % span) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(listener);
+        }
+    }
+    if listeners.len() < count {
+        return any_free_ports(count);
+    }
+    ports_of(&listeners)
+}
+
+/// The kernel's range of local ports for outgoing connections, where `/proc` tells it.
+fn outgoing_port_range() -> Option<(u16, u16)> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut fields = text.split_whitespace().map(str::parse::<u16>);
+    Some((fields.next()?.ok()?, fields.next()?.ok()?))
+}
+
+/// `count` distinct ports the kernel picks.
+fn any_free_ports(count: usize) -> Result<Vec<u16>, String> {
     let listeners = (0..count)
         .map(|_| TcpListener::bind("127.0.0.1:0"))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("cannot find a free loopback port: {e}"))?;
+    ports_of(&listeners)
+}
+
+fn ports_of(listeners: &[TcpListener]) -> Result<Vec<u16>, String> {
     listeners
         .iter()
         .map(|l| {
@@ -422,6 +467,12 @@ mod tests {
         let ports: std::collections::HashSet<u16> =
             plans[..4].iter().map(|p| p.endpoint.port()).collect();
         assert_eq!(ports.len(), 4);
+        if let Some((low, _)) = outgoing_port_range() {
+            assert!(
+                ports.iter().all(|p| *p < low),
+                "endpoints below the outgoing range (from {low}): {ports:?}"
+            );
+        }
         assert!(plans[0]
             .config_text("127.0.0.1:1", 5)
             .contains("endpoint = \"127.0.0.1:"));
