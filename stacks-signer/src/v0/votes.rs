@@ -281,7 +281,7 @@ impl Signer {
     }
 
     /// Records this signer's pre-commit to the validated block `info` (its row as the
-    /// pre-commit leaves it), then publishes it. Whether it was recorded.
+    /// pre-commit leaves it), then publishes it. What became of it (published only if recorded).
     pub(super) fn pre_commit(
         &mut self,
         info: &BlockInfo,
