@@ -12,7 +12,7 @@
 //! each block this key voted for at one tenure and height the next sequence number under a
 //! primary key: two transactions that both passed the checks would collide there. A
 //! serialization failure or that collision is retried from the start (after a short random
-//! pause, up to [`MAX_ATTEMPTS`] times), where the rules then see the other vote.
+//! pause, up to twelve times), where the rules then see the other vote.
 
 use libsigner::chain::{ConsensusHash, NakamotoBlockHeader, Sha512Trunc256Sum};
 use postgres::error::SqlState;
