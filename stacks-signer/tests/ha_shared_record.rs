@@ -313,6 +313,132 @@ fn conflicting_votes_recorded_in_parallel_by_many_connections_exactly_one_succee
     assert_eq!(votes.len() as u64, ROUNDS);
 }
 
+/// The start gun of round `round` of the two-process race: an advisory lock the parent holds
+/// until both children wait on it.
+fn race_gun(round: u64) -> i64 {
+    7_000 + round as i64
+}
+
+const RACE_ROUNDS: u64 = 30;
+
+#[test]
+fn conflicting_votes_from_two_processes_in_parallel_exactly_one_succeeds_every_round() {
+    // Two OS processes of one key (the same instance name, so both pass the lease check:
+    // two instances misconfigured as one), each recording a pre-commit for its own block
+    // at one height the moment the parent releases that round's start gun.
+    let pg = cluster();
+    let url = pg.url();
+    let parent = holder(&url, "same", 600_000);
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE race_results (round BIGINT, child INT, outcome TEXT, \
+             PRIMARY KEY (round, child))",
+        )
+        .unwrap();
+    for round in 0..RACE_ROUNDS {
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&race_gun(round)])
+            .unwrap();
+    }
+    let mut children: Vec<std::process::Child> = (1..=2u8)
+        .map(|child| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "a_racing_process",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("HA_RACE_URL", &url)
+                .env("HA_RACE_CHILD", child.to_string())
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for round in 0..RACE_ROUNDS {
+        // Both children wait on the gun: fire.
+        wait_until(
+            "both processes at the start line",
+            Duration::from_secs(30),
+            || {
+                let waiting: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                     AND objid = $1 AND NOT granted",
+                        &[&(race_gun(round) as u32)],
+                    )
+                    .unwrap()
+                    .get(0);
+                waiting == 2
+            },
+        );
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&race_gun(round)])
+            .unwrap();
+        let mut outcomes: Vec<String> = Vec::new();
+        wait_until("both processes' outcomes", Duration::from_secs(30), || {
+            outcomes = client
+                .query(
+                    "SELECT outcome FROM race_results WHERE round = $1 ORDER BY child",
+                    &[&(round as i64)],
+                )
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            outcomes.len() == 2
+        });
+        let recorded = outcomes.iter().filter(|o| *o == "Recorded").count();
+        assert_eq!(recorded, 1, "round {round}: {outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .any(|o| o.starts_with("Refused(ConflictingBlock")),
+            "round {round}: {outcomes:?}"
+        );
+    }
+    for child in &mut children {
+        assert!(child.wait().unwrap().success(), "a racing process failed");
+    }
+    assert_eq!(parent.get_own_votes().unwrap().len() as u64, RACE_ROUNDS);
+}
+
+/// One of the two racing processes (run by the test above, ignored otherwise): for each
+/// round, waits for the start gun, records a pre-commit for its own block at that round's
+/// height, and writes the outcome where the parent reads it.
+#[test]
+#[ignore = "run as a child process by conflicting_votes_from_two_processes_in_parallel_exactly_one_succeeds_every_round"]
+fn a_racing_process() {
+    let (Ok(url), Ok(child)) = (std::env::var("HA_RACE_URL"), std::env::var("HA_RACE_CHILD"))
+    else {
+        return;
+    };
+    let child: u8 = child.parse().unwrap();
+    let store = SharedStore::connect(&config(&url, "same", 600_000), &key()).unwrap();
+    let mut gun = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    for round in 0..RACE_ROUNDS {
+        gun.execute("SELECT pg_advisory_lock_shared($1)", &[&race_gun(round)])
+            .unwrap();
+        gun.execute("SELECT pg_advisory_unlock_shared($1)", &[&race_gun(round)])
+            .unwrap();
+        let b = block(2, 10 + round, child);
+        let outcome =
+            match store.record_own_votes(&[OwnVote::PreCommit], &b.header, 42, &ctx(None), T0) {
+                Ok(record) => format!("{record:?}"),
+                Err(e) => format!("error: {e}"),
+            };
+        gun.execute(
+            "INSERT INTO race_results (round, child, outcome) VALUES ($1, $2, $3)",
+            &[&(round as i64), &i32::from(child), &outcome],
+        )
+        .unwrap();
+    }
+}
+
 #[test]
 fn votes_of_different_keys_recorded_at_the_same_moment_are_all_recorded() {
     // One database serving several keys (docs/high-availability.md): their transactions
