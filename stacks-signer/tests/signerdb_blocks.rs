@@ -161,16 +161,17 @@ fn a_record_round_trips_with_every_field_and_survives_reopening() {
     assert_eq!(db.block_lookup(&h).unwrap(), Some(b.clone()));
     drop(db);
     // Stored compactly: the block's consensus bytes and the derived columns.
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let (bytes, height, cause, tc): (Vec<u8>, i64, Option<i64>, i64) = conn
-        .query_row(
-            "SELECT block, stacks_height, tenure_change_cause, tenure_change FROM blocks",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
-    assert_eq!(bytes, b.block.serialize_to_vec());
-    assert_eq!((height, cause, tc), (12, Some(1), 1));
+    let rows = raw(&path)
+        .rows("SELECT block, stacks_height, tenure_change_cause, tenure_change FROM blocks");
+    assert_eq!(
+        rows,
+        vec![vec![
+            RawValue::Blob(b.block.serialize_to_vec()),
+            RawValue::Int(12),
+            RawValue::Int(1),
+            RawValue::Int(1)
+        ]]
+    );
 }
 
 #[test]
@@ -210,9 +211,7 @@ fn a_corrupt_block_row_is_an_error_naming_the_column() {
     let b = info(block(1, 1, 1));
     db.insert_block(&b).unwrap();
     drop(db);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("UPDATE blocks SET block = x'00'", []).unwrap();
-    drop(conn);
+    raw(&path).execute("UPDATE blocks SET block = x'00'");
     let db = SignerDb::open(&path).unwrap();
     let err = db.block_lookup(&b.signer_signature_hash()).unwrap_err();
     assert!(

@@ -95,11 +95,10 @@ fn replay_validations_keep_the_set_hash_as_decimal_text() {
         .insert_block_validated_by_replay_tx(&hash(1), big, false)
         .is_err());
     drop(db);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let text: String = conn
-        .query_row("SELECT replay_tx_hash FROM block_validated_by_replay_txs WHERE replay_tx_exhausted = 1", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(text, "15559610262907183370");
+    let text = raw(&path).value(
+        "SELECT replay_tx_hash FROM block_validated_by_replay_txs WHERE replay_tx_exhausted = 1",
+    );
+    assert_eq!(text, RawValue::Text("15559610262907183370".into()));
 }
 
 #[test]

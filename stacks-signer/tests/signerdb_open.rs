@@ -39,20 +39,30 @@ fn an_empty_file_is_created_at_the_current_schema_version() {
     // floor.
     assert_eq!(SCHEMA_VERSION, REFERENCE_SCHEMA_VERSION + 3);
     drop(db);
-    let conn = Connection::open(&path).unwrap();
-    assert_eq!(tables(&conn), EXPECTED_TABLES);
-    let versions: Vec<i64> = conn
-        .prepare("SELECT version FROM db_config")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(versions, vec![i64::from(SCHEMA_VERSION)]);
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
+    let mut conn = raw(&path);
+    let tables: Vec<RawValue> = conn
+        .rows(if on_postgres() {
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() ORDER BY table_name"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+    let expected: Vec<RawValue> = EXPECTED_TABLES
+        .iter()
+        .map(|t| RawValue::Text(t.to_string()))
+        .collect();
+    assert_eq!(tables, expected);
+    assert_eq!(
+        conn.rows("SELECT version FROM db_config"),
+        vec![vec![RawValue::Int(i64::from(SCHEMA_VERSION))]]
+    );
+    if !on_postgres() {
+        let mode = conn.value("PRAGMA journal_mode");
+        assert_eq!(mode, RawValue::Text("wal".into()));
+    }
 }
 
 #[test]
@@ -76,11 +86,8 @@ fn reopening_keeps_everything_and_does_not_migrate_again() {
     assert_eq!(db.get_last_activity_time(&ch).unwrap(), Some(77));
     assert_eq!(db.get_all_pending_block_validations().unwrap().len(), 1);
     drop(db);
-    let conn = Connection::open(&path).unwrap();
-    let rows: i64 = conn
-        .query_row("SELECT COUNT(*) FROM db_config", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(rows, 1);
+    let rows = raw(&path).value("SELECT COUNT(*) FROM db_config");
+    assert_eq!(rows, RawValue::Int(1));
 }
 
 #[test]
@@ -88,15 +95,21 @@ fn a_second_handle_in_the_same_process_is_refused_with_the_path() {
     let (_dir, path, db) = temp_db();
     let err = reopen(&path).unwrap_err();
     match &err {
-        SignerDbError::AlreadyLocked { path: p } => assert_eq!(p, &path),
+        SignerDbError::AlreadyLocked { path: p } => assert_eq!(p, &shown(&path)),
         other => panic!("expected AlreadyLocked, got {other:?}"),
     }
-    assert!(err.to_string().contains(&path.display().to_string()));
+    assert!(err
+        .to_string()
+        .contains(&shown(&path).display().to_string()));
     assert!(err.to_string().contains("already in use"));
-    assert_eq!(
-        db.lock_path().unwrap(),
-        path.with_file_name("signer.sqlite.lock")
-    );
+    if on_postgres() {
+        assert_eq!(db.lock_path(), None, "an advisory lock, no file");
+    } else {
+        assert_eq!(
+            db.lock_path().unwrap(),
+            path.with_file_name("signer.sqlite.lock")
+        );
+    }
     drop(db);
     reopen(&path).expect("the lock is released when the handle drops");
 }
@@ -128,7 +141,7 @@ fn a_second_process_is_refused_while_the_first_holds_the_database() {
     let mut child = spawn_child_until("child_holds_the_database_open", &path, "locked");
     let err = reopen(&path).unwrap_err();
     assert!(
-        matches!(&err, SignerDbError::AlreadyLocked { path: p } if p == &path),
+        matches!(&err, SignerDbError::AlreadyLocked { path: p } if p == &shown(&path)),
         "got {err:?}"
     );
     child.kill().unwrap();
@@ -140,13 +153,10 @@ fn a_second_process_is_refused_while_the_first_holds_the_database() {
 fn a_database_newer_than_this_build_is_refused() {
     let (_dir, path, db) = temp_db();
     drop(db);
-    let conn = Connection::open(&path).unwrap();
-    conn.execute(
-        "INSERT INTO db_config (version) VALUES (?1)",
-        [SCHEMA_VERSION + 1],
-    )
-    .unwrap();
-    drop(conn);
+    raw(&path).execute(&format!(
+        "INSERT INTO db_config (version) VALUES ({})",
+        SCHEMA_VERSION + 1
+    ));
     match reopen(&path).unwrap_err() {
         SignerDbError::SchemaTooNew {
             found, supported, ..

@@ -64,22 +64,14 @@ fn own(db: &SignerDb, b: &NakamotoBlock) -> OwnVoteRecord {
 /// Every row of `blocks` and `own_votes`, read straight from the file (the handle must be
 /// closed).
 fn dump_tables(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
-    let conn = Connection::open(path).unwrap();
-    let dump = |table: &str| -> Vec<String> {
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT * FROM {table} ORDER BY signer_signature_hash"
-            ))
-            .unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |row| {
-                let values: Vec<rusqlite::types::Value> =
-                    (0..n).map(|i| row.get(i)).collect::<Result<_, _>>()?;
-                Ok(format!("{values:?}"))
-            })
-            .unwrap();
-        rows.collect::<Result<_, _>>().unwrap()
+    let mut conn = raw(path);
+    let mut dump = |table: &str| -> Vec<String> {
+        conn.rows(&format!(
+            "SELECT * FROM {table} ORDER BY signer_signature_hash"
+        ))
+        .iter()
+        .map(|values| format!("{values:?}"))
+        .collect()
     };
     (dump("blocks"), dump("own_votes"))
 }

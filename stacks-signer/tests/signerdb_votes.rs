@@ -127,20 +127,10 @@ fn unknown_stored_reason_bytes_read_as_unknown() {
         .add_block_rejection_signer_addr(&hash(1), &addr(1), &RejectReason::Unknown(200))
         .unwrap());
     drop(db);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let code: i64 = conn
-        .query_row(
-            "SELECT reject_code FROM block_rejection_signer_addrs",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(code, 254);
-    conn.execute(
-        "UPDATE block_rejection_signer_addrs SET reject_code = 99",
-        [],
-    )
-    .unwrap();
+    let mut conn = raw(&path);
+    let code = conn.value("SELECT reject_code FROM block_rejection_signer_addrs");
+    assert_eq!(code, RawValue::Int(254));
+    conn.execute("UPDATE block_rejection_signer_addrs SET reject_code = 99");
     drop(conn);
     let db = stacks_signer::signerdb::SignerDb::open(&path).unwrap();
     assert_eq!(
@@ -155,10 +145,7 @@ fn a_corrupt_signature_row_is_an_error_naming_table_and_column() {
     db.add_block_signature(&hash(1), &addr(1), &MessageSignature([1; 65]))
         .unwrap();
     drop(db);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("UPDATE block_signatures SET signature = x'0102'", [])
-        .unwrap();
-    drop(conn);
+    raw(&path).execute("UPDATE block_signatures SET signature = x'0102'");
     let db = stacks_signer::signerdb::SignerDb::open(&path).unwrap();
     let err = db.get_block_signatures(&hash(1)).unwrap_err();
     assert_eq!(

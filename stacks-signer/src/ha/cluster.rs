@@ -311,6 +311,33 @@ impl TempPostgres {
         self.resume()
     }
 
+    /// Starts a watchdog process that stops the server and removes the cluster once this
+    /// process has exited, however it exits: for a cluster shared by a whole test binary and
+    /// held in a static, which is never dropped.
+    pub fn stop_when_this_process_exits(&self) -> Result<(), ClusterError> {
+        let script = format!(
+            "while [ -d /proc/{pid} ]; do sleep 1; done; \
+             '{pg_ctl}' -D '{data}' -m immediate stop; rm -rf '{root}'",
+            pid = std::process::id(),
+            pg_ctl = self.bin.join("pg_ctl").display(),
+            data = self.data_dir().display(),
+            root = self.root.display(),
+        );
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some((uid, gid)) = self.run_as {
+            command.uid(uid).gid(gid).current_dir(&self.root);
+        }
+        command
+            .spawn()
+            .map_err(step("starting the cluster's watchdog"))?;
+        Ok(())
+    }
+
     /// The server's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port

@@ -64,7 +64,7 @@ pub(crate) fn shared_error(e: postgres::Error) -> SignerDbError {
 
 /// What a PostgreSQL error says: the server's code and message, or the client's error with
 /// its causes (a failed TLS handshake says which check failed).
-fn pg_detail(e: &postgres::Error) -> String {
+pub(crate) fn pg_detail(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return format!("{}: {}", db.code().code(), db.message());
     }
@@ -79,6 +79,35 @@ fn pg_detail(e: &postgres::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// A new connection to `plan`'s server (`url` as configured, for errors with its password
+/// hidden), with keep-alives and the statement and lock timeouts set; the error on one line.
+pub(crate) fn connect(plan: &ConnectPlan, url: &str, application: &str) -> Result<Client, String> {
+    let mut pg = postgres::Config::from_str(&plan.url)
+        .map_err(|e| format!("bad URL {}: {e}", redact_url(url)))?;
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(STATEMENT_TIMEOUT);
+    }
+    pg.keepalives(true)
+        .keepalives_idle(Duration::from_secs(5))
+        .tcp_user_timeout(STATEMENT_TIMEOUT)
+        .application_name(application);
+    let connected = match &plan.tls {
+        Some(tls) => pg.connect(tls.clone()),
+        None => pg.connect(NoTls),
+    };
+    let mut client = connected
+        .map_err(|e| format!("cannot connect to {}: {}", redact_url(url), pg_detail(&e)))?;
+    let ms = STATEMENT_TIMEOUT.as_millis();
+    client
+        .batch_execute(&format!(
+            "SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
+             SET idle_in_transaction_session_timeout = {}; SET synchronous_commit = on",
+            ms * 2
+        ))
+        .map_err(|e| pg_detail(&e))?;
+    Ok(client)
 }
 
 impl SharedStore {
@@ -111,39 +140,12 @@ impl SharedStore {
 
     /// A new connection, with the statement and lock timeouts set.
     pub(crate) fn open_client(&self) -> Result<Client, SignerDbError> {
-        let mut pg = postgres::Config::from_str(&self.plan.url).map_err(|e| {
-            SignerDbError::Shared(format!(
-                "bad db_url {}: {e}",
-                redact_url(&self.config.db_url)
-            ))
-        })?;
-        if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(STATEMENT_TIMEOUT);
-        }
-        pg.keepalives(true)
-            .keepalives_idle(Duration::from_secs(5))
-            .tcp_user_timeout(STATEMENT_TIMEOUT)
-            .application_name(&format!("stacks-signer {}", self.config.instance));
-        let connected = match &self.plan.tls {
-            Some(tls) => pg.connect(tls.clone()),
-            None => pg.connect(NoTls),
-        };
-        let mut client = connected.map_err(|e| {
-            SignerDbError::Shared(format!(
-                "cannot connect to {}: {}",
-                redact_url(&self.config.db_url),
-                pg_detail(&e)
-            ))
-        })?;
-        let ms = STATEMENT_TIMEOUT.as_millis();
-        client
-            .batch_execute(&format!(
-                "SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
-                 SET idle_in_transaction_session_timeout = {}",
-                ms * 2
-            ))
-            .map_err(shared_error)?;
-        Ok(client)
+        connect(
+            &self.plan,
+            &self.config.db_url,
+            &format!("stacks-signer {}", self.config.instance),
+        )
+        .map_err(SignerDbError::Shared)
     }
 
     fn client_slot(&self) -> MutexGuard<'_, Option<Client>> {

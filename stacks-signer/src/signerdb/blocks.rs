@@ -1,8 +1,8 @@
 //! The `blocks` table: one row per proposed block, its consensus encoding plus the columns
 //! the queries filter and sort on.
 
+use super::engine::{sql_params, Row, Sql, Value};
 use libsigner::chain::{ConsensusHash, Sha512Trunc256Sum};
-use rusqlite::{params, Connection, Params};
 
 use super::sql::{opt_u64_to_sql, u64_to_sql, Cols};
 use super::{BlockInfo, BlockState, ExtraBlockInfo, SignerDb, SignerDbError};
@@ -43,7 +43,7 @@ pub(crate) struct BlockRow {
 
 impl BlockRow {
     /// Reads a row selected with [`BLOCK_COLUMNS`].
-    pub(crate) fn read(row: &rusqlite::Row<'_>) -> Result<Self, SignerDbError> {
+    pub(crate) fn read(row: &Row<'_, '_>) -> Result<Self, SignerDbError> {
         let c = Cols::new(row, TABLE);
         let state_text = c.text(6, "state")?;
         let state = BlockState::try_from(state_text)
@@ -91,8 +91,8 @@ impl BlockRow {
     }
 
     /// Inserts or replaces the row, keeping the stored `broadcasted` time.
-    pub(crate) fn upsert(&self, conn: &Connection) -> Result<(), SignerDbError> {
-        let mut stmt = conn.prepare_cached(
+    pub(crate) fn upsert(&self, sql: Sql<'_>) -> Result<(), SignerDbError> {
+        sql.exec(
             "INSERT INTO blocks (signer_signature_hash, reward_cycle, burn_block_height, \
              consensus_hash, stacks_height, block, state, valid, signed_over, proposed_time, \
              signed_self, signed_group, validation_time_ms, tenure_change, tenure_change_cause, \
@@ -108,8 +108,7 @@ impl BlockRow {
              tenure_change = excluded.tenure_change, \
              tenure_change_cause = excluded.tenure_change_cause, vote = excluded.vote, \
              ext = excluded.ext, reject_reason = excluded.reject_reason",
-        )?;
-        stmt.execute(params![
+            sql_params![
             self.signer_signature_hash.as_bytes(),
             u64_to_sql("reward_cycle", self.reward_cycle)?,
             u64_to_sql("burn_block_height", self.burn_block_height)?,
@@ -128,44 +127,30 @@ impl BlockRow {
             self.vote,
             self.ext.to_code(),
             self.reject_reason,
-        ])?;
+        ],
+        )?;
         Ok(())
     }
 }
 
-/// Runs a block query (`sql` selects [`BLOCK_COLUMNS`]) and reads every row.
-pub(crate) fn query_block_rows<P: Params>(
-    conn: &Connection,
-    sql: &str,
-    params: P,
-) -> Result<Vec<BlockRow>, SignerDbError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(BlockRow::read(row)?);
-    }
-    Ok(out)
-}
-
 /// Runs a block query expected to return at most one row.
-pub(crate) fn query_block_row<P: Params>(
-    conn: &Connection,
+pub(crate) fn query_block_row(
+    conn: Sql<'_>,
     sql: &str,
-    params: P,
+    params: &[Value],
 ) -> Result<Option<BlockRow>, SignerDbError> {
-    Ok(query_block_rows(conn, sql, params)?.into_iter().next())
+    conn.row(sql, params, BlockRow::read)
 }
 
 /// The row of block `signer_signature_hash`.
 pub(crate) fn lookup_row(
-    conn: &Connection,
+    conn: Sql<'_>,
     signer_signature_hash: &Sha512Trunc256Sum,
 ) -> Result<Option<BlockRow>, SignerDbError> {
     query_block_row(
         conn,
         &format!("SELECT {BLOCK_COLUMNS} FROM blocks WHERE signer_signature_hash = ?1"),
-        [signer_signature_hash.as_bytes()],
+        sql_params![signer_signature_hash.as_bytes()],
     )
 }
 
@@ -177,10 +162,10 @@ impl SignerDb {
         &self,
         consensus_hash: &ConsensusHash,
     ) -> Result<bool, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().exists(
             "SELECT 1 FROM blocks WHERE consensus_hash = ?1 AND signed_over = 1 LIMIT 1",
-        )?;
-        Ok(stmt.exists([consensus_hash.as_bytes()])?)
+            sql_params![consensus_hash.as_bytes()],
+        )
     }
 
     /// The height span (`max - min + 1`, 0 if none) of the globally accepted blocks of tenure
@@ -189,15 +174,15 @@ impl SignerDb {
         &self,
         consensus_hash: &ConsensusHash,
     ) -> Result<u64, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT COALESCE(MAX(stacks_height) - MIN(stacks_height) + 1, 0) FROM blocks \
-             WHERE consensus_hash = ?1 AND state = 'GloballyAccepted'",
-        )?;
-        let mut rows = stmt.query([consensus_hash.as_bytes()])?;
-        match rows.next()? {
-            Some(row) => Cols::new(row, TABLE).u64(0, "stacks_height"),
-            None => Ok(0),
-        }
+        Ok(self
+            .sql()
+            .row(
+                "SELECT COALESCE(MAX(stacks_height) - MIN(stacks_height) + 1, 0) FROM blocks \
+                 WHERE consensus_hash = ?1 AND state = 'GloballyAccepted'",
+                sql_params![consensus_hash.as_bytes()],
+                |row| Cols::new(row, TABLE).u64(0, "stacks_height"),
+            )?
+            .unwrap_or(0))
     }
 
     /// The `signed_self` time of the globally accepted block of tenure `consensus_hash` with
@@ -206,29 +191,24 @@ impl SignerDb {
         &self,
         consensus_hash: &ConsensusHash,
     ) -> Result<Option<std::time::SystemTime>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().row(
             "SELECT signed_self FROM blocks WHERE consensus_hash = ?1 \
              AND state = 'GloballyAccepted' AND signed_self IS NOT NULL \
              ORDER BY burn_block_height DESC LIMIT 1",
-        )?;
-        let mut rows = stmt.query([consensus_hash.as_bytes()])?;
-        match rows.next()? {
-            Some(row) => {
+            sql_params![consensus_hash.as_bytes()],
+            |row| {
                 let secs = Cols::new(row, TABLE).u64(0, "signed_self")?;
-                Ok(Some(
-                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
-                ))
-            }
-            None => Ok(None),
-        }
+                Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            },
+        )
     }
 
     /// Whether any block of `reward_cycle` is still `Unprocessed`.
     pub fn has_unprocessed_blocks(&self, reward_cycle: u64) -> Result<bool, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().exists(
             "SELECT 1 FROM blocks WHERE reward_cycle = ?1 AND state = 'Unprocessed' LIMIT 1",
-        )?;
-        Ok(stmt.exists([u64_to_sql("reward_cycle", reward_cycle)?])?)
+            sql_params![u64_to_sql("reward_cycle", reward_cycle)?],
+        )
     }
 
     /// Records when the block was broadcast (seconds; kept across later `insert_block`s).
@@ -237,9 +217,9 @@ impl SignerDb {
         signer_signature_hash: &Sha512Trunc256Sum,
         broadcasted: u64,
     ) -> Result<(), SignerDbError> {
-        self.conn.execute(
+        self.sql().exec(
             "UPDATE blocks SET broadcasted = ?1 WHERE signer_signature_hash = ?2",
-            params![
+            sql_params![
                 u64_to_sql("broadcasted", broadcasted)?,
                 signer_signature_hash.as_bytes()
             ],
@@ -253,16 +233,15 @@ impl SignerDb {
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<Option<u64>, SignerDbError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT broadcasted FROM blocks WHERE signer_signature_hash = ?1")?;
-        let mut rows = stmt.query([signer_signature_hash.as_bytes()])?;
-        match rows.next()? {
-            Some(row) => Ok(Cols::new(row, TABLE)
-                .opt_u64(0, "broadcasted")?
-                .filter(|t| *t != 0)),
-            None => Ok(None),
-        }
+        Ok(self
+            .sql()
+            .row(
+                "SELECT broadcasted FROM blocks WHERE signer_signature_hash = ?1",
+                sql_params![signer_signature_hash.as_bytes()],
+                |row| Cols::new(row, TABLE).opt_u64(0, "broadcasted"),
+            )?
+            .flatten()
+            .filter(|t| *t != 0))
     }
 }
 
@@ -273,7 +252,7 @@ impl SignerDb {
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<Option<BlockInfo>, SignerDbError> {
-        lookup_row(&self.conn, signer_signature_hash)?
+        lookup_row(self.sql(), signer_signature_hash)?
             .map(BlockInfo::from_row)
             .transpose()
     }
@@ -284,7 +263,7 @@ impl SignerDb {
     /// This does not check the state machine against the stored record and is not durable
     /// on power loss: record this signer's own votes with [`SignerDb::record_own_vote`].
     pub fn insert_block(&mut self, block_info: &BlockInfo) -> Result<(), SignerDbError> {
-        block_info.to_row()?.upsert(&self.conn)
+        block_info.to_row()?.upsert(self.sql())
     }
 
     /// The lowest block of tenure `consensus_hash` that this signer signed over.
@@ -335,12 +314,12 @@ impl SignerDb {
     /// among equal heights).
     pub fn get_canonical_tip(&self) -> Result<Option<BlockInfo>, SignerDbError> {
         query_block_row(
-            &self.conn,
+            self.sql(),
             &format!(
                 "SELECT {BLOCK_COLUMNS} FROM blocks WHERE state = 'GloballyAccepted' \
-                 ORDER BY stacks_height DESC, signed_group DESC LIMIT 1"
+                 ORDER BY stacks_height DESC, signed_group DESC NULLS LAST LIMIT 1"
             ),
-            [],
+            &[],
         )?
         .map(BlockInfo::from_row)
         .transpose()
@@ -372,7 +351,7 @@ impl SignerDb {
         sql: &str,
         consensus_hash: &ConsensusHash,
     ) -> Result<Option<BlockInfo>, SignerDbError> {
-        query_block_row(&self.conn, sql, [consensus_hash.as_bytes()])?
+        query_block_row(self.sql(), sql, sql_params![consensus_hash.as_bytes()])?
             .map(BlockInfo::from_row)
             .transpose()
     }

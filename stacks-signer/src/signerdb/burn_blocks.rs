@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
+use super::engine::sql_params;
 use libsigner::chain::{BurnchainHeaderHash, ConsensusHash};
-use rusqlite::{params, OptionalExtension};
 
 use super::sql::{system_time_secs, u64_to_sql, Cols};
 use super::{BurnBlockInfo, SignerDb, SignerDbError};
@@ -23,11 +23,14 @@ impl SignerDb {
     ) -> Result<(), SignerDbError> {
         let received = u64_to_sql("received_time", system_time_secs(received_time)?)?;
         let height = u64_to_sql("burn_block_height", burn_height)?;
-        self.conn.execute(
-            "INSERT OR REPLACE INTO burn_blocks \
+        self.sql().exec(
+            "INSERT INTO burn_blocks \
              (block_hash, consensus_hash, block_height, received_time, parent_burn_block_hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (consensus_hash) DO UPDATE SET block_hash = excluded.block_hash, \
+             block_height = excluded.block_height, received_time = excluded.received_time, \
+             parent_burn_block_hash = excluded.parent_burn_block_hash",
+            sql_params![
                 burn_hash.as_bytes(),
                 consensus_hash.as_bytes(),
                 height,
@@ -60,12 +63,9 @@ impl SignerDb {
         key: &[u8],
     ) -> Result<Option<u64>, SignerDbError> {
         let sql = format!("SELECT received_time FROM burn_blocks WHERE {key_column} = ?1 LIMIT 1");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([key])?;
-        match rows.next()? {
-            Some(row) => Cols::new(row, TABLE).u64(0, "received_time").map(Some),
-            None => Ok(None),
-        }
+        self.sql().row(&sql, sql_params![key], |row| {
+            Cols::new(row, TABLE).u64(0, "received_time")
+        })
     }
 
     /// The burn block with header hash `burn_hash`; [`SignerDbError::NotFound`] if unknown.
@@ -97,15 +97,13 @@ impl SignerDb {
             "SELECT block_hash, block_height, consensus_hash, parent_burn_block_hash \
              FROM burn_blocks WHERE {key_column} = ?1 LIMIT 1"
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let row = stmt
-            .query_row([key], |row| Ok(read_burn_block(&Cols::new(row, TABLE))))
-            .optional()?;
-        row.transpose()
+        self.sql().row(&sql, sql_params![key], |row| {
+            read_burn_block(&Cols::new(row, TABLE))
+        })
     }
 }
 
-fn read_burn_block(cols: &Cols<'_, '_>) -> Result<BurnBlockInfo, SignerDbError> {
+fn read_burn_block(cols: &Cols<'_>) -> Result<BurnBlockInfo, SignerDbError> {
     Ok(BurnBlockInfo {
         block_hash: BurnchainHeaderHash::from(cols.array::<32>(0, "block_hash")?),
         block_height: cols.u64(1, "block_height")?,

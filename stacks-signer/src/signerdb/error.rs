@@ -118,6 +118,10 @@ pub enum SignerDbError {
     /// The shared record of an active/standby pair (PostgreSQL, [`crate::ha`]) failed.
     #[error("shared signer database: {0}")]
     Shared(String),
+    /// An error from PostgreSQL, when the database is on PostgreSQL (the server's code and
+    /// message, or why the connection failed).
+    #[error("postgresql: {0}")]
+    Postgres(String),
     /// An error from SQLite.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -3,6 +3,7 @@
 
 use rusqlite::Transaction;
 
+use super::engine::{Row, Sql};
 use super::error::SignerDbError;
 use super::sql::Cols;
 use super::BlockInfo;
@@ -14,11 +15,12 @@ pub(crate) fn convert_blocks(tx: &Transaction<'_>) -> Result<(), SignerDbError> 
     let mut stmt = tx.prepare("SELECT block_info, broadcasted FROM legacy_blocks")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        let cols = Cols::new(row, "blocks");
+        let row = Row::Sqlite(row);
+        let cols = Cols::new(&row, "blocks");
         let json = cols.text(0, "block_info")?;
         let info: BlockInfo = serde_json::from_str(json)
             .map_err(|e| SignerDbError::corrupt("blocks", "block_info", e))?;
-        info.to_row()?.upsert(tx)?;
+        info.to_row()?.upsert(Sql::Sqlite(tx))?;
         if let Some(broadcasted) = cols.opt_u64(1, "broadcasted")? {
             tx.execute(
                 "UPDATE blocks SET broadcasted = ?1 WHERE signer_signature_hash = ?2",
@@ -42,7 +44,8 @@ pub(crate) fn convert_state_machine_updates(tx: &Transaction<'_>) -> Result<(), 
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        let cols = Cols::new(row, table);
+        let row = Row::Sqlite(row);
+        let cols = Cols::new(&row, table);
         let addr = cols.address(0, "signer_addr")?;
         let cycle = cols.u64(1, "reward_cycle")?;
         let update: StateMachineUpdate = serde_json::from_str(cols.text(2, "state_update")?)

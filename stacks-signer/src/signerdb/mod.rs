@@ -1,7 +1,10 @@
 //! The signer's database: the blocks it has seen and how it voted on them, the burn blocks,
 //! its peers' votes and state-machine updates, and its StackerDB slot versions.
 //!
-//! SQLite (bundled) through `rusqlite`, one file per signer key (`db_path`).
+//! One database per signer key (`db_path`): a SQLite file (bundled SQLite, through
+//! `rusqlite`; the default and the reference's choice) or a PostgreSQL database named by a
+//! `postgresql://` URL (see [`Engine`]). Both hold the same schema and answer every method
+//! the same way.
 //!
 //! # One handle per database
 //! [`SignerDb::open`] takes an exclusive lock on the file for the life of the handle (see
@@ -26,6 +29,7 @@
 mod block_info;
 mod blocks;
 mod burn_blocks;
+pub(crate) mod engine;
 mod error;
 mod health;
 mod legacy;
@@ -33,6 +37,7 @@ mod legacy_json;
 mod lock;
 mod own_vote;
 mod pending;
+mod postgres_store;
 mod prune;
 mod schema;
 mod sql;
@@ -45,9 +50,14 @@ mod votes;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::cell::RefCell;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use engine::{PgConn, Sql};
 
 pub use block_info::BlockInfo;
+pub use engine::Engine;
 pub use error::SignerDbError;
 pub(crate) use own_vote::{apply_vote, sibling_vote_blocks, SiblingCheck};
 pub use own_vote::{ConflictPolicy, OwnVote, OwnVoteRecord, VoteContext, VoteRecord, VoteRefusal};
@@ -69,7 +79,8 @@ pub const IN_MEMORY_PATH: &str = ":memory:";
 /// The signer's database handle. See the [module documentation](self).
 #[derive(Debug)]
 pub struct SignerDb {
-    conn: Connection,
+    store: Store,
+    /// The file, or the URL with its password hidden.
     path: PathBuf,
     /// The schema version the file had before this handle migrated it.
     opened_at_version: u32,
@@ -79,22 +90,35 @@ pub struct SignerDb {
     shared: Option<std::sync::Arc<crate::ha::SharedStore>>,
 }
 
+/// The connection of either engine.
+#[derive(Debug)]
+enum Store {
+    Sqlite(Connection),
+    Postgres(Box<RefCell<PgConn>>),
+}
+
 impl SignerDb {
     /// Opens (creating it if needed) and migrates the database at `path`, and locks it for
     /// the life of the returned handle.
     ///
-    /// `":memory:"` opens a private in-memory database. Errors:
+    /// `":memory:"` opens a private in-memory database; a `postgresql://` URL opens that
+    /// PostgreSQL database (see [`SignerDb::open_postgres`]). Errors:
     /// [`SignerDbError::AlreadyLocked`] when another handle holds it,
     /// [`SignerDbError::SchemaTooNew`] / [`SignerDbError::SchemaUnsupported`] when its schema
     /// cannot be brought to [`SCHEMA_VERSION`], [`SignerDbError::NotASignerDb`] when the file
     /// is not SQLite, is damaged, or is another program's database (left untouched).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SignerDbError> {
         let path = path.as_ref();
+        if let Some(url) = path.to_str() {
+            if Engine::of_location(url) == Engine::Postgres {
+                return Self::open_postgres(url);
+            }
+        }
         if path.as_os_str() == IN_MEMORY_PATH {
             let mut conn = Connection::open_in_memory()?;
             let opened_at_version = schema::migrate(&mut conn, path)?;
             return Ok(Self {
-                conn,
+                store: Store::Sqlite(conn),
                 path: path.to_path_buf(),
                 opened_at_version,
                 _lock: None,
@@ -106,7 +130,7 @@ impl SignerDb {
         let (conn, opened_at_version) =
             Self::open_file(path, existed).map_err(|e| not_a_database(e, path))?;
         Ok(Self {
-            conn,
+            store: Store::Sqlite(conn),
             path: path.to_path_buf(),
             opened_at_version,
             _lock: Some(lock),
@@ -183,7 +207,27 @@ impl SignerDb {
         )
     }
 
-    /// The path this database was opened from.
+    /// The engine this database runs on.
+    pub fn engine(&self) -> Engine {
+        match self.store {
+            Store::Sqlite(_) => Engine::Sqlite,
+            Store::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Where statements run outside a transaction.
+    pub(crate) fn sql(&self) -> Sql<'_> {
+        match &self.store {
+            Store::Sqlite(conn) => Sql::Sqlite(conn),
+            Store::Postgres(conn) => Sql::Postgres {
+                conn,
+                in_transaction: false,
+            },
+        }
+    }
+
+    /// The path this database was opened from (for PostgreSQL, its URL with the password
+    /// hidden).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -195,7 +239,10 @@ impl SignerDb {
 
     /// The schema version of the open database (always [`SCHEMA_VERSION`] after open).
     pub fn schema_version(&self) -> Result<u32, SignerDbError> {
-        schema::schema_version(&self.conn)
+        match &self.store {
+            Store::Sqlite(conn) => schema::schema_version(conn),
+            Store::Postgres(_) => postgres_store::schema_version(self.sql()),
+        }
     }
 
     /// The bundled SQLite library's version string.
@@ -203,29 +250,59 @@ impl SignerDb {
         rusqlite::version()
     }
 
-    /// Runs `f` in one `IMMEDIATE` transaction committed with the connection's normal
-    /// durability.
+    /// Runs `f` in one transaction (SQLite: `IMMEDIATE`) committed with the connection's
+    /// normal durability; nothing of it stays if `f` fails.
     fn write<T>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, SignerDbError>,
+        f: impl FnOnce(Sql<'_>) -> Result<T, SignerDbError>,
     ) -> Result<T, SignerDbError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        match &mut self.store {
+            Store::Sqlite(conn) => {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(Sql::Sqlite(&tx))?;
+                tx.commit()?;
+                Ok(out)
+            }
+            Store::Postgres(conn) => {
+                let outside = Sql::Postgres {
+                    conn,
+                    in_transaction: false,
+                };
+                outside.batch("BEGIN")?;
+                let inside = Sql::Postgres {
+                    conn,
+                    in_transaction: true,
+                };
+                match f(inside) {
+                    Ok(out) => {
+                        inside.batch("COMMIT")?;
+                        Ok(out)
+                    }
+                    Err(e) => {
+                        // A broken connection rolls back by itself.
+                        let _ = inside.batch("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            }
+        }
     }
 
-    /// Runs `f` in one `IMMEDIATE` transaction committed with `synchronous=FULL`: when this
-    /// returns `Ok`, the write is on stable storage.
+    /// Runs `f` in one transaction committed durably: when this returns `Ok`, the write is
+    /// on stable storage (SQLite: `synchronous=FULL` for this commit; PostgreSQL: every
+    /// commit, `synchronous_commit = on`).
     fn durable_write<T>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, SignerDbError>,
+        f: impl FnOnce(Sql<'_>) -> Result<T, SignerDbError>,
     ) -> Result<T, SignerDbError> {
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        if let Store::Sqlite(conn) = &self.store {
+            conn.pragma_update(None, "synchronous", "FULL")?;
+        }
         let result = self.write(f);
-        let restored = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        let restored = match &self.store {
+            Store::Sqlite(conn) => conn.pragma_update(None, "synchronous", "NORMAL"),
+            Store::Postgres(_) => Ok(()),
+        };
         let out = result?;
         restored?;
         Ok(out)

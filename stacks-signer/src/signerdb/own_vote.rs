@@ -40,9 +40,9 @@
 
 use std::time::Duration;
 
+use super::engine::{sql_params, Row, Sql};
 use libsigner::chain::{ConsensusHash, NakamotoBlockHeader, Sha512Trunc256Sum};
 use libsigner::v0::messages::RejectReason;
-use rusqlite::{params, Connection, OptionalExtension};
 
 use super::sql::{now_secs, opt_u64_to_sql, u64_to_sql, Cols};
 use super::{BlockInfo, SignerDb, SignerDbError};
@@ -184,7 +184,7 @@ impl OwnVoteRecord {
     }
 
     /// Reads a row selected with [`COLUMNS`].
-    fn read(row: &rusqlite::Row<'_>) -> Result<Self, SignerDbError> {
+    fn read(row: &Row<'_, '_>) -> Result<Self, SignerDbError> {
         let c = Cols::new(row, TABLE);
         let reject_reason = c
             .opt_text(7, "reject_reason")?
@@ -217,14 +217,14 @@ impl OwnVoteRecord {
     }
 
     /// Inserts or replaces the row.
-    fn upsert(&self, conn: &Connection) -> Result<(), SignerDbError> {
+    fn upsert(&self, conn: Sql<'_>) -> Result<(), SignerDbError> {
         let reject_reason = self
             .reject_reason
             .as_ref()
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| SignerDbError::corrupt(TABLE, "reject_reason", e))?;
-        let mut stmt = conn.prepare_cached(
+        conn.exec(
             "INSERT INTO own_votes (signer_signature_hash, reward_cycle, consensus_hash, \
              stacks_height, pre_committed_at, signed_at, rejected_at, reject_reason) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
@@ -233,17 +233,17 @@ impl OwnVoteRecord {
              stacks_height = excluded.stacks_height, \
              pre_committed_at = excluded.pre_committed_at, signed_at = excluded.signed_at, \
              rejected_at = excluded.rejected_at, reject_reason = excluded.reject_reason",
+            sql_params![
+                self.signer_signature_hash.as_bytes(),
+                u64_to_sql("own_votes.reward_cycle", self.reward_cycle)?,
+                self.consensus_hash.as_bytes(),
+                u64_to_sql("own_votes.stacks_height", self.stacks_height)?,
+                opt_u64_to_sql("own_votes.pre_committed_at", self.pre_committed_at)?,
+                opt_u64_to_sql("own_votes.signed_at", self.signed_at)?,
+                opt_u64_to_sql("own_votes.rejected_at", self.rejected_at)?,
+                reject_reason,
+            ],
         )?;
-        stmt.execute(params![
-            self.signer_signature_hash.as_bytes(),
-            u64_to_sql("own_votes.reward_cycle", self.reward_cycle)?,
-            self.consensus_hash.as_bytes(),
-            u64_to_sql("own_votes.stacks_height", self.stacks_height)?,
-            opt_u64_to_sql("own_votes.pre_committed_at", self.pre_committed_at)?,
-            opt_u64_to_sql("own_votes.signed_at", self.signed_at)?,
-            opt_u64_to_sql("own_votes.rejected_at", self.rejected_at)?,
-            reject_reason,
-        ])?;
         Ok(())
     }
 }
@@ -307,14 +307,14 @@ pub(crate) fn apply_vote(
 }
 
 /// The oldest reward cycle whose votes [`SignerDb::prune`] kept (0 before any pruning).
-fn prune_floor(conn: &Connection) -> Result<u64, SignerDbError> {
-    let floor: Option<i64> = conn
-        .query_row(
+fn prune_floor(conn: Sql<'_>) -> Result<u64, SignerDbError> {
+    let floor = conn
+        .row(
             "SELECT min_reward_cycle FROM prune_floor WHERE id = 0",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
+            &[],
+            |row| Cols::new(row, "prune_floor").opt_i64(0, "min_reward_cycle"),
+        )?
+        .flatten();
     match floor {
         None => Ok(0),
         Some(v) => u64::try_from(v).map_err(|_| {
@@ -329,24 +329,21 @@ fn prune_floor(conn: &Connection) -> Result<u64, SignerDbError> {
 
 /// The record of block `signer_signature_hash`.
 fn lookup_own_vote(
-    conn: &Connection,
+    conn: Sql<'_>,
     signer_signature_hash: &Sha512Trunc256Sum,
 ) -> Result<Option<OwnVoteRecord>, SignerDbError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM own_votes WHERE signer_signature_hash = ?1"
-    ))?;
-    let mut rows = stmt.query([signer_signature_hash.as_bytes()])?;
-    match rows.next()? {
-        Some(row) => OwnVoteRecord::read(row).map(Some),
-        None => Ok(None),
-    }
+    conn.row(
+        &format!("SELECT {COLUMNS} FROM own_votes WHERE signer_signature_hash = ?1"),
+        sql_params![signer_signature_hash.as_bytes()],
+        OwnVoteRecord::read,
+    )
 }
 
 /// The sibling of `record`'s block (same tenure and height) that stands in the way of the
 /// vote at time `now` (a first favourable vote, or a first signature: `check`), if any (the
 /// lowest hash first, network decisions before this signer's own votes).
 fn conflicting_sibling(
-    conn: &Connection,
+    conn: Sql<'_>,
     record: &OwnVoteRecord,
     context: &VoteContext,
     now: u64,
@@ -355,31 +352,31 @@ fn conflicting_sibling(
     let ch = record.consensus_hash.as_bytes();
     let height = u64_to_sql("stacks_height", record.stacks_height)?;
     let hash = record.signer_signature_hash.as_bytes();
-    let mut stmt = conn.prepare_cached(
+    let decided = conn.row(
         "SELECT signer_signature_hash FROM blocks \
          WHERE consensus_hash = ?1 AND stacks_height = ?2 AND signer_signature_hash != ?3 \
          AND (state = 'GloballyAccepted' OR signed_group IS NOT NULL) \
          ORDER BY signer_signature_hash LIMIT 1",
+        sql_params![ch, height, hash],
+        |row| Cols::new(row, "blocks").array::<32>(0, "signer_signature_hash"),
     )?;
-    let mut rows = stmt.query(params![ch, height, hash])?;
-    if let Some(row) = rows.next()? {
-        let sibling = Cols::new(row, "blocks").array::<32>(0, "signer_signature_hash")?;
+    if let Some(sibling) = decided {
         return Ok(Some(Sha512Trunc256Sum::from(sibling)));
     }
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM own_votes \
-         WHERE consensus_hash = ?1 AND stacks_height = ?2 AND signer_signature_hash != ?3 \
-         AND (pre_committed_at IS NOT NULL OR signed_at IS NOT NULL) \
-         ORDER BY signer_signature_hash"
-    ))?;
-    let mut rows = stmt.query(params![ch, height, hash])?;
-    while let Some(row) = rows.next()? {
-        let sibling = OwnVoteRecord::read(row)?;
-        if sibling_vote_blocks(&sibling, record, context, now, check) {
-            return Ok(Some(sibling.signer_signature_hash));
-        }
-    }
-    Ok(None)
+    let siblings = conn.rows(
+        &format!(
+            "SELECT {COLUMNS} FROM own_votes \
+             WHERE consensus_hash = ?1 AND stacks_height = ?2 AND signer_signature_hash != ?3 \
+             AND (pre_committed_at IS NOT NULL OR signed_at IS NOT NULL) \
+             ORDER BY signer_signature_hash"
+        ),
+        sql_params![ch, height, hash],
+        OwnVoteRecord::read,
+    )?;
+    Ok(siblings
+        .into_iter()
+        .find(|sibling| sibling_vote_blocks(sibling, record, context, now, check))
+        .map(|sibling| sibling.signer_signature_hash))
 }
 
 /// Whether this signer's own earlier vote on `sibling` (same tenure and height as `record`'s
@@ -572,27 +569,25 @@ impl SignerDb {
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<Option<OwnVoteRecord>, SignerDbError> {
-        lookup_own_vote(&self.conn, signer_signature_hash)
+        lookup_own_vote(self.sql(), signer_signature_hash)
     }
 
     /// The pruning floor: the oldest reward cycle on which this signer may still vote, the
     /// highest `min_reward_cycle` ever given to [`SignerDb::prune`] (0 before any pruning).
     pub fn prune_floor(&self) -> Result<u64, SignerDbError> {
-        prune_floor(&self.conn)
+        prune_floor(self.sql())
     }
 
     /// Every vote this signer recorded, by tenure, height and block.
     pub fn get_own_votes(&self) -> Result<Vec<OwnVoteRecord>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM own_votes \
-             ORDER BY consensus_hash, stacks_height, signer_signature_hash"
-        ))?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(OwnVoteRecord::read(row)?);
-        }
-        Ok(out)
+        self.sql().rows(
+            &format!(
+                "SELECT {COLUMNS} FROM own_votes \
+                 ORDER BY consensus_hash, stacks_height, signer_signature_hash"
+            ),
+            &[],
+            OwnVoteRecord::read,
+        )
     }
 }
 
@@ -609,14 +604,14 @@ impl SignerDb {
         published_at: u64,
     ) -> Result<(), SignerDbError> {
         let at = u64_to_sql("own_votes.published_at", published_at)?;
-        self.conn.execute(
+        self.sql().exec(
             "UPDATE own_votes SET \
              pre_committed_at = CASE WHEN signed_at IS NULL AND pre_committed_at < ?2 \
                  THEN ?2 ELSE pre_committed_at END, \
              signed_at = CASE WHEN pre_committed_at IS NULL AND signed_at < ?2 \
                  THEN ?2 ELSE signed_at END \
              WHERE signer_signature_hash = ?1",
-            rusqlite::params![signer_signature_hash.as_bytes(), at],
+            sql_params![signer_signature_hash.as_bytes(), at],
         )?;
         Ok(())
     }
@@ -630,16 +625,16 @@ impl SignerDb {
         stacks_height: u64,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<bool, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        if self.sql().exists(
             "SELECT 1 FROM own_votes WHERE consensus_hash = ?1 AND stacks_height = ?2 \
              AND signer_signature_hash != ?3 \
              AND (pre_committed_at IS NOT NULL OR signed_at IS NOT NULL) LIMIT 1",
-        )?;
-        if stmt.exists(rusqlite::params![
-            consensus_hash.as_bytes(),
-            u64_to_sql("own_votes.stacks_height", stacks_height)?,
-            signer_signature_hash.as_bytes(),
-        ])? {
+            sql_params![
+                consensus_hash.as_bytes(),
+                u64_to_sql("own_votes.stacks_height", stacks_height)?,
+                signer_signature_hash.as_bytes(),
+            ],
+        )? {
             return Ok(true);
         }
         // Another instance of an active/standby pair may have voted for it.

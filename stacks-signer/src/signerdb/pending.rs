@@ -1,8 +1,8 @@
 //! Blocks waiting for a validation slot at the node (oldest first), and the record of blocks
 //! validated against a transaction replay set.
 
+use super::engine::sql_params;
 use libsigner::chain::Sha512Trunc256Sum;
-use rusqlite::{params, ErrorCode, OptionalExtension};
 
 use super::sql::{u64_to_sql, Cols};
 use super::{BlockValidatedByReplaySet, PendingBlockValidation, SignerDb, SignerDbError};
@@ -19,21 +19,17 @@ impl SignerDb {
         added_time: u64,
     ) -> Result<(), SignerDbError> {
         let added = u64_to_sql("added_time", added_time)?;
-        match self.conn.execute(
+        let inserted = self.sql().exec(
             "INSERT INTO block_validations_pending (signer_signature_hash, added_time) \
-             VALUES (?1, ?2)",
-            params![signer_signature_hash.as_bytes(), added],
-        ) {
-            Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == ErrorCode::ConstraintViolation =>
-            {
-                Err(SignerDbError::DuplicatePendingValidation(
-                    signer_signature_hash.to_string(),
-                ))
-            }
-            Err(e) => Err(e.into()),
+             VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            sql_params![signer_signature_hash.as_bytes(), added],
+        )?;
+        if inserted == 0 {
+            return Err(SignerDbError::DuplicatePendingValidation(
+                signer_signature_hash.to_string(),
+            ));
         }
+        Ok(())
     }
 
     /// Removes and returns the oldest queued block (by `added_time`).
@@ -41,17 +37,14 @@ impl SignerDb {
         &mut self,
     ) -> Result<Option<PendingBlockValidation>, SignerDbError> {
         self.write(|tx| {
-            let mut stmt = tx.prepare_cached(
+            tx.row(
                 "DELETE FROM block_validations_pending WHERE signer_signature_hash = \
                  (SELECT signer_signature_hash FROM block_validations_pending \
                   ORDER BY added_time ASC LIMIT 1) \
                  RETURNING signer_signature_hash, added_time",
-            )?;
-            let mut rows = stmt.query([])?;
-            match rows.next()? {
-                Some(row) => read_pending(&Cols::new(row, PENDING)).map(Some),
-                None => Ok(None),
-            }
+                &[],
+                |row| read_pending(&Cols::new(row, PENDING)),
+            )
         })
     }
 
@@ -67,19 +60,16 @@ impl SignerDb {
     ) -> Result<Option<PendingBlockValidation>, SignerDbError> {
         let cycle = u64_to_sql("reward_cycle", reward_cycle)?;
         self.write(|tx| {
-            let mut stmt = tx.prepare_cached(
+            tx.row(
                 "DELETE FROM block_validations_pending WHERE signer_signature_hash = \
                  (SELECT p.signer_signature_hash FROM block_validations_pending p \
                   JOIN blocks b ON b.signer_signature_hash = p.signer_signature_hash \
                   WHERE b.reward_cycle = ?1 \
                   ORDER BY p.added_time ASC LIMIT 1) \
                  RETURNING signer_signature_hash, added_time",
-            )?;
-            let mut rows = stmt.query([cycle])?;
-            match rows.next()? {
-                Some(row) => read_pending(&Cols::new(row, PENDING)).map(Some),
-                None => Ok(None),
-            }
+                sql_params![cycle],
+                |row| read_pending(&Cols::new(row, PENDING)),
+            )
         })
     }
 
@@ -88,9 +78,9 @@ impl SignerDb {
         &mut self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<(), SignerDbError> {
-        self.conn.execute(
+        self.sql().exec(
             "DELETE FROM block_validations_pending WHERE signer_signature_hash = ?1",
-            [signer_signature_hash.as_bytes()],
+            sql_params![signer_signature_hash.as_bytes()],
         )?;
         Ok(())
     }
@@ -100,26 +90,22 @@ impl SignerDb {
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<bool, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().exists(
             "SELECT 1 FROM block_validations_pending WHERE signer_signature_hash = ?1",
-        )?;
-        Ok(stmt.exists([signer_signature_hash.as_bytes()])?)
+            sql_params![signer_signature_hash.as_bytes()],
+        )
     }
 
     /// Every queued block, oldest first.
     pub fn get_all_pending_block_validations(
         &self,
     ) -> Result<Vec<PendingBlockValidation>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().rows(
             "SELECT signer_signature_hash, added_time FROM block_validations_pending \
              ORDER BY added_time ASC",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(read_pending(&Cols::new(row, PENDING))?);
-        }
-        Ok(out)
+            &[],
+            |row| read_pending(&Cols::new(row, PENDING)),
+        )
     }
 
     /// Records that the block was validated against replay set `replay_tx_hash`. A second
@@ -130,10 +116,10 @@ impl SignerDb {
         replay_tx_hash: u64,
         replay_tx_exhausted: bool,
     ) -> Result<(), SignerDbError> {
-        self.conn.execute(
+        self.sql().exec(
             "INSERT INTO block_validated_by_replay_txs \
              (signer_signature_hash, replay_tx_hash, replay_tx_exhausted) VALUES (?1, ?2, ?3)",
-            params![
+            sql_params![
                 signer_signature_hash.as_bytes(),
                 replay_tx_hash.to_string(),
                 replay_tx_exhausted
@@ -148,29 +134,22 @@ impl SignerDb {
         signer_signature_hash: &Sha512Trunc256Sum,
         replay_tx_hash: u64,
     ) -> Result<Option<BlockValidatedByReplaySet>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().row(
             "SELECT replay_tx_hash, replay_tx_exhausted FROM block_validated_by_replay_txs \
              WHERE signer_signature_hash = ?1 AND replay_tx_hash = ?2",
-        )?;
-        let found = stmt
-            .query_row(
-                params![signer_signature_hash.as_bytes(), replay_tx_hash.to_string()],
-                |row| {
-                    let cols = Cols::new(row, "block_validated_by_replay_txs");
-                    Ok((|| {
-                        Ok(BlockValidatedByReplaySet {
-                            replay_tx_hash: cols.text(0, "replay_tx_hash")?.to_string(),
-                            replay_tx_exhausted: cols.bool(1, "replay_tx_exhausted")?,
-                        })
-                    })())
-                },
-            )
-            .optional()?;
-        found.transpose()
+            sql_params![signer_signature_hash.as_bytes(), replay_tx_hash.to_string()],
+            |row| {
+                let cols = Cols::new(row, "block_validated_by_replay_txs");
+                Ok(BlockValidatedByReplaySet {
+                    replay_tx_hash: cols.text(0, "replay_tx_hash")?.to_string(),
+                    replay_tx_exhausted: cols.bool(1, "replay_tx_exhausted")?,
+                })
+            },
+        )
     }
 }
 
-fn read_pending(cols: &Cols<'_, '_>) -> Result<PendingBlockValidation, SignerDbError> {
+fn read_pending(cols: &Cols<'_>) -> Result<PendingBlockValidation, SignerDbError> {
     Ok(PendingBlockValidation {
         signer_signature_hash: Sha512Trunc256Sum::from(
             cols.array::<32>(0, "signer_signature_hash")?,

@@ -19,9 +19,8 @@
 //! StackerDB slot versions are never pruned (one row per slot, and a lost version would make
 //! the next write look stale).
 
-use rusqlite::params;
-
-use super::sql::u64_to_sql;
+use super::engine::{sql_params, Engine};
+use super::sql::{u64_to_sql, Cols};
 use super::{SignerDb, SignerDbError};
 
 /// What to keep: everything at or after these points.
@@ -62,63 +61,75 @@ impl SignerDb {
         self.write(|tx| {
             let mut stats = PruneStats::default();
             // The floor first: from this commit on, no vote of an earlier cycle is recorded.
-            tx.execute(
-                "INSERT INTO prune_floor (id, min_reward_cycle) VALUES (0, ?1) \
-                 ON CONFLICT (id) DO UPDATE SET \
-                 min_reward_cycle = MAX(min_reward_cycle, excluded.min_reward_cycle)",
-                [min_cycle],
+            // SQLite's scalar MAX is PostgreSQL's GREATEST; their temporary schemas differ.
+            let (greatest, temp, blob) = match tx.engine() {
+                Engine::Sqlite => ("MAX", "temp", "BLOB"),
+                Engine::Postgres => ("GREATEST", "pg_temp", "BYTEA"),
+            };
+            tx.exec(
+                &format!(
+                    "INSERT INTO prune_floor (id, min_reward_cycle) VALUES (0, ?1) \
+                     ON CONFLICT (id) DO UPDATE SET min_reward_cycle = \
+                     {greatest}(prune_floor.min_reward_cycle, excluded.min_reward_cycle)"
+                ),
+                sql_params![min_cycle],
             )?;
-            tx.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS prune_blocks (h BLOB PRIMARY KEY)",
-                [],
+            tx.exec(
+                &format!("CREATE TEMP TABLE IF NOT EXISTS prune_blocks (h {blob} PRIMARY KEY)"),
+                &[],
             )?;
-            tx.execute("DELETE FROM temp.prune_blocks", [])?;
-            tx.execute(
-                "INSERT INTO temp.prune_blocks (h) SELECT signer_signature_hash FROM blocks \
-                 WHERE reward_cycle < ?1 AND signer_signature_hash IS NOT ( \
-                   SELECT signer_signature_hash FROM blocks WHERE state = 'GloballyAccepted' \
-                   ORDER BY stacks_height DESC, signed_group DESC LIMIT 1)",
-                [min_cycle],
+            tx.exec(&format!("DELETE FROM {temp}.prune_blocks"), &[])?;
+            tx.exec(
+                &format!(
+                    "INSERT INTO {temp}.prune_blocks (h) SELECT signer_signature_hash FROM blocks \
+                     WHERE reward_cycle < ?1 AND signer_signature_hash IS DISTINCT FROM ( \
+                       SELECT signer_signature_hash FROM blocks WHERE state = 'GloballyAccepted' \
+                       ORDER BY stacks_height DESC, signed_group DESC NULLS LAST LIMIT 1)"
+                ),
+                sql_params![min_cycle],
             )?;
             for table in [
                 "block_signatures",
                 "block_rejection_signer_addrs",
                 "block_pre_commits",
             ] {
-                stats.votes += tx.execute(
+                stats.votes += count(tx.exec(
                     &format!(
                         "DELETE FROM {table} WHERE signer_signature_hash IN \
-                         (SELECT h FROM temp.prune_blocks)"
+                         (SELECT h FROM {temp}.prune_blocks)"
                     ),
-                    [],
-                )?;
+                    &[],
+                )?);
             }
             for table in ["block_validations_pending", "block_validated_by_replay_txs"] {
-                stats.validations += tx.execute(
+                stats.validations += count(tx.exec(
                     &format!(
                         "DELETE FROM {table} WHERE signer_signature_hash IN \
-                         (SELECT h FROM temp.prune_blocks)"
+                         (SELECT h FROM {temp}.prune_blocks)"
                     ),
-                    [],
-                )?;
+                    &[],
+                )?);
             }
-            stats.votes += tx.execute(
-                "DELETE FROM own_votes WHERE reward_cycle < ?1 AND signer_signature_hash IS NOT ( \
+            stats.votes += count(tx.exec(
+                "DELETE FROM own_votes WHERE reward_cycle < ?1 \
+                 AND signer_signature_hash IS DISTINCT FROM ( \
                    SELECT signer_signature_hash FROM blocks WHERE state = 'GloballyAccepted' \
-                   ORDER BY stacks_height DESC, signed_group DESC LIMIT 1)",
-                [min_cycle],
-            )?;
-            stats.blocks = tx.execute(
-                "DELETE FROM blocks WHERE signer_signature_hash IN \
-                 (SELECT h FROM temp.prune_blocks)",
-                [],
-            )?;
-            tx.execute("DELETE FROM temp.prune_blocks", [])?;
+                   ORDER BY stacks_height DESC, signed_group DESC NULLS LAST LIMIT 1)",
+                sql_params![min_cycle],
+            )?);
+            stats.blocks = count(tx.exec(
+                &format!(
+                    "DELETE FROM blocks WHERE signer_signature_hash IN \
+                     (SELECT h FROM {temp}.prune_blocks)"
+                ),
+                &[],
+            )?);
+            tx.exec(&format!("DELETE FROM {temp}.prune_blocks"), &[])?;
 
-            stats.peer_state += tx.execute(
+            stats.peer_state += count(tx.exec(
                 "DELETE FROM signer_state_machine_updates WHERE reward_cycle < ?1",
-                [min_cycle],
-            )?;
+                sql_params![min_cycle],
+            )?);
             for (table, column) in [
                 ("tenure_activity", "consensus_hash"),
                 (
@@ -126,33 +137,34 @@ impl SignerDb {
                     "burn_block_consensus_hash",
                 ),
             ] {
-                stats.peer_state += tx.execute(
+                stats.peer_state += count(tx.exec(
                     &format!(
                         "DELETE FROM {table} WHERE {column} IN \
                          (SELECT consensus_hash FROM burn_blocks WHERE block_height < ?1)"
                     ),
-                    [min_height],
-                )?;
+                    sql_params![min_height],
+                )?);
             }
-            stats.burn_blocks = tx.execute(
+            stats.burn_blocks = count(tx.exec(
                 "DELETE FROM burn_blocks WHERE block_height < ?1",
-                [min_height],
-            )?;
-            let oldest_kept: Option<i64> =
-                tx.query_row("SELECT MIN(received_time) FROM burn_blocks", [], |row| {
-                    row.get(0)
-                })?;
+                sql_params![min_height],
+            )?);
+            let oldest_kept = tx
+                .row("SELECT MIN(received_time) FROM burn_blocks", &[], |row| {
+                    Cols::new(row, "burn_blocks").opt_i64(0, "received_time")
+                })?
+                .flatten();
             if let Some(oldest) = oldest_kept {
-                stats.peer_state += tx.execute(
+                stats.peer_state += count(tx.exec(
                     "DELETE FROM burn_block_updates_received_times WHERE received_time < ?1 \
                      AND burn_block_consensus_hash NOT IN (SELECT consensus_hash FROM burn_blocks)",
-                    params![oldest],
-                )?;
-                stats.peer_state += tx.execute(
+                    sql_params![oldest],
+                )?);
+                stats.peer_state += count(tx.exec(
                     "DELETE FROM tenure_activity WHERE last_activity_time < ?1 \
                      AND consensus_hash NOT IN (SELECT consensus_hash FROM burn_blocks)",
-                    params![oldest],
-                )?;
+                    sql_params![oldest],
+                )?);
             }
             Ok(stats)
         })
@@ -166,4 +178,9 @@ impl SignerDb {
             Ok(stats)
         })
     }
+}
+
+/// A row count as the statistics hold it.
+fn count(rows: u64) -> usize {
+    usize::try_from(rows).unwrap_or(usize::MAX)
 }

@@ -1,16 +1,14 @@
-//! Converting between Rust values and SQLite columns, with errors that name the column.
+//! Converting between Rust values and database columns, with errors that name the column.
 //!
-//! SQLite integers are signed 64-bit: every `u64` going in is checked (never wrapped) and
-//! every integer coming out must be non-negative. Fixed-size hashes are stored as BLOBs of
-//! their exact length.
+//! Integers are signed 64-bit on both engines (SQLite `INTEGER`, PostgreSQL `BIGINT`): every
+//! `u64` going in is checked (never wrapped) and every integer coming out must be
+//! non-negative. Fixed-size hashes are stored as BLOBs (`BYTEA`) of their exact length.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use libsigner::chain::StacksAddress;
-use rusqlite::types::ValueRef;
-use rusqlite::Row;
-
+use super::engine::{Cell, Row};
 use super::error::SignerDbError;
+use libsigner::chain::StacksAddress;
 
 /// A `u64` as a SQLite integer, refusing values above `i64::MAX`.
 pub(crate) fn u64_to_sql(what: &'static str, value: u64) -> Result<i64, SignerDbError> {
@@ -41,20 +39,20 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 /// Reads typed columns of one row, naming the table and column in every error.
-pub(crate) struct Cols<'r, 's> {
-    row: &'r Row<'s>,
+pub(crate) struct Cols<'r> {
+    row: &'r Row<'r, 'r>,
     table: &'static str,
 }
 
-impl<'r, 's> Cols<'r, 's> {
+impl<'r> Cols<'r> {
     /// Columns of `row`, read from `table`.
-    pub(crate) fn new(row: &'r Row<'s>, table: &'static str) -> Self {
+    pub(crate) fn new(row: &'r Row<'r, 'r>, table: &'static str) -> Self {
         Self { row, table }
     }
 
-    fn value(&self, idx: usize, column: &'static str) -> Result<ValueRef<'_>, SignerDbError> {
+    fn value(&self, idx: usize, column: &'static str) -> Result<Cell<'r>, SignerDbError> {
         self.row
-            .get_ref(idx)
+            .cell(idx)
             .map_err(|e| SignerDbError::corrupt(self.table, column, e))
     }
 
@@ -69,8 +67,8 @@ impl<'r, 's> Cols<'r, 's> {
         column: &'static str,
     ) -> Result<Option<i64>, SignerDbError> {
         match self.value(idx, column)? {
-            ValueRef::Null => Ok(None),
-            ValueRef::Integer(v) => Ok(Some(v)),
+            Cell::Null => Ok(None),
+            Cell::Int(v) => Ok(Some(v)),
             other => Err(self.corrupt(column, format!("expected an integer, got {other:?}"))),
         }
     }
@@ -125,16 +123,16 @@ impl<'r, 's> Cols<'r, 's> {
         &self,
         idx: usize,
         column: &'static str,
-    ) -> Result<Option<&[u8]>, SignerDbError> {
+    ) -> Result<Option<&'r [u8]>, SignerDbError> {
         match self.value(idx, column)? {
-            ValueRef::Null => Ok(None),
-            ValueRef::Blob(b) => Ok(Some(b)),
+            Cell::Null => Ok(None),
+            Cell::Blob(b) => Ok(Some(b)),
             other => Err(self.corrupt(column, format!("expected a blob, got {other:?}"))),
         }
     }
 
     /// A BLOB.
-    pub(crate) fn blob(&self, idx: usize, column: &'static str) -> Result<&[u8], SignerDbError> {
+    pub(crate) fn blob(&self, idx: usize, column: &'static str) -> Result<&'r [u8], SignerDbError> {
         self.opt_blob(idx, column)?
             .ok_or_else(|| self.corrupt(column, "unexpected NULL"))
     }
@@ -155,17 +153,17 @@ impl<'r, 's> Cols<'r, 's> {
         &self,
         idx: usize,
         column: &'static str,
-    ) -> Result<Option<&str>, SignerDbError> {
+    ) -> Result<Option<&'r str>, SignerDbError> {
         match self.value(idx, column)? {
-            ValueRef::Null => Ok(None),
+            Cell::Null => Ok(None),
             _ => self.text(idx, column).map(Some),
         }
     }
 
     /// A TEXT value.
-    pub(crate) fn text(&self, idx: usize, column: &'static str) -> Result<&str, SignerDbError> {
+    pub(crate) fn text(&self, idx: usize, column: &'static str) -> Result<&'r str, SignerDbError> {
         match self.value(idx, column)? {
-            ValueRef::Text(t) => std::str::from_utf8(t).map_err(|e| self.corrupt(column, e)),
+            Cell::Text(t) => std::str::from_utf8(t).map_err(|e| self.corrupt(column, e)),
             other => Err(self.corrupt(column, format!("expected text, got {other:?}"))),
         }
     }

@@ -1,8 +1,8 @@
 //! The last StackerDB slot version this signer wrote, per signer key and slot, so a restarted
 //! signer writes the next version instead of a stale one.
 
+use super::engine::sql_params;
 use libsigner::chain::StacksPublicKey;
-use rusqlite::params;
 
 use super::sql::Cols;
 use super::{SignerDb, SignerDbError};
@@ -18,16 +18,11 @@ impl SignerDb {
         public_key: &StacksPublicKey,
         slot_id: u32,
     ) -> Result<Option<u32>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        let local = self.sql().row(
             "SELECT slot_version FROM stackerdb_tracking WHERE public_key = ?1 AND slot_id = ?2",
+            sql_params![public_key.to_hex(), slot_id],
+            |row| Cols::new(row, "stackerdb_tracking").u32(0, "slot_version"),
         )?;
-        let mut rows = stmt.query(params![public_key.to_hex(), slot_id])?;
-        let local = match rows.next()? {
-            Some(row) => Cols::new(row, "stackerdb_tracking")
-                .u32(0, "slot_version")
-                .map(Some)?,
-            None => None,
-        };
         match self.shared.as_ref().filter(|s| s.is_key(public_key)) {
             Some(shared) => Ok(local.max(shared.latest_slot_version(slot_id)?)),
             None => Ok(local),
@@ -42,10 +37,11 @@ impl SignerDb {
         slot_id: u32,
         slot_version: u32,
     ) -> Result<(), SignerDbError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO stackerdb_tracking (public_key, slot_id, slot_version) \
-             VALUES (?1, ?2, ?3)",
-            params![public_key.to_hex(), slot_id, slot_version],
+        self.sql().exec(
+            "INSERT INTO stackerdb_tracking (public_key, slot_id, slot_version) \
+             VALUES (?1, ?2, ?3) \
+             ON CONFLICT (public_key, slot_id) DO UPDATE SET slot_version = excluded.slot_version",
+            sql_params![public_key.to_hex(), slot_id, slot_version],
         )?;
         if let Some(shared) = self.shared.as_ref().filter(|s| s.is_key(public_key)) {
             shared.note_slot_version(slot_id, slot_version)?;

@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
+use super::engine::sql_params;
 use libsigner::chain::{ConsensusHash, StacksAddress};
 use libsigner::codec::StacksMessageCodec;
 use libsigner::v0::messages::StateMachineUpdate;
 use libsigner::v0::signer_state::GlobalStateEvaluator;
-use rusqlite::params;
 
 use super::sql::{system_time_secs, u64_to_sql, Cols};
 use super::{SignerDb, SignerDbError};
@@ -86,15 +86,18 @@ impl SignerDb {
         let received = u64_to_sql("received_time", system_time_secs(received_time)?)?;
         let addr = signer.to_string();
         self.write(|tx| {
-            tx.execute(
-                "INSERT OR REPLACE INTO signer_state_machine_updates \
-                 (signer_addr, reward_cycle, state_update, received_time) VALUES (?1, ?2, ?3, ?4)",
-                params![addr, cycle, update, received],
+            tx.exec(
+                "INSERT INTO signer_state_machine_updates \
+                 (signer_addr, reward_cycle, state_update, received_time) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (signer_addr, reward_cycle) DO UPDATE \
+                 SET state_update = excluded.state_update, received_time = excluded.received_time",
+                sql_params![addr, cycle, update, received],
             )?;
-            tx.execute(
-                "INSERT OR IGNORE INTO burn_block_updates_received_times \
-                 (signer_addr, burn_block_consensus_hash, received_time) VALUES (?1, ?2, ?3)",
-                params![addr, burn_block.as_bytes(), received],
+            tx.exec(
+                "INSERT INTO burn_block_updates_received_times \
+                 (signer_addr, burn_block_consensus_hash, received_time) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT DO NOTHING",
+                sql_params![addr, burn_block.as_bytes(), received],
             )?;
             Ok(())
         })
@@ -106,26 +109,27 @@ impl SignerDb {
         reward_cycle: u64,
     ) -> Result<HashMap<StacksAddress, Vec<u8>>, SignerDbError> {
         let cycle = u64_to_sql("reward_cycle", reward_cycle)?;
-        let mut stmt = self.conn.prepare_cached(
+        let mut out = HashMap::new();
+        self.sql().for_each(
             "SELECT signer_addr, state_update FROM signer_state_machine_updates \
              WHERE reward_cycle = ?1",
+            sql_params![cycle],
+            |row| {
+                let cols = Cols::new(row, UPDATES);
+                out.insert(
+                    cols.address(0, "signer_addr")?,
+                    cols.blob(1, "state_update")?.to_vec(),
+                );
+                Ok(())
+            },
         )?;
-        let mut rows = stmt.query([cycle])?;
-        let mut out = HashMap::new();
-        while let Some(row) = rows.next()? {
-            let cols = Cols::new(row, UPDATES);
-            out.insert(
-                cols.address(0, "signer_addr")?,
-                cols.blob(1, "state_update")?.to_vec(),
-            );
-        }
         Ok(out)
     }
 
     /// Forgets every stored state-machine update.
     pub fn clear_state_machine_updates(&mut self) -> Result<(), SignerDbError> {
-        self.conn
-            .execute("DELETE FROM signer_state_machine_updates", [])?;
+        self.sql()
+            .exec("DELETE FROM signer_state_machine_updates", &[])?;
         Ok(())
     }
 
@@ -146,18 +150,19 @@ impl SignerDb {
         if let Some(local_time) = self.get_burn_block_receive_time_ch(consensus_hash)? {
             entries.push((*local_signer, local_time));
         }
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().for_each(
             "SELECT signer_addr, received_time FROM burn_block_updates_received_times \
              WHERE burn_block_consensus_hash = ?1",
+            sql_params![consensus_hash.as_bytes()],
+            |row| {
+                let cols = Cols::new(row, "burn_block_updates_received_times");
+                entries.push((
+                    cols.address(0, "signer_addr")?,
+                    cols.u64(1, "received_time")?,
+                ));
+                Ok(())
+            },
         )?;
-        let mut rows = stmt.query([consensus_hash.as_bytes()])?;
-        while let Some(row) = rows.next()? {
-            let cols = Cols::new(row, "burn_block_updates_received_times");
-            entries.push((
-                cols.address(0, "signer_addr")?,
-                cols.u64(1, "received_time")?,
-            ));
-        }
         entries.sort_by_key(|(_, time)| *time);
         let mut weight = 0u32;
         for (addr, time) in entries {

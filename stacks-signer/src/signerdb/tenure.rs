@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use super::engine::sql_params;
 use libsigner::chain::{ConsensusHash, NakamotoBlock};
-use rusqlite::params;
 
 use super::sql::{now_secs, u64_to_sql, Cols};
 use super::{SignerDb, SignerDbError};
@@ -45,10 +45,11 @@ impl SignerDb {
         last_activity_time: u64,
     ) -> Result<(), SignerDbError> {
         let time = u64_to_sql("last_activity_time", last_activity_time)?;
-        self.conn.execute(
-            "INSERT OR REPLACE INTO tenure_activity (consensus_hash, last_activity_time) \
-             VALUES (?1, ?2)",
-            params![consensus_hash.as_bytes(), time],
+        self.sql().exec(
+            "INSERT INTO tenure_activity (consensus_hash, last_activity_time) VALUES (?1, ?2) \
+             ON CONFLICT (consensus_hash) DO UPDATE \
+             SET last_activity_time = excluded.last_activity_time",
+            sql_params![consensus_hash.as_bytes(), time],
         )?;
         Ok(())
     }
@@ -58,16 +59,11 @@ impl SignerDb {
         &self,
         consensus_hash: &ConsensusHash,
     ) -> Result<Option<u64>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().row(
             "SELECT last_activity_time FROM tenure_activity WHERE consensus_hash = ?1 LIMIT 1",
-        )?;
-        let mut rows = stmt.query([consensus_hash.as_bytes()])?;
-        match rows.next()? {
-            Some(row) => Cols::new(row, "tenure_activity")
-                .u64(0, "last_activity_time")
-                .map(Some),
-            None => Ok(None),
-        }
+            sql_params![consensus_hash.as_bytes()],
+            |row| Cols::new(row, "tenure_activity").u64(0, "last_activity_time"),
+        )
     }
 
     /// When `timer` last restarted in tenure `consensus_hash`, and the validation time spent
@@ -82,19 +78,23 @@ impl SignerDb {
         consensus_hash: &ConsensusHash,
         timer: TenureTimer,
     ) -> Result<(u64, u64), SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        let rows = self.sql().rows(
             "SELECT tenure_change_cause, proposed_time, validation_time_ms FROM blocks \
              WHERE consensus_hash = ?1 AND state = 'GloballyAccepted' \
              ORDER BY stacks_height DESC",
+            sql_params![consensus_hash.as_bytes()],
+            |row| {
+                let cols = Cols::new(row, "blocks");
+                Ok((
+                    cols.opt_u64(0, "tenure_change_cause")?,
+                    cols.u64(1, "proposed_time")?,
+                    cols.opt_u64(2, "validation_time_ms")?,
+                ))
+            },
         )?;
-        let mut rows = stmt.query([consensus_hash.as_bytes()])?;
         let mut processing_ms = 0u64;
         let mut start = None;
-        while let Some(row) = rows.next()? {
-            let cols = Cols::new(row, "blocks");
-            let cause = cols.opt_u64(0, "tenure_change_cause")?;
-            let proposed_time = cols.u64(1, "proposed_time")?;
-            let validation_ms = cols.opt_u64(2, "validation_time_ms")?;
+        for (cause, proposed_time, validation_ms) in rows {
             processing_ms = processing_ms.saturating_add(validation_ms.unwrap_or(0));
             start = Some(proposed_time);
             let restarts = cause

@@ -1,9 +1,9 @@
 //! Signers' votes on blocks as this signer observed them: signatures, rejections (by reason
 //! code) and pre-commits. A signer's signature supersedes its rejection, never the reverse.
 
+use super::engine::{sql_params, Sql};
 use libsigner::chain::{MessageSignature, Sha512Trunc256Sum, StacksAddress};
 use libsigner::v0::messages::{RejectReason, RejectReasonPrefix};
-use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::sql::Cols;
 use super::{SignerDb, SignerDbError};
@@ -26,17 +26,15 @@ impl SignerDb {
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<Vec<MessageSignature>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().rows(
             "SELECT signature FROM block_signatures WHERE signer_signature_hash = ?1 \
              ORDER BY signer_addr",
-        )?;
-        let mut rows = stmt.query([signer_signature_hash.as_bytes()])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let bytes = Cols::new(row, "block_signatures").array::<65>(0, "signature")?;
-            out.push(MessageSignature(bytes));
-        }
-        Ok(out)
+            sql_params![signer_signature_hash.as_bytes()],
+            |row| {
+                let bytes = Cols::new(row, "block_signatures").array::<65>(0, "signature")?;
+                Ok(MessageSignature(bytes))
+            },
+        )
     }
 
     /// The signers and signatures recorded for the block, ordered by signer address text.
@@ -44,20 +42,18 @@ impl SignerDb {
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<Vec<(StacksAddress, MessageSignature)>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().rows(
             "SELECT signer_addr, signature FROM block_signatures \
              WHERE signer_signature_hash = ?1 ORDER BY signer_addr",
-        )?;
-        let mut rows = stmt.query([signer_signature_hash.as_bytes()])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let cols = Cols::new(row, "block_signatures");
-            out.push((
-                cols.address(0, "signer_addr")?,
-                MessageSignature(cols.array::<65>(1, "signature")?),
-            ));
-        }
-        Ok(out)
+            sql_params![signer_signature_hash.as_bytes()],
+            |row| {
+                let cols = Cols::new(row, "block_signatures");
+                Ok((
+                    cols.address(0, "signer_addr")?,
+                    MessageSignature(cols.array::<65>(1, "signature")?),
+                ))
+            },
+        )
     }
 
     /// Records that `signer` rejected the block for `reason` (stored as its
@@ -80,26 +76,24 @@ impl SignerDb {
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<Vec<(StacksAddress, RejectReasonPrefix)>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().rows(
             "SELECT signer_addr, reject_code FROM block_rejection_signer_addrs \
              WHERE signer_signature_hash = ?1 ORDER BY signer_addr",
-        )?;
-        let mut rows = stmt.query([signer_signature_hash.as_bytes()])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let cols = Cols::new(row, "block_rejection_signer_addrs");
-            let addr = cols.address(0, "signer_addr")?;
-            let code = cols.u64(1, "reject_code")?;
-            let code = u8::try_from(code).map_err(|_| {
-                SignerDbError::corrupt(
-                    "block_rejection_signer_addrs",
-                    "reject_code",
-                    format!("{code} is not a reason code"),
-                )
-            })?;
-            out.push((addr, RejectReasonPrefix::from(code)));
-        }
-        Ok(out)
+            sql_params![signer_signature_hash.as_bytes()],
+            |row| {
+                let cols = Cols::new(row, "block_rejection_signer_addrs");
+                let addr = cols.address(0, "signer_addr")?;
+                let code = cols.u64(1, "reject_code")?;
+                let code = u8::try_from(code).map_err(|_| {
+                    SignerDbError::corrupt(
+                        "block_rejection_signer_addrs",
+                        "reject_code",
+                        format!("{code} is not a reason code"),
+                    )
+                })?;
+                Ok((addr, RejectReasonPrefix::from(code)))
+            },
+        )
     }
 
     /// Records `signer`'s pre-commit to the block (idempotent).
@@ -108,10 +102,10 @@ impl SignerDb {
         signer_signature_hash: &Sha512Trunc256Sum,
         signer: &StacksAddress,
     ) -> Result<(), SignerDbError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO block_pre_commits (signer_signature_hash, signer_addr) \
-             VALUES (?1, ?2)",
-            params![signer_signature_hash.as_bytes(), signer.to_string()],
+        self.sql().exec(
+            "INSERT INTO block_pre_commits (signer_signature_hash, signer_addr) \
+             VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            sql_params![signer_signature_hash.as_bytes(), signer.to_string()],
         )?;
         Ok(())
     }
@@ -122,14 +116,11 @@ impl SignerDb {
         signer_signature_hash: &Sha512Trunc256Sum,
         signer: &StacksAddress,
     ) -> Result<bool, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().exists(
             "SELECT 1 FROM block_pre_commits WHERE signer_signature_hash = ?1 \
              AND signer_addr = ?2 LIMIT 1",
-        )?;
-        Ok(stmt.exists(params![
-            signer_signature_hash.as_bytes(),
-            signer.to_string()
-        ])?)
+            sql_params![signer_signature_hash.as_bytes(), signer.to_string()],
+        )
     }
 
     /// The signers that pre-committed to the block, ordered by address text.
@@ -137,80 +128,74 @@ impl SignerDb {
         &self,
         signer_signature_hash: &Sha512Trunc256Sum,
     ) -> Result<Vec<StacksAddress>, SignerDbError> {
-        let mut stmt = self.conn.prepare_cached(
+        self.sql().rows(
             "SELECT signer_addr FROM block_pre_commits WHERE signer_signature_hash = ?1 \
              ORDER BY signer_addr",
-        )?;
-        let mut rows = stmt.query([signer_signature_hash.as_bytes()])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(Cols::new(row, "block_pre_commits").address(0, "signer_addr")?);
-        }
-        Ok(out)
+            sql_params![signer_signature_hash.as_bytes()],
+            |row| Cols::new(row, "block_pre_commits").address(0, "signer_addr"),
+        )
     }
 }
 
 pub(crate) fn add_signature(
-    tx: &Transaction<'_>,
+    tx: Sql<'_>,
     signer_signature_hash: &Sha512Trunc256Sum,
     signer: &StacksAddress,
     signature: &MessageSignature,
 ) -> Result<bool, SignerDbError> {
     let hash = signer_signature_hash.as_bytes();
     let addr = signer.to_string();
-    tx.execute(
+    tx.exec(
         "DELETE FROM block_rejection_signer_addrs WHERE signer_signature_hash = ?1 \
          AND signer_addr = ?2",
-        params![hash, addr],
+        sql_params![hash, addr],
     )?;
-    let added = tx.execute(
-        "INSERT OR IGNORE INTO block_signatures (signer_signature_hash, signer_addr, signature) \
-         VALUES (?1, ?2, ?3)",
-        params![hash, addr, &signature.0[..]],
+    let added = tx.exec(
+        "INSERT INTO block_signatures (signer_signature_hash, signer_addr, signature) \
+         VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        sql_params![hash, addr, &signature.0[..]],
     )?;
     Ok(added > 0)
 }
 
 pub(crate) fn add_rejection(
-    tx: &Transaction<'_>,
+    tx: Sql<'_>,
     signer_signature_hash: &Sha512Trunc256Sum,
     signer: &StacksAddress,
     reject_code: u8,
 ) -> Result<bool, SignerDbError> {
     let hash = signer_signature_hash.as_bytes();
     let addr = signer.to_string();
-    let signed: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM block_signatures WHERE signer_signature_hash = ?1 \
-         AND signer_addr = ?2)",
-        params![hash, addr],
-        |row| row.get(0),
+    let signed = tx.exists(
+        "SELECT 1 FROM block_signatures WHERE signer_signature_hash = ?1 AND signer_addr = ?2",
+        sql_params![hash, addr],
     )?;
     if signed {
         return Ok(false);
     }
-    let existing: Option<i64> = tx
-        .query_row(
+    let existing = tx
+        .row(
             "SELECT reject_code FROM block_rejection_signer_addrs \
              WHERE signer_signature_hash = ?1 AND signer_addr = ?2",
-            params![hash, addr],
-            |row| row.get(0),
-        )
-        .optional()?;
+            sql_params![hash, addr],
+            |row| Cols::new(row, "block_rejection_signer_addrs").opt_i64(0, "reject_code"),
+        )?
+        .flatten();
     match existing {
         Some(code) if code == i64::from(reject_code) => Ok(false),
         Some(_) => {
-            tx.execute(
+            tx.exec(
                 "UPDATE block_rejection_signer_addrs SET reject_code = ?1 \
                  WHERE signer_signature_hash = ?2 AND signer_addr = ?3",
-                params![i64::from(reject_code), hash, addr],
+                sql_params![i64::from(reject_code), hash, addr],
             )?;
             Ok(true)
         }
         None => {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO block_rejection_signer_addrs \
                  (signer_signature_hash, signer_addr, reject_code) VALUES (?1, ?2, ?3)",
-                params![hash, addr, i64::from(reject_code)],
+                sql_params![hash, addr, i64::from(reject_code)],
             )?;
             Ok(true)
         }

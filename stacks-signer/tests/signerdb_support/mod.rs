@@ -4,21 +4,189 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use libsigner::chain::{Hash160, StacksAddress};
+use stacks_signer::ha::cluster::TempPostgres;
 use stacks_signer::signerdb::SignerDb;
 
 /// The environment variable that tells a helper test it runs as a child process.
 pub const CHILD_DB_ENV: &str = "SIGNERDB_TEST_CHILD_DB";
 
-/// A fresh database in a fresh temporary directory (kept alive by the returned guard).
+/// The environment variable that runs the suite on PostgreSQL: `SIGNERDB_ENGINE=postgresql`
+/// (anything else, or nothing: SQLite).
+pub const ENGINE_ENV: &str = "SIGNERDB_ENGINE";
+
+/// Whether this run of the suite is on PostgreSQL (see [`ENGINE_ENV`]).
+pub fn on_postgres() -> bool {
+    std::env::var(ENGINE_ENV).is_ok_and(|v| v == "postgresql")
+}
+
+/// The throwaway cluster every test of this binary shares on a PostgreSQL run (each test
+/// gets its own database in it), stopped by a watchdog once the binary exits.
+fn cluster() -> &'static TempPostgres {
+    static CLUSTER: OnceLock<TempPostgres> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let cluster = TempPostgres::start()
+            .unwrap_or_else(|e| panic!("{ENGINE_ENV}=postgresql needs a PostgreSQL: {e}"));
+        cluster.stop_when_this_process_exits().unwrap();
+        cluster
+    })
+}
+
+/// Where a fresh database lives: a new SQLite file in `dir`, or, on a PostgreSQL run, a new
+/// database of the shared cluster (its URL, as a path: `SignerDb::open` takes both).
+pub fn fresh_location(dir: &Path) -> PathBuf {
+    if !on_postgres() {
+        return dir.join("signer.sqlite");
+    }
+    static DATABASES: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "signerdb_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed)
+    );
+    PathBuf::from(cluster().create_database(&name).unwrap())
+}
+
+/// A fresh database in a fresh temporary directory (kept alive by the returned guard) — a
+/// SQLite file, or a PostgreSQL database on a PostgreSQL run.
 pub fn temp_db() -> (tempfile::TempDir, PathBuf, SignerDb) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("signer.sqlite");
+    let path = fresh_location(dir.path());
     let db = SignerDb::open(&path).unwrap();
     (dir, path, db)
+}
+
+/// For a test about the SQLite file itself (its bytes, its lock file, SQLite's own SQL, the
+/// reference's SQLite history): `true` on a PostgreSQL run, after saying so, and the test
+/// returns; its PostgreSQL counterpart, if the engine has one, is in `signerdb_postgres.rs`.
+pub fn sqlite_file_test(name: &str) -> bool {
+    if on_postgres() {
+        println!("{name}: about the SQLite file itself; not run on PostgreSQL");
+        return true;
+    }
+    false
+}
+
+/// How the signer names the database at `path` in its errors and logs: the path, or a
+/// PostgreSQL URL with its password hidden.
+pub fn shown(path: &Path) -> PathBuf {
+    PathBuf::from(stacks_signer::ha::redact_url(&path.to_string_lossy()))
+}
+
+/// A value read straight from a table, whatever the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawValue {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A connection of the test's own to the database behind a closed (or open) `SignerDb`, to
+/// read and damage its rows directly: SQLite through `rusqlite`, PostgreSQL through
+/// `postgres`.
+pub enum Raw {
+    Sqlite(rusqlite::Connection),
+    Postgres(postgres::Client),
+}
+
+/// A direct connection to the database at `path` (see [`Raw`]).
+pub fn raw(path: &Path) -> Raw {
+    if on_postgres() {
+        let url = path.to_str().unwrap();
+        Raw::Postgres(postgres::Client::connect(url, postgres::NoTls).unwrap())
+    } else {
+        Raw::Sqlite(rusqlite::Connection::open(path).unwrap())
+    }
+}
+
+impl Raw {
+    /// Runs `sql`, written as SQLite spells it; on PostgreSQL its `x'…'` BLOB literals are
+    /// written as `BYTEA` ones.
+    pub fn execute(&mut self, sql: &str) {
+        match self {
+            Raw::Sqlite(conn) => {
+                conn.execute_batch(sql).unwrap();
+            }
+            Raw::Postgres(client) => {
+                let mut pg = String::new();
+                let mut rest = sql;
+                while let Some(at) = rest.find("x'") {
+                    pg.push_str(&rest[..at]);
+                    let hex_end = rest[at + 2..].find('\'').unwrap() + at + 2;
+                    pg.push_str(&format!("'\\x{}'::bytea", &rest[at + 2..hex_end]));
+                    rest = &rest[hex_end + 1..];
+                }
+                pg.push_str(rest);
+                client.batch_execute(&pg).unwrap();
+            }
+        }
+    }
+
+    /// Every row `sql` returns.
+    pub fn rows(&mut self, sql: &str) -> Vec<Vec<RawValue>> {
+        match self {
+            Raw::Sqlite(conn) => {
+                use rusqlite::types::Value;
+                let mut stmt = conn.prepare(sql).unwrap();
+                let n = stmt.column_count();
+                let rows = stmt
+                    .query_map([], |row| {
+                        (0..n)
+                            .map(|i| {
+                                Ok(match row.get::<_, Value>(i)? {
+                                    Value::Null => RawValue::Null,
+                                    Value::Integer(v) => RawValue::Int(v),
+                                    Value::Text(t) => RawValue::Text(t),
+                                    Value::Blob(b) => RawValue::Blob(b),
+                                    Value::Real(r) => panic!("unexpected real {r}"),
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .unwrap();
+                rows.collect::<Result<_, _>>().unwrap()
+            }
+            Raw::Postgres(client) => {
+                use postgres::types::Type;
+                let rows = client.query(sql, &[]).unwrap();
+                rows.iter()
+                    .map(|row| {
+                        (0..row.len())
+                            .map(|i| {
+                                let value = match *row.columns()[i].type_() {
+                                    Type::INT8 => row.get::<_, Option<i64>>(i).map(RawValue::Int),
+                                    Type::INT4 => row
+                                        .get::<_, Option<i32>>(i)
+                                        .map(|v| RawValue::Int(v.into())),
+                                    Type::TEXT | Type::VARCHAR | Type::NAME => {
+                                        row.get::<_, Option<String>>(i).map(RawValue::Text)
+                                    }
+                                    Type::BYTEA => {
+                                        row.get::<_, Option<Vec<u8>>>(i).map(RawValue::Blob)
+                                    }
+                                    ref other => panic!("unexpected column type {other}"),
+                                };
+                                value.unwrap_or(RawValue::Null)
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The single value `sql` returns.
+    pub fn value(&mut self, sql: &str) -> RawValue {
+        let rows = self.rows(sql);
+        assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
+        assert_eq!(rows[0].len(), 1, "{sql}: {rows:?}");
+        rows[0][0].clone()
+    }
 }
 
 /// A testnet single-sig address with hash `[n; 20]`.
