@@ -17,7 +17,9 @@
 //! `$STACKS_SIGNER_REFERENCE_BIN`), `--keep` (keep the signers' logs and databases),
 //! `--shared-db` (our signer is one instance of an active/standby pair: it records every vote
 //! in a throwaway PostgreSQL as well, `db_url`), `--with-standby` (the same, with the pair's
-//! standby instance running beside it on the same node).
+//! standby instance running beside it on the same node), `--signerdb-on-postgres` (our signer's
+//! own signer database, `db_path`, in a throwaway PostgreSQL instead of a SQLite file; with
+//! `--shared-db`, each instance's in its own schema of the shared database).
 //!
 //! The reward set holds simulated signers with enough weight that each measured signer
 //! reaches the 70% pre-commit threshold with its own pre-commit alone (so neither waits for
@@ -48,6 +50,7 @@ struct Options {
     keep: bool,
     shared_db: bool,
     with_standby: bool,
+    signerdb_on_postgres: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -66,6 +69,7 @@ fn parse_options() -> Result<Options, String> {
         keep: false,
         shared_db: false,
         with_standby: false,
+        signerdb_on_postgres: false,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -82,6 +86,7 @@ fn parse_options() -> Result<Options, String> {
             "--reference-bin" => options.reference_bin = Some(PathBuf::from(value()?)),
             "--keep" => options.keep = true,
             "--shared-db" => options.shared_db = true,
+            "--signerdb-on-postgres" => options.signerdb_on_postgres = true,
             "--with-standby" => {
                 options.shared_db = true;
                 options.with_standby = true;
@@ -126,13 +131,18 @@ impl Measured {
         node: &str,
         port: u16,
         extra: &str,
+        db: Option<String>,
     ) -> Result<(), String> {
         let config = dir.join(format!("{}.toml", self.name));
+        let db = db.unwrap_or_else(|| {
+            dir.join(format!("{}.sqlite", self.name))
+                .display()
+                .to_string()
+        });
         let text = format!(
             "stacks_private_key = \"{}\"\nnode_host = \"{node}\"\nendpoint = \"127.0.0.1:{port}\"\n\
-             network = \"testnet\"\nauth_password = \"12345\"\ndb_path = \"{}\"\n{extra}",
+             network = \"testnet\"\nauth_password = \"12345\"\ndb_path = \"{db}\"\n{extra}",
             libsigner::chain::hex::to_hex(&self.key.to_bytes()),
-            dir.join(format!("{}.sqlite", self.name)).display(),
         );
         std::fs::write(&config, text).map_err(|e| format!("writing {}: {e}", config.display()))?;
         let log = std::fs::File::create(dir.join(format!("{}.log", self.name)))
@@ -283,9 +293,9 @@ fn run(options: Options) -> Result<(), String> {
         .map(|_| free_port())
         .collect::<Result<_, _>>()?;
     let standby_port = free_port()?;
-    let shared = if options.shared_db {
+    let cluster = if options.shared_db || options.signerdb_on_postgres {
         let cluster = stacks_signer::ha::cluster::TempPostgres::start()
-            .map_err(|e| format!("--shared-db: {e}"))?;
+            .map_err(|e| format!("PostgreSQL for the run: {e}"))?;
         let url = cluster
             .create_database("bench")
             .map_err(|e| e.to_string())?;
@@ -293,7 +303,14 @@ fn run(options: Options) -> Result<(), String> {
     } else {
         None
     };
-    let ha_text = |instance: &str| match &shared {
+    let shared = cluster.as_ref().filter(|_| options.shared_db);
+    let view = |instance: &str| {
+        cluster
+            .as_ref()
+            .filter(|_| options.signerdb_on_postgres)
+            .map(|(_, url)| format!("{url}?options=-csearch_path%3Dview_{instance}"))
+    };
+    let ha_text = |instance: &str| match shared {
         Some((_, url)) => {
             format!("db_url = \"{url}\"\nha_instance_name = \"{instance}\"\nha_lease_ms = 3000\n")
         }
@@ -332,7 +349,8 @@ fn run(options: Options) -> Result<(), String> {
         } else {
             String::new()
         };
-        m.start(bin, dir.path(), &node.node_host(), *port, &extra)?;
+        let db = if i == 0 { view("active") } else { None };
+        m.start(bin, dir.path(), &node.node_host(), *port, &extra, db)?;
     }
     // The pair's standby: same key, not measured (it publishes nothing); started once the
     // active holds the lease.
@@ -345,6 +363,7 @@ fn run(options: Options) -> Result<(), String> {
             &node.node_host(),
             standby_port,
             &ha_text("standby"),
+            view("standby"),
         )?;
     }
     // A tenure that is not measured: the signers register and warm up.

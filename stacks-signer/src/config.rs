@@ -601,7 +601,10 @@ impl GlobalConfig {
             }
         };
         let auth_password = fields.required_secret("auth_password")?;
-        let db_path = PathBuf::from(fields.required_string("db_path")?);
+        let db_path = PathBuf::from(postgres_url_checked(
+            "db_path",
+            fields.required_string("db_path")?,
+        )?);
         let metrics_endpoint = match fields.string("metrics_endpoint")? {
             Some(text) => Some(socket_addr("metrics_endpoint", &text, resolve)?),
             None => None,
@@ -734,7 +737,7 @@ impl GlobalConfig {
             libsigner::chain::hex::to_hex(&public_key.to_bytes_compressed()),
             self.network,
             self.to_chain_id(),
-            self.db_path.to_str().unwrap_or(""),
+            crate::ha::redact_url(self.db_path.to_str().unwrap_or("")),
             self.metrics_endpoint
                 .map(|e| e.to_string())
                 .unwrap_or_else(|| "None".to_string()),
@@ -759,6 +762,27 @@ impl GlobalConfig {
 }
 
 /// The active/standby keys: `db_url` turns them on; the `ha_*` keys need it.
+/// `value` of `key` as it was, after checking it, if it is a PostgreSQL URL, the way the
+/// client will read it (TLS parameters, parameters the client knows).
+fn postgres_url_checked(key: &'static str, value: String) -> Result<String, ConfigError> {
+    use crate::signerdb::Engine;
+    if Engine::of_location(&value) != Engine::Postgres {
+        return Ok(value);
+    }
+    if let Err(why) = crate::ha::tls::plan(&value).and_then(|plan| {
+        postgres::Config::from_str(&plan.url)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }) {
+        return Err(ConfigError::BadValue {
+            key,
+            value: format!("{:?}: {why}", crate::ha::redact_url(&value)),
+            expected: "a PostgreSQL URL whose parameters the client knows; TLS with sslmode=verify-full and, for a private CA, sslrootcert=<PEM file> (docs/high-availability.md)",
+        });
+    }
+    Ok(value)
+}
+
 fn ha_config(fields: &mut Fields) -> Result<Option<crate::ha::HaConfig>, ConfigError> {
     use crate::ha::{default_instance_name, redact_url, HaConfig};
     let db_url = fields.string("db_url")?;
@@ -788,17 +812,7 @@ fn ha_config(fields: &mut Fields) -> Result<Option<crate::ha::HaConfig>, ConfigE
             expected: "a PostgreSQL URL, postgresql://user:password@host:port/database",
         });
     }
-    if let Err(why) = crate::ha::tls::plan(&db_url).and_then(|plan| {
-        postgres::Config::from_str(&plan.url)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }) {
-        return Err(ConfigError::BadValue {
-            key: "db_url",
-            value: format!("{:?}: {why}", redact_url(&db_url)),
-            expected: "a PostgreSQL URL whose parameters the client knows; TLS with sslmode=verify-full and, for a private CA, sslrootcert=<PEM file> (docs/high-availability.md)",
-        });
-    }
+    let db_url = postgres_url_checked("db_url", db_url)?;
     let lease_ms = lease_ms.unwrap_or(crate::ha::DEFAULT_LEASE_MS);
     let renew_ms = renew_ms.unwrap_or(crate::ha::DEFAULT_LEASE_RENEW_MS.min(lease_ms / 3));
     if lease_ms < 100 {

@@ -13,12 +13,13 @@ mod ha_process_support;
 use std::time::{Duration, Instant};
 
 use ha_process_support::{
-    now_ms, Miner, Pair, BROADCASTING, CANNOT_REACH, LOST, NOW_HOLDS, PATIENCE, REFUSED,
-    SHORT_LEASE, STANDING_BY,
+    now_ms, view_url, Miner, Pair, Peers, Views, BROADCASTING, CANNOT_REACH, LOST, NOW_HOLDS,
+    PATIENCE, REFUSED, SHORT_LEASE, STANDING_BY,
 };
 use libsigner::v0::messages::ValidateRejectCode;
 use stacks_signer::devnet::{BlockKind, ValidationAnswer};
 use stacks_signer::invariant::VoteKind;
+use stacks_signer::signerdb::{Engine, SignerDb, SignerDbError};
 
 #[test]
 fn a_standby_takes_over_when_the_active_is_killed_and_signs_the_next_proposal() {
@@ -501,4 +502,114 @@ fn a_pre_commit_the_database_cannot_record_is_not_turned_into_a_rejection() {
         "no vote on the block whose pre-commit failed to record; a pre-commit to the next one; {} votes published",
         report.votes_published
     );
+}
+
+#[test]
+fn a_pair_keeping_its_signer_databases_on_postgresql_fails_over_and_each_keeps_its_own() {
+    let mut pair = Pair::start_full(
+        "ha views on postgresql",
+        &["a", "b"],
+        SHORT_LEASE,
+        Peers::Simulated,
+        Views::Postgres,
+    );
+    pair.wait_for_holder(None, 0);
+    pair.warm_up();
+    let before = pair.propose(BlockKind::Continue);
+    assert!(
+        pair.wait_for_vote(&before.signer_signature_hash, VoteKind::Accept, PATIENCE),
+        "the key did not sign block {} before the kill",
+        before.signer_signature_hash
+    );
+    assert!(pair.wait_processed(&before), "the node did not process it");
+    pair.settle();
+    let lease = pair.lease().expect("a lease row");
+    let active = lease.holder.clone();
+    let standby = pair.other(&active);
+
+    pair.instance(&active).kill();
+    let taken = pair.wait_for_holder(Some(&active), lease.term);
+    assert_eq!(taken.holder, standby, "the standby took the lease");
+    let after = pair.propose(BlockKind::Continue);
+    assert!(
+        pair.wait_for_vote(&after.signer_signature_hash, VoteKind::Accept, PATIENCE),
+        "the key did not sign the first proposal after the takeover"
+    );
+    assert!(pair.wait_processed(&after), "the node did not process it");
+    pair.settle();
+    pair.assert_invariant();
+    let unrecorded = pair.unrecorded(&pair.entries);
+    assert!(unrecorded.is_empty(), "unrecorded votes: {unrecorded:?}");
+
+    // Each instance's signer database is its own schema of the shared PostgreSQL database,
+    // and its log names it without the password.
+    for name in [&active, &standby] {
+        let log = pair.instance(name).log();
+        assert!(
+            log.contains("Created a new signer database at postgresql://signer:***@"),
+            "{name}'s log does not name its PostgreSQL database: {}",
+            pair.instance(name).tail(20)
+        );
+        assert!(
+            !log.contains("signer:signer@"),
+            "{name} logged the password"
+        );
+    }
+    // The running standby holds its own: a second handle is refused.
+    let standby_url = view_url(&pair.db_url, &standby);
+    assert!(
+        matches!(
+            SignerDb::open(&standby_url),
+            Err(SignerDbError::AlreadyLocked { .. })
+        ),
+        "a second handle on the running standby's database was not refused"
+    );
+    // The killed active's lock went with its connection; its database holds its vote.
+    let active_url = view_url(&pair.db_url, &active);
+    let mut opened = None;
+    assert!(
+        ha_process_support::poll(PATIENCE, || {
+            opened = SignerDb::open(&active_url).ok();
+            opened.is_some()
+        }),
+        "the killed active's database stayed locked"
+    );
+    let active_db = opened.expect("opened");
+    assert_eq!(active_db.engine(), Engine::Postgres);
+    let vote = active_db
+        .get_own_vote(&before.signer_signature_hash)
+        .expect("readable")
+        .expect("the killed active's database holds its signature");
+    assert!(vote.signed_at.is_some(), "{vote:?}");
+    assert_eq!(
+        active_db
+            .get_own_vote(&after.signer_signature_hash)
+            .unwrap(),
+        None,
+        "the killed active's database holds a vote it never cast"
+    );
+    // The standby processed every event: its database holds the block the active signed,
+    // and its own signature of the block after the takeover.
+    pair.instance(&standby).kill();
+    let mut opened = None;
+    assert!(
+        ha_process_support::poll(PATIENCE, || {
+            opened = SignerDb::open(&standby_url).ok();
+            opened.is_some()
+        }),
+        "the killed standby's database stayed locked"
+    );
+    let standby_db = opened.expect("opened");
+    assert!(
+        standby_db
+            .block_lookup(&before.signer_signature_hash)
+            .unwrap()
+            .is_some(),
+        "the standby's database lacks the block signed before the takeover"
+    );
+    let vote = standby_db
+        .get_own_vote(&after.signer_signature_hash)
+        .unwrap()
+        .expect("the standby's database holds its signature");
+    assert!(vote.signed_at.is_some(), "{vote:?}");
 }

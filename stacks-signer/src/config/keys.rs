@@ -64,11 +64,11 @@ pub const KEY_DOCS: &[KeyDoc] = &[
     },
     KeyDoc {
         key: "db_path",
-        kind: "string, path",
+        kind: "string, path or `postgresql://` URL",
         required: true,
         default: None,
         unit: None,
-        meaning: "The SQLite database (created if absent, locked while the signer runs; a reference signer's database is taken over). `:memory:` keeps nothing across restarts: never in production.",
+        meaning: "The signer database: a SQLite file (created if absent, locked while the signer runs; a reference signer's database is taken over), or a PostgreSQL database `postgresql://user:password@host:port/database` (tables created in an empty database, held by one signer through an advisory lock; `?options=-csearch_path%3D<schema>` puts it in its own schema, created if absent; TLS parameters as for `db_url`; the password is never logged). `:memory:` keeps nothing across restarts: never in production.",
     },
     KeyDoc {
         key: "metrics_endpoint",
@@ -236,7 +236,7 @@ pub const KEY_DOCS: &[KeyDoc] = &[
         required: false,
         default: None,
         unit: None,
-        meaning: "Makes this signer one instance of an active/standby pair of its key (not a reference key; docs/high-availability.md): the instances share this PostgreSQL database, which holds the signing lease, every vote of the key and its StackerDB slot versions; only the lease holder publishes. `db_path` stays each instance's own view. The password is never logged. TLS: `?sslmode=verify-full` (or `require`, `verify-ca`: always verified, certificate chain and host name), with `&sslrootcert=<PEM file>` for a private CA (else the built-in Mozilla roots); without `sslmode` the connection is plain.",
+        meaning: "Makes this signer one instance of an active/standby pair of its key (not a reference key; docs/high-availability.md): the instances share this PostgreSQL database, which holds the signing lease, every vote of the key and its StackerDB slot versions; only the lease holder publishes. `db_path` stays each instance's own view (a SQLite file, or its own schema of this database: docs/high-availability.md). The password is never logged. TLS: `?sslmode=verify-full` (or `require`, `verify-ca`: always verified, certificate chain and host name), with `&sslrootcert=<PEM file>` for a private CA (else the built-in Mozilla roots); without `sslmode` the connection is plain.",
     },
     KeyDoc {
         key: "ha_lease_ms",

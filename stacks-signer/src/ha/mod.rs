@@ -1,9 +1,9 @@
 //! High availability: an active/standby pair (or more) of `stacks-signer run` processes on one
 //! signer key, sharing a PostgreSQL database, of which exactly one publishes at a time.
 //!
-//! Each instance keeps its own SQLite [`SignerDb`](crate::signerdb::SignerDb) (`db_path`) for
-//! its view of the chain, and every instance processes every event, so a standby's view is
-//! warm. What the instances share is in PostgreSQL (`db_url`):
+//! Each instance keeps its own [`SignerDb`](crate::signerdb::SignerDb) (`db_path`: a SQLite
+//! file, or a PostgreSQL database or schema of its own) for its view of the chain, and every
+//! instance processes every event, so a standby's view is warm. What the instances share is in PostgreSQL (`db_url`):
 //! * **the lease** ([`lease`]): one row per key naming the holder and when its hold expires
 //!   (by the database's clock, so the instances' clocks do not matter). The holder renews it
 //!   every `ha_lease_renew_ms`; when it has not for `ha_lease_ms`, any other instance takes
@@ -18,7 +18,7 @@
 //! * **StackerDB slot versions** ([`slots`]): the last version the key wrote to each slot, so
 //!   a new active continues the sequence.
 //!
-//! The SQLite rules ([`crate::signerdb::SignerDb::record_own_vote`]) run first, on the
+//! The `SignerDb` rules ([`crate::signerdb::SignerDb::record_own_vote`]) run first, on the
 //! instance's own view (which blocks the network accepted); then the shared record's rules,
 //! the ones that depend only on this key's own votes; then the local write.
 

@@ -14,10 +14,11 @@
 //! opens a private in-memory database, unlocked.
 //!
 //! # Durability of votes
-//! Ordinary writes are committed with `synchronous=NORMAL` (they survive a crash of the
-//! process, and at worst are lost on power failure, which only costs re-work). The writes that
-//! record this signer's own vote — [`SignerDb::record_own_vote`] — are committed with
-//! `synchronous=FULL`: when they return, the vote is on disk. **Publish a vote (StackerDB
+//! Ordinary writes are committed with `synchronous=NORMAL` (PostgreSQL: `synchronous_commit =
+//! off`): they survive a crash of the process, and at worst are lost on power failure (or a
+//! crash of the PostgreSQL server), which only costs re-work. The writes that record this
+//! signer's own vote — [`SignerDb::record_own_vote`] — are committed with `synchronous=FULL`
+//! (`synchronous_commit = on`): when they return, the vote is on disk. **Publish a vote (StackerDB
 //! chunk, block upload) only after the call that records it has returned `Ok`.** A signer that
 //! crashes after publishing but before recording would otherwise forget its vote and could
 //! vote differently on restart.
@@ -289,8 +290,8 @@ impl SignerDb {
     }
 
     /// Runs `f` in one transaction committed durably: when this returns `Ok`, the write is
-    /// on stable storage (SQLite: `synchronous=FULL` for this commit; PostgreSQL: every
-    /// commit, `synchronous_commit = on`).
+    /// on stable storage (`synchronous=FULL` for this commit on SQLite, `synchronous_commit =
+    /// on` on PostgreSQL; other commits wait for no disk flush on either).
     fn durable_write<T>(
         &mut self,
         f: impl FnOnce(Sql<'_>) -> Result<T, SignerDbError>,
@@ -298,7 +299,12 @@ impl SignerDb {
         if let Store::Sqlite(conn) = &self.store {
             conn.pragma_update(None, "synchronous", "FULL")?;
         }
-        let result = self.write(f);
+        let result = self.write(|tx| {
+            if tx.engine() == Engine::Postgres {
+                tx.batch("SET LOCAL synchronous_commit = on")?;
+            }
+            f(tx)
+        });
         let restored = match &self.store {
             Store::Sqlite(conn) => conn.pragma_update(None, "synchronous", "NORMAL"),
             Store::Postgres(_) => Ok(()),

@@ -8,7 +8,8 @@
 //! unless the URL's `options=-csearch_path=…` says otherwise).
 //!
 //! One handle per database, as with a SQLite file: the handle holds a session advisory lock
-//! of the database; a second opener is refused with [`SignerDbError::AlreadyLocked`]. After
+//! of the database and schema (created if the URL's `search_path` names one that does not
+//! exist yet); a second opener is refused with [`SignerDbError::AlreadyLocked`]. After
 //! the connection breaks (the server restarted), the next call reconnects and takes the lock
 //! again — or fails, if another handle took it meanwhile.
 
@@ -22,8 +23,10 @@ use super::schema::{CURRENT_SCHEMA, SCHEMA_VERSION};
 use super::{SignerDb, SignerDbError, Store};
 use crate::ha::redact_url;
 
-/// The advisory lock a handle holds on its database ("STKSGDB0").
-const HANDLE_LOCK: i64 = 0x5354_4B53_4744_4230;
+/// The first key of the advisory lock a handle holds ("SGDB"); the second is a hash of the
+/// schema the tables are in, so that databases in different schemas of one PostgreSQL
+/// database are held apart.
+const HANDLE_LOCK: i32 = 0x5347_4442;
 
 /// The current schema in PostgreSQL's types.
 pub(crate) fn postgres_schema() -> String {
@@ -52,8 +55,17 @@ impl SignerDb {
             move || -> Result<Client, SignerDbError> {
                 let mut client = crate::ha::store::connect(&plan, &url, "stacks-signer signerdb")
                     .map_err(SignerDbError::Postgres)?;
+                // Ordinary writes wait for no disk flush, as SQLite's `synchronous=NORMAL`;
+                // an own vote's transaction asks for one (`SignerDb::durable_write`).
+                client
+                    .batch_execute("SET synchronous_commit = off")
+                    .map_err(pg_error)?;
+                ensure_schema(&mut client)?;
                 let locked: bool = client
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&HANDLE_LOCK])
+                    .query_one(
+                        "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+                        &[&HANDLE_LOCK],
+                    )
                     .map_err(pg_error)?
                     .get(0);
                 if !locked {
@@ -116,6 +128,36 @@ impl SignerDb {
     }
 }
 
+/// Creates the schema the URL's `search_path` names first when it does not exist yet (so
+/// that `options=-csearch_path%3Dname` is all an operator writes to give each instance its own
+/// schema of one database).
+fn ensure_schema(client: &mut Client) -> Result<(), SignerDbError> {
+    let current: Option<String> = client
+        .query_one("SELECT current_schema()::text", &[])
+        .map_err(pg_error)?
+        .get(0);
+    if current.is_some() {
+        return Ok(());
+    }
+    let path: String = client
+        .query_one("SELECT current_setting('search_path')", &[])
+        .map_err(pg_error)?
+        .get(0);
+    let first = path
+        .split(',')
+        .map(|s| s.trim().trim_matches('"'))
+        .find(|s| !s.is_empty() && *s != "$user")
+        .ok_or_else(|| {
+            SignerDbError::Postgres(format!("search_path {path:?} names no schema to use"))
+        })?;
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+            first.replace('"', "\"\"")
+        ))
+        .map_err(pg_error)
+}
+
 /// The schema version of a PostgreSQL signer database (0 when it has no `db_config`).
 pub(crate) fn schema_version(sql: Sql<'_>) -> Result<u32, SignerDbError> {
     let has_config = sql.exists(
@@ -141,12 +183,15 @@ pub(crate) fn schema_version(sql: Sql<'_>) -> Result<u32, SignerDbError> {
     })
 }
 
-/// A database without `db_config` must hold no tables: they would belong to another program.
+/// A database without `db_config` must hold no tables but the shared record's (`ha_*`, an
+/// active/standby pair's, which may share the schema): others would belong to another
+/// program.
 fn refuse_foreign_tables(sql: Sql<'_>, path: &std::path::Path) -> Result<(), SignerDbError> {
     const SHOWN: usize = 5;
     let names = sql.rows(
         "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = current_schema() ORDER BY table_name LIMIT ?1",
+         WHERE table_schema = current_schema() AND table_name NOT LIKE 'ha\\_%' \
+         ORDER BY table_name LIMIT ?1",
         crate::signerdb::engine::sql_params![SHOWN as i64 + 1],
         |row| {
             Ok(super::sql::Cols::new(row, "tables")

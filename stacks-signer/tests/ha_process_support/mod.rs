@@ -364,6 +364,21 @@ pub struct LeaseRow {
     pub live: bool,
 }
 
+/// Where each instance keeps its own signer database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Views {
+    /// A SQLite file per instance.
+    Sqlite,
+    /// A schema per instance (`view_<name>`) of the shared PostgreSQL database.
+    Postgres,
+}
+
+/// The `db_path` of instance `name`'s signer database in its own schema of `db_url`'s
+/// database.
+pub fn view_url(db_url: &str, name: &str) -> String {
+    format!("{db_url}?options=-csearch_path%3Dview_{name}")
+}
+
 /// The mock node, the throwaway cluster, and the instances of one key.
 pub struct Pair {
     /// The instances (dropped, so killed, first).
@@ -416,6 +431,18 @@ impl Pair {
 
     /// [`Pair::start`] with the three other signers of the reward set as `peers`.
     pub fn start_with(seed: &str, names: &[&str], lease: Lease, peers: Peers) -> Pair {
+        Pair::start_full(seed, names, lease, peers, Views::Sqlite)
+    }
+
+    /// [`Pair::start_with`], each instance's own signer database (`db_path`) where `views`
+    /// says.
+    pub fn start_full(
+        seed: &str,
+        names: &[&str],
+        lease: Lease,
+        peers: Peers,
+        views: Views,
+    ) -> Pair {
         let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let pg = TempPostgres::start().expect("a throwaway PostgreSQL cluster");
@@ -462,7 +489,10 @@ impl Pair {
                  ha_instance_name = \"{name}\"\n",
                 libsigner::chain::hex::to_hex(&key.to_bytes()),
                 node.node_host(),
-                dir.path().join(format!("{name}.sqlite")).display(),
+                match views {
+                    Views::Sqlite => dir.path().join(format!("{name}.sqlite")).display().to_string(),
+                    Views::Postgres => view_url(&db_url, name),
+                },
                 WINDOW.as_secs(),
                 lease.lease_ms,
                 lease.renew_ms,
