@@ -601,10 +601,7 @@ impl GlobalConfig {
             }
         };
         let auth_password = fields.required_secret("auth_password")?;
-        let db_path = PathBuf::from(postgres_url_checked(
-            "db_path",
-            fields.required_string("db_path")?,
-        )?);
+        let db_path = fields.string("db_path")?;
         let metrics_endpoint = match fields.string("metrics_endpoint")? {
             Some(text) => Some(socket_addr("metrics_endpoint", &text, resolve)?),
             None => None,
@@ -635,6 +632,19 @@ impl GlobalConfig {
         };
 
         let ha = ha_config(fields)?;
+        let db_path = PathBuf::from(match (db_path, &ha) {
+            (Some(path), _) => postgres_url_checked("db_path", path)?,
+            (None, Some((ha, true))) => own_schema_of(&ha.db_url, &ha.instance)?,
+            (None, Some((_, false))) => {
+                return Err(ConfigError::BadValue {
+                    key: "db_path",
+                    value: "not set".into(),
+                    expected: "db_path, or ha_instance_name beside db_url (this instance's signer database is then its own schema of db_url's database, named after it)",
+                })
+            }
+            (None, None) => return Err(ConfigError::MissingKey("db_path")),
+        });
+        let ha = ha.map(|(ha, _)| ha);
 
         let mut public_key = StacksPublicKey::from_private(&stacks_private_key);
         public_key.set_compressed(true);
@@ -783,7 +793,32 @@ fn postgres_url_checked(key: &'static str, value: String) -> Result<String, Conf
     Ok(value)
 }
 
-fn ha_config(fields: &mut Fields) -> Result<Option<crate::ha::HaConfig>, ConfigError> {
+/// The `db_path` of an instance of an active/standby pair that gives none: its own schema
+/// (`view_<instance name>`, lower case, other characters than letters, digits and `_` as `_`)
+/// of `db_url`'s database.
+fn own_schema_of(db_url: &str, instance: &str) -> Result<String, ConfigError> {
+    if db_url.contains("options=") {
+        return Err(ConfigError::BadValue {
+            key: "db_path",
+            value: "not set".into(),
+            expected: "db_path set explicitly, since db_url has its own options= (the default signer database is a schema of db_url's database chosen through options=)",
+        });
+    }
+    let schema: String = instance
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_') => c,
+            _ => '_',
+        })
+        .collect();
+    let separator = if db_url.contains('?') { '&' } else { '?' };
+    Ok(format!(
+        "{db_url}{separator}options=-csearch_path%3Dview_{schema}"
+    ))
+}
+
+/// The active/standby keys: the pair's config, and whether `ha_instance_name` was given.
+fn ha_config(fields: &mut Fields) -> Result<Option<(crate::ha::HaConfig, bool)>, ConfigError> {
     use crate::ha::{default_instance_name, redact_url, HaConfig};
     let db_url = fields.string("db_url")?;
     let lease_ms = fields.u64("ha_lease_ms", "a positive number of milliseconds")?;
@@ -829,6 +864,7 @@ fn ha_config(fields: &mut Fields) -> Result<Option<crate::ha::HaConfig>, ConfigE
             expected: "a positive number of milliseconds at most half of ha_lease_ms",
         });
     }
+    let named = instance.is_some();
     let instance = match instance {
         Some(name) if name.trim().is_empty() || name.chars().any(char::is_control) => {
             return Err(ConfigError::BadValue {
@@ -840,12 +876,15 @@ fn ha_config(fields: &mut Fields) -> Result<Option<crate::ha::HaConfig>, ConfigE
         Some(name) => name,
         None => default_instance_name(),
     };
-    Ok(Some(HaConfig {
-        db_url,
-        lease: Duration::from_millis(lease_ms),
-        renew: Duration::from_millis(renew_ms),
-        instance,
-    }))
+    Ok(Some((
+        HaConfig {
+            db_url,
+            lease: Duration::from_millis(lease_ms),
+            renew: Duration::from_millis(renew_ms),
+            instance,
+        },
+        named,
+    )))
 }
 
 impl TryFrom<&Path> for GlobalConfig {

@@ -3,11 +3,16 @@
 //! the server restarts), and errors that never show the password. The behaviour both engines
 //! share is the `signerdb_*` suite, run on PostgreSQL with `SIGNERDB_ENGINE=postgresql`.
 
+mod signerdb_support;
+
 use std::sync::OnceLock;
 
 use libsigner::chain::{ConsensusHash, Sha512Trunc256Sum};
 use stacks_signer::ha::cluster::TempPostgres;
-use stacks_signer::signerdb::{Engine, SignerDb, SignerDbError, SCHEMA_VERSION};
+use stacks_signer::signerdb::{
+    ConflictPolicy, Engine, OwnVote, SignerDb, SignerDbError, VoteContext, VoteRecord,
+    SCHEMA_VERSION,
+};
 
 /// The cluster the tests of this file share (each test its own database), stopped when the
 /// binary exits.
@@ -131,6 +136,10 @@ fn two_schemas_of_one_database_are_two_signer_databases_each_held_by_one_handle(
     drop(a);
     let a = SignerDb::open(in_schema("view_a")).unwrap();
     assert_eq!(a.get_last_activity_time(&ch).unwrap(), Some(9));
+    // An unquoted name means its lower case, as PostgreSQL reads it.
+    drop(a);
+    let a = SignerDb::open(in_schema("View_A")).unwrap();
+    assert_eq!(a.get_last_activity_time(&ch).unwrap(), Some(9));
 }
 
 #[test]
@@ -168,22 +177,39 @@ fn an_unreachable_server_is_a_one_line_error_without_the_password() {
 }
 
 #[test]
-fn after_the_server_restarts_the_handle_reconnects_and_keeps_its_database() {
-    // A cluster of its own: this test stops it.
+fn after_the_server_crashes_the_handle_reconnects_and_keeps_its_votes() {
+    // A cluster of its own: this test stops it, as a crash would (no checkpoint).
     let mut own = TempPostgres::start().expect("a throwaway PostgreSQL cluster");
     let url = own.create_database("restarted").unwrap();
     let mut db = SignerDb::open(&url).unwrap();
+    // An own vote's commit is flushed: it survives the crash.
+    let block = signerdb_support::block(1, 5, 1);
+    let context = VoteContext {
+        policy: ConflictPolicy {
+            reconsider_after: std::time::Duration::from_secs(30),
+        },
+        tenure_tip_height: None,
+    };
+    let recorded = db
+        .record_own_vote(&OwnVote::PreCommit, &block.header, 42, None, &context)
+        .unwrap();
+    assert_eq!(recorded, VoteRecord::Recorded);
     let ch = ConsensusHash::from([5; 20]);
-    db.update_last_activity_time(&ch, 1).unwrap();
 
     own.stop().unwrap();
     let err = db.update_last_activity_time(&ch, 2).unwrap_err();
     assert!(matches!(err, SignerDbError::Postgres(_)), "{err:?}");
-    let err = db.get_last_activity_time(&ch).unwrap_err();
+    let err = db
+        .get_own_vote(&block.header.signer_signature_hash())
+        .unwrap_err();
     assert!(matches!(err, SignerDbError::Postgres(_)), "{err:?}");
 
     own.resume().unwrap();
-    assert_eq!(db.get_last_activity_time(&ch).unwrap(), Some(1));
+    let vote = db
+        .get_own_vote(&block.header.signer_signature_hash())
+        .unwrap()
+        .expect("the pre-commit survived the crash");
+    assert!(vote.pre_committed_at.is_some(), "{vote:?}");
     db.update_last_activity_time(&ch, 3).unwrap();
     assert_eq!(db.get_last_activity_time(&ch).unwrap(), Some(3));
     // The reconnected handle took the lock again.

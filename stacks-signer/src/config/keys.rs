@@ -68,7 +68,7 @@ pub const KEY_DOCS: &[KeyDoc] = &[
         required: true,
         default: None,
         unit: None,
-        meaning: "The signer database: a SQLite file (created if absent, locked while the signer runs; a reference signer's database is taken over), or a PostgreSQL database `postgresql://user:password@host:port/database` (tables created in an empty database, held by one signer through an advisory lock; `?options=-csearch_path%3D<schema>` puts it in its own schema, created if absent; TLS parameters as for `db_url`; the password is never logged). `:memory:` keeps nothing across restarts: never in production.",
+        meaning: "The signer database: a SQLite file (created if absent, locked while the signer runs; a reference signer's database is taken over), or a PostgreSQL database `postgresql://user:password@host:port/database` (tables created in an empty database, held by one signer through an advisory lock; `?options=-csearch_path%3D<schema>` puts it in its own schema, created if absent; TLS parameters as for `db_url`; the password is never logged). Beside `db_url` and `ha_instance_name` it may be left out: the instance's signer database is then its own schema `view_<instance name>` of `db_url`'s database. `:memory:` keeps nothing across restarts: never in production.",
     },
     KeyDoc {
         key: "metrics_endpoint",

@@ -552,3 +552,63 @@ fn db_url_tls_parameters_are_checked_at_load() {
         );
     }
 }
+
+#[test]
+fn db_path_may_name_a_postgresql_database_checked_at_load_and_shown_without_password() {
+    let text = MINIMAL.replace(
+        "db_path = \"/tmp/signer.sqlite\"",
+        "db_path = \"postgresql://signer:pg-secret@db.internal:5432/views\"",
+    );
+    let config = load(&text);
+    assert_eq!(
+        config.db_path,
+        PathBuf::from("postgresql://signer:pg-secret@db.internal:5432/views")
+    );
+    let shown = config.config_to_log_string();
+    assert!(
+        shown.contains("Database path: postgresql://signer:***@db.internal:5432/views"),
+        "{shown}"
+    );
+    assert!(!shown.contains("pg-secret"), "{shown}");
+    let text = MINIMAL.replace(
+        "db_path = \"/tmp/signer.sqlite\"",
+        "db_path = \"postgresql://signer:pg-secret@db.internal/views?sslmode=sometimes\"",
+    );
+    let err = load_err(&text).to_string();
+    assert!(
+        err.contains("db_path") && err.contains("sslmode=sometimes") && !err.contains("pg-secret"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_db_path_a_named_instance_keeps_its_signer_database_in_its_own_schema_of_db_url() {
+    let without_path: String = MINIMAL
+        .lines()
+        .filter(|l| !l.starts_with("db_path "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let text = format!(
+        "{without_path}db_url = \"postgresql://signer:pw@db.internal/signers\"\nha_instance_name = \"Signer-A.1\"\n"
+    );
+    assert_eq!(
+        load(&text).db_path,
+        PathBuf::from(
+            "postgresql://signer:pw@db.internal/signers?options=-csearch_path%3Dview_signer_a_1"
+        )
+    );
+    let text = format!(
+        "{without_path}db_url = \"postgresql://signer:pw@db.internal/signers?sslmode=disable\"\nha_instance_name = \"b\"\n"
+    );
+    assert_eq!(
+        load(&text).db_path,
+        PathBuf::from("postgresql://signer:pw@db.internal/signers?sslmode=disable&options=-csearch_path%3Dview_b")
+    );
+    // An unnamed instance's default name changes with every process: no default schema.
+    let text = format!("{without_path}db_url = \"postgresql://signer:pw@db.internal/signers\"\n");
+    let err = load_err(&text).to_string();
+    assert!(
+        err.contains("db_path") && err.contains("ha_instance_name"),
+        "{err}"
+    );
+}

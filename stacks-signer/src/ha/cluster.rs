@@ -206,7 +206,7 @@ impl TempPostgres {
         );
         let log = self.root.join("server.log");
         let data = self.data_dir();
-        self.run(
+        let started = self.run(
             "starting PostgreSQL",
             self.command("pg_ctl").args([
                 "-D".as_ref(),
@@ -220,7 +220,18 @@ impl TempPostgres {
                 "60".as_ref(),
                 "start".as_ref(),
             ]),
-        )?;
+        );
+        if let Err(ClusterError::Step { step, detail }) = started {
+            // pg_ctl says only "examine the log output": the server's last words say why.
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(ClusterError::Step {
+                step,
+                detail: format!("{detail}; server log: {}", tail.join(" | ")),
+            });
+        }
+        started?;
         self.running = true;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -91,10 +91,11 @@ impl SignerDb {
         Ok(db)
     }
 
-    /// Creates the schema in an empty database; returns the version the database had.
+    /// Creates the schema in an empty database, durably (a server crash must not take the
+    /// tables back); returns the version the database had.
     fn migrate_postgres(&mut self) -> Result<u32, SignerDbError> {
         let path = self.path.clone();
-        self.write(|tx| {
+        self.durable_write(|tx| {
             let found = schema_version(tx)?;
             if found == 0 {
                 refuse_foreign_tables(tx, &path)?;
@@ -143,10 +144,18 @@ fn ensure_schema(client: &mut Client) -> Result<(), SignerDbError> {
         .query_one("SELECT current_setting('search_path')", &[])
         .map_err(pg_error)?
         .get(0);
+    // As PostgreSQL reads the setting: a quoted name as written, others in lower case.
     let first = path
         .split(',')
-        .map(|s| s.trim().trim_matches('"'))
-        .find(|s| !s.is_empty() && *s != "$user")
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "$user")
+        .map(
+            |s| match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                Some(quoted) => quoted.to_string(),
+                None => s.to_lowercase(),
+            },
+        )
+        .next()
         .ok_or_else(|| {
             SignerDbError::Postgres(format!("search_path {path:?} names no schema to use"))
         })?;
