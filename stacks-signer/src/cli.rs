@@ -146,6 +146,10 @@ pub struct DevnetArgs {
     /// With --standby: the signing lease's length (ha_lease_ms) [default: 600]
     #[arg(long, value_name = "MS", requires = "standby", value_parser = clap::value_parser!(u64).range(100..=60000))]
     pub ha_lease_ms: Option<u64>,
+    /// With --standby: each instance keeps its own signer database in the shared PostgreSQL
+    /// database too (its own schema; no db_path in its config)
+    #[arg(long, action = ArgAction::SetTrue, requires = "standby")]
+    pub signerdb_on_postgres: bool,
     /// The least time between two blocks (a real chain's block time) [default: 0, blocks
     /// come at signing speed; with --standby, the lease plus 400 ms, so that a failover
     /// costs at most one block]

@@ -793,28 +793,14 @@ fn postgres_url_checked(key: &'static str, value: String) -> Result<String, Conf
     Ok(value)
 }
 
-/// The `db_path` of an instance of an active/standby pair that gives none: its own schema
-/// (`view_<instance name>`, lower case, other characters than letters, digits and `_` as `_`)
-/// of `db_url`'s database.
+/// The `db_path` of an instance of an active/standby pair that gives none (see
+/// [`crate::ha::own_schema_url`]).
 fn own_schema_of(db_url: &str, instance: &str) -> Result<String, ConfigError> {
-    if db_url.contains("options=") {
-        return Err(ConfigError::BadValue {
-            key: "db_path",
-            value: "not set".into(),
-            expected: "db_path set explicitly, since db_url has its own options= (the default signer database is a schema of db_url's database chosen through options=)",
-        });
-    }
-    let schema: String = instance
-        .chars()
-        .map(|c| match c.to_ascii_lowercase() {
-            c @ ('a'..='z' | '0'..='9' | '_') => c,
-            _ => '_',
-        })
-        .collect();
-    let separator = if db_url.contains('?') { '&' } else { '?' };
-    Ok(format!(
-        "{db_url}{separator}options=-csearch_path%3Dview_{schema}"
-    ))
+    crate::ha::own_schema_url(db_url, instance).ok_or(ConfigError::BadValue {
+        key: "db_path",
+        value: "not set".into(),
+        expected: "db_path set explicitly, since db_url has its own options= (the default signer database is a schema of db_url's database chosen through options=)",
+    })
 }
 
 /// The active/standby keys: the pair's config, and whether `ha_instance_name` was given.

@@ -121,6 +121,7 @@ pub fn options_from_args(args: &DevnetArgs) -> Result<DevnetOptions, DevnetFailu
     if args.standby {
         let lease = Duration::from_millis(args.ha_lease_ms.unwrap_or(DEFAULT_DEVNET_LEASE_MS));
         options.standby = Some(lease);
+        options.signerdb_on_postgres = args.signerdb_on_postgres;
         options.block_interval = lease + Duration::from_millis(400);
     }
     if let Some(ms) = args.block_interval_ms {

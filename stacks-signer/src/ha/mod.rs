@@ -76,6 +76,27 @@ pub fn default_instance_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
+/// The signer database (`db_path`) of instance `instance` of a pair that gives none: its own
+/// schema `view_<instance>` of `db_url`'s database (lower case, other characters than
+/// letters, digits and `_` written `_`). `None` when `db_url` already has `options=` (the
+/// schema is chosen through it).
+pub fn own_schema_url(db_url: &str, instance: &str) -> Option<String> {
+    if db_url.contains("options=") {
+        return None;
+    }
+    let schema: String = instance
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_') => c,
+            _ => '_',
+        })
+        .collect();
+    let separator = if db_url.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{db_url}{separator}options=-csearch_path%3Dview_{schema}"
+    ))
+}
+
 /// `url` with its password replaced by `***`, for logs and `check-config`.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

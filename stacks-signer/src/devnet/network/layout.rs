@@ -73,6 +73,9 @@ pub struct HaInstance {
     pub instance: String,
     /// `ha_lease_ms`.
     pub lease: std::time::Duration,
+    /// Whether its own signer database is its schema of `db_url`'s database (its config
+    /// then has no `db_path`).
+    pub signerdb_in_shared: bool,
 }
 
 impl SignerPlan {
@@ -108,7 +111,7 @@ impl SignerPlan {
              endpoint = \"{endpoint}\"\n\
              network = \"testnet\"\n\
              auth_password = \"{AUTH_TOKEN}\"\n\
-             db_path = \"{db}\"\n\
+             {db}\
              event_timeout_ms = 500\n\
              block_proposal_validation_timeout_ms = {validation_ms}\n\
              tenure_last_block_proposal_timeout_secs = {window}\n",
@@ -117,7 +120,13 @@ impl SignerPlan {
             weight = self.weight,
             key = libsigner::chain::hex::to_hex(&self.private_key.to_bytes()),
             endpoint = self.endpoint,
-            db = toml_escape(&self.db_path().display().to_string()),
+            db = match &self.ha {
+                Some(ha) if ha.signerdb_in_shared => String::new(),
+                _ => format!(
+                    "db_path = \"{}\"\n",
+                    toml_escape(&self.db_path().display().to_string())
+                ),
+            },
             window = super::options::DEVNET_WINDOW.as_secs(),
             validation_ms = validation_timeout_ms(signers),
         ) + &self.ha_config_text()
@@ -147,10 +156,10 @@ impl SignerPlan {
 /// its instance.
 pub fn instances(
     plans: &[SignerPlan],
-    standby: Option<(&str, std::time::Duration)>,
+    standby: Option<(&str, std::time::Duration, bool)>,
 ) -> Result<Vec<SignerPlan>, String> {
     let running: Vec<&SignerPlan> = plans.iter().filter(|p| p.runs()).collect();
-    let Some((db_url, lease)) = standby else {
+    let Some((db_url, lease, signerdb_in_shared)) = standby else {
         return Ok(running.into_iter().cloned().collect());
     };
     let pairs = running
@@ -168,6 +177,7 @@ pub fn instances(
             db_url: db_url.to_string(),
             instance: format!("signer-{}-{name}", plan.index),
             lease,
+            signerdb_in_shared,
         };
         out.push(SignerPlan {
             ha: Some(instance("a")),

@@ -103,6 +103,15 @@ fn db_bytes(path: &Path) -> u64 {
     main + std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
 }
 
+/// The size of instance `instance`'s signer database in its schema of `db_url`'s database
+/// (0 if it cannot be read; its processes have stopped, so its lock is free).
+fn postgres_db_bytes(db_url: &str, instance: &str) -> u64 {
+    crate::ha::own_schema_url(db_url, instance)
+        .and_then(|url| crate::signerdb::SignerDb::open(url).ok())
+        .and_then(|db| db.database_size_bytes().ok())
+        .unwrap_or(0)
+}
+
 /// Everything a running network holds, for the live display.
 struct Live {
     tally: Arc<Tally>,
@@ -202,7 +211,7 @@ fn run_in(
         &plans,
         shared
             .as_ref()
-            .map(|(_, url, lease)| (url.as_str(), *lease)),
+            .map(|(_, url, lease)| (url.as_str(), *lease, options.signerdb_on_postgres)),
     )?;
     let mut config = MockNodeConfig {
         seed: options.seed,
@@ -395,6 +404,14 @@ fn run_in(
             *lease,
             options.block_interval,
         ));
+    }
+    if let Some((_, url, _)) = shared.as_ref().filter(|_| options.signerdb_on_postgres) {
+        // Instance a's signer database is a schema of the shared one, not a file.
+        for signer in &mut summary.per_signer {
+            if signer.kind == SignerKind::Ours.label() {
+                signer.db_bytes = postgres_db_bytes(url, &format!("signer-{}-a", signer.index));
+            }
+        }
     }
     drop(shared);
     for signer in &mut summary.per_signer {

@@ -72,6 +72,9 @@ pub struct DevnetOptions {
     /// Run each of this implementation's signers as an active/standby pair sharing a
     /// PostgreSQL database started for the run, with this signing lease (`--standby`).
     pub standby: Option<Duration>,
+    /// With `standby`: each instance's own signer database is its schema of the shared
+    /// PostgreSQL database (`--signerdb-on-postgres`), not a SQLite file.
+    pub signerdb_on_postgres: bool,
     /// The least time between two blocks' proposals (`--block-interval-ms`).
     pub block_interval: Duration,
 }
@@ -98,6 +101,7 @@ impl DevnetOptions {
             keep: false,
             block_timeout: Duration::from_secs(30),
             standby: None,
+            signerdb_on_postgres: false,
             block_interval: Duration::ZERO,
         }
     }
@@ -213,6 +217,9 @@ impl DevnetOptions {
         }
         if self.block_timeout.is_zero() {
             return Err("--block-timeout must be at least 1 second".into());
+        }
+        if self.signerdb_on_postgres && self.standby.is_none() {
+            return Err("--signerdb-on-postgres needs --standby".into());
         }
         if let Some(lease) = self.standby {
             if self.reference_count() + self.silent >= n {
