@@ -234,7 +234,9 @@ pub struct GlobalConfig {
     pub event_timeout: Duration,
     /// The node's auth token, sent as the `Authorization` header.
     pub auth_password: String,
-    /// The SQLite database path (`:memory:` for an in-memory one).
+    /// The signer database: a SQLite file (`:memory:` for an in-memory one) or a
+    /// `postgresql://` URL (with `db_url` and `ha_instance_name` and no `db_path`: the
+    /// instance's own schema of the shared database).
     pub db_path: PathBuf,
     /// Where the Prometheus metrics server listens, if anywhere.
     pub metrics_endpoint: Option<SocketAddr>,

@@ -79,7 +79,7 @@ pub enum SignerDbError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A value is too large to be stored (SQLite integers are signed 64-bit).
+    /// A value is too large to be stored (integers are signed 64-bit on both engines).
     #[error("{what} = {value} is too large to store (maximum {max})", max = i64::MAX)]
     ValueTooLarge {
         /// What the value is.

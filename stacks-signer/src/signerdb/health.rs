@@ -17,7 +17,8 @@ impl SignerDb {
         self.opened_at_version
     }
 
-    /// The database's size in bytes: its pages plus, for a file, the write-ahead log.
+    /// The database's size in bytes: its pages plus, for a file, the write-ahead log; on
+    /// PostgreSQL, its tables with their indexes.
     pub fn database_size_bytes(&self) -> Result<u64, SignerDbError> {
         let read = |sql: &str| -> Result<u64, SignerDbError> {
             Ok(self
