@@ -7,8 +7,9 @@
 //! the same way.
 //!
 //! # One handle per database
-//! [`SignerDb::open`] takes an exclusive lock on the file for the life of the handle (see
-//! [`SignerDbError::AlreadyLocked`]); a second opener, in this process or another, is refused.
+//! [`SignerDb::open`] takes an exclusive lock on the file (on PostgreSQL, an advisory lock of
+//! the database and schema) for the life of the handle (see [`SignerDbError::AlreadyLocked`]);
+//! a second opener, in this process or another, is refused.
 //! Open it once and share the handle (e.g. `Arc<Mutex<SignerDb>>`) between the parts of the
 //! signer that need it (StackerDB client, the signers of both reward cycles). `":memory:"`
 //! opens a private in-memory database, unlocked.
@@ -49,9 +50,8 @@ mod tenure;
 mod types;
 mod votes;
 
-use std::path::{Path, PathBuf};
-
 use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
