@@ -383,6 +383,7 @@ fn check_status(signer: &SignerUnderTest, facts: &RunFacts) {
     assert_eq!(status["network"], facts.network);
     assert_eq!(status["signer_public_key"], public_key.as_str());
     assert_eq!(status["runloop_state"], "RegisteredSigners");
+    assert_eq!(status["database_engine"], "sqlite");
     assert_eq!(status["current_reward_cycle"], facts.reward_cycle);
     assert_eq!(
         status["registered_reward_cycles"],

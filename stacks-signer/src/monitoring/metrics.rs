@@ -320,7 +320,7 @@ impl Metrics {
             database_size_bytes: int_gauge(
                 &r,
                 "stacks_signer_database_size_bytes",
-                "The size of the signer database in bytes (main file and write-ahead log)",
+                "The size of the signer database in bytes (SQLite: main file and write-ahead log; PostgreSQL: its tables and indexes)",
             ),
             publishing: int_gauge(
                 &r,

@@ -164,7 +164,7 @@ pub const METRIC_DOCS: &[MetricDoc] = &[
     MetricDoc {
         name: "stacks_signer_database_size_bytes",
         origin: Origin::Addition,
-        updated: "at each scrape, from the database (pages and write-ahead log)",
+        updated: "at each scrape, from the database (SQLite: pages and write-ahead log; PostgreSQL: its tables and indexes)",
         healthy: "grows within a reward cycle and drops after each prune (the signer keeps three cycles); steady growth across cycles needs a look",
     },
     MetricDoc {

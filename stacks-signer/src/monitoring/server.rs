@@ -566,17 +566,19 @@ fn status_json(context: &Context) -> serde_json::Value {
             db.count_pending_block_validations().ok(),
             db.database_size_bytes().ok(),
             db.shared().map(|store| ha_json(store)),
+            db.engine().name(),
         )
     });
-    let (blocks_by_state, last_vote, pending, db_size, ha) = match db {
-        Some((blocks, vote, pending, size, ha)) => (
+    let (blocks_by_state, last_vote, pending, db_size, ha, engine) = match db {
+        Some((blocks, vote, pending, size, ha, engine)) => (
             Some(blocks),
             vote.as_ref().map(vote_json),
             pending,
             size,
             ha,
+            Some(engine),
         ),
-        None => (None, None, None, None, None),
+        None => (None, None, None, None, None, None),
     };
     let current_miner = status
         .reward_cycles
@@ -601,6 +603,7 @@ fn status_json(context: &Context) -> serde_json::Value {
         "current_miner": current_miner,
         "blocks_by_state": blocks_by_state,
         "pending_block_validations": pending,
+        "database_engine": engine,
         "database_size_bytes": db_size,
         "last_vote": last_vote,
         "seconds_since_last_node_event": age(last_event),
