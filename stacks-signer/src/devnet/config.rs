@@ -134,7 +134,8 @@ pub struct MockNodeConfig {
     pub validation_delay_ms: u64,
     /// Proposals whose timestamp is older than this are refused with 422.
     pub block_proposal_max_age_secs: u64,
-    /// How many request-handling threads the HTTP server runs.
+    /// How many requests the HTTP server answers at once (every connection has its own
+    /// thread; requests beyond this wait their turn, as on a node with a fixed pool).
     pub http_threads: usize,
     /// How far behind the wall clock block and burn timestamps may run. Each new block is
     /// stamped `max(parent + 1, now - lag)`, so bursts of blocks mined faster than one per

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use libsigner::chain::{
@@ -92,17 +91,16 @@ impl MockNode {
     /// Seeds the node's state, binds its RPC server (port 0 picks a free port) and starts
     /// its HTTP and event-delivery threads.
     pub fn start(config: MockNodeConfig) -> Result<RunningMockNode, String> {
-        let threads = config.http_threads.max(1);
+        let handlers = config.http_threads.max(1);
         let observers = config.observers.clone();
-        let server = if config.refusable_rpc {
+        let listener = if config.refusable_rpc {
             http::bind("127.0.0.1:0")?
         } else {
             http::bind(&config.bind)?
         };
-        let server_addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or("the server is not listening on an IP address")?;
+        let server_addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
         let front_door = if config.refusable_rpc {
             Some(FrontDoor::open(&config.bind, server_addr)?)
         } else {
@@ -122,21 +120,10 @@ impl MockNode {
         });
         // Let the simulated signers publish their first state-machine updates.
         shared.with_state(|_| ());
-        let server = Arc::new(server);
-        let mut handles = Vec::new();
-        for i in 0..threads {
-            let shared = Arc::clone(&shared);
-            let server = Arc::clone(&server);
-            let handle = std::thread::Builder::new()
-                .name(format!("mock-node-http-{i}"))
-                .spawn(move || http::serve(&server, &shared))
-                .map_err(|e| format!("cannot start HTTP thread: {e}"))?;
-            handles.push(handle);
-        }
+        let server = http::serve(listener, handlers, &shared)?;
         Ok(RunningMockNode {
             shared,
             server,
-            handles,
             front_door,
         })
     }
@@ -145,8 +132,7 @@ impl MockNode {
 /// A started mock node. Dropping it stops it.
 pub struct RunningMockNode {
     shared: Arc<Shared>,
-    server: Arc<tiny_http::Server>,
-    handles: Vec<JoinHandle<()>>,
+    server: http::server::HttpServer,
     front_door: Option<FrontDoor>,
 }
 
@@ -749,10 +735,7 @@ impl RunningMockNode {
     fn stop_inner(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
         self.front_door = None;
-        self.server.unblock();
-        for handle in self.handles.drain(..) {
-            let _ = handle.join();
-        }
+        self.server.stop();
         self.shared.dispatcher.shutdown();
     }
 }

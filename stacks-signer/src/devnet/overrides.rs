@@ -54,9 +54,12 @@ impl CannedAnswer {
     }
 }
 
-/// The reason phrase of common status codes (`Error` for others).
+/// The reason phrase of common status codes (`Error` for other errors, `OK` for other
+/// successes).
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
+        200 => "OK",
+        202 => "Accepted",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -68,6 +71,9 @@ pub fn reason_phrase(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        431 => "Request Header Fields Too Large",
+        100..=399 => "OK",
         _ => "Error",
     }
 }

@@ -1,12 +1,12 @@
-//! The RPC server: request intake (bounded body reads, `Connection: close` honoured by
-//! tiny_http), routing by method and path, and replies with the node's content types.
-//! Nothing a client sends can panic a handler.
+//! The RPC server: request intake ([`server`]: kept-alive connections, bounded reads),
+//! routing by method and path, and replies with the node's content types. Nothing a client
+//! sends can panic a handler.
 
 mod blocks;
 mod rpc;
+pub(crate) mod server;
 mod stackerdb;
 
-use std::io::Read;
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::faults::{RpcFault, GARBAGE_BODY};
 use super::node::Shared;
 use super::overrides::reason_phrase;
+use server::HttpServer;
 
 /// Largest request body read (the node's `MAX_PAYLOAD_LEN`, 16 MiB + 1); larger is a 400.
 pub const MAX_BODY_LEN: usize = MAX_MESSAGE_LEN as usize;
@@ -109,77 +110,24 @@ impl Request {
     }
 }
 
-/// Binds the RPC server to `addr`.
-///
-/// The listening socket gets `TCP_NODELAY`, which Linux passes on to every socket it accepts
-/// (the unit test `accepted_sockets_inherit_tcp_nodelay_from_the_listener` checks that):
-/// tiny_http writes a response's head and its body in separate writes (its 1 KiB write
-/// buffer holds the head; a larger body follows on its own), and with Nagle's algorithm the
-/// body would wait for the client to acknowledge the head, which a client in delayed-ACK
-/// mode does only after ~40 ms: every answer over 1 KiB on a kept-alive connection would take
-/// that long.
-pub(crate) fn bind(addr: &str) -> Result<tiny_http::Server, String> {
-    let listener = TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
-    socket2::SockRef::from(&listener)
-        .set_tcp_nodelay(true)
-        .map_err(|e| format!("cannot set TCP_NODELAY on {addr}: {e}"))?;
-    tiny_http::Server::from_listener(listener, None)
-        .map_err(|e| format!("cannot serve on {addr}: {e}"))
+/// Binds the RPC server's listening socket to `addr`.
+pub(crate) fn bind(addr: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))
 }
 
-/// Serves requests until shutdown.
-pub(crate) fn serve(server: &tiny_http::Server, shared: &Arc<Shared>) {
-    while !shared.shutdown.load(Ordering::SeqCst) {
-        let request = match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(_) => {
-                // A listener error: back off instead of spinning.
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        handle(request, shared);
-    }
-}
-
-fn handle(mut raw: tiny_http::Request, shared: &Arc<Shared>) {
-    let url = raw.url().to_string();
-    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-    let mut body = Vec::new();
-    let read = raw
-        .as_reader()
-        .take(MAX_BODY_LEN as u64 + 1)
-        .read_to_end(&mut body);
-    let request = Request {
-        method: raw.method().as_str().to_ascii_uppercase(),
-        path: path.to_string(),
-        query: query.to_string(),
-        headers: raw
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_ascii_lowercase(),
-                    h.value.as_str().to_string(),
-                )
-            })
-            .collect(),
-        body_too_long: body.len() > MAX_BODY_LEN,
-        body,
-    };
-    let reply = if read.is_err() {
-        Reply::text(400, "Failed to read request body")
-    } else {
-        route(&request, shared)
-    };
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    if let Ok(header) =
-        tiny_http::Header::from_bytes(&b"Content-Type"[..], reply.content_type.as_bytes())
-    {
-        response.add_header(header);
-    }
-    let _ = raw.respond(response);
+/// Serves the node's RPC on `listener`, at most `handlers` requests at a time.
+pub(crate) fn serve(
+    listener: TcpListener,
+    handlers: usize,
+    shared: &Arc<Shared>,
+) -> Result<HttpServer, String> {
+    let shared = Arc::clone(shared);
+    HttpServer::start(
+        listener,
+        handlers,
+        Arc::new(move |request: &Request| route(request, &shared)),
+    )
+    .map_err(|e| format!("cannot start the HTTP server: {e}"))
 }
 
 fn route(req: &Request, shared: &Arc<Shared>) -> Reply {
@@ -288,30 +236,10 @@ pub(crate) fn parse_decimal(text: &str, max_digits: usize) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{TcpListener, TcpStream};
-
-    /// The mock's server relies on this: tiny_http accepts the connections itself, so the
-    /// option can only be set on the listening socket.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn accepted_sockets_inherit_tcp_nodelay_from_the_listener() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let _plain_client = TcpStream::connect(addr).unwrap();
-        let (before, _) = listener.accept().unwrap();
-        assert!(!before.nodelay().unwrap(), "Nagle is on by default");
-        socket2::SockRef::from(&listener)
-            .set_tcp_nodelay(true)
-            .unwrap();
-        let _client = TcpStream::connect(addr).unwrap();
-        let (accepted, _) = listener.accept().unwrap();
-        assert!(accepted.nodelay().unwrap());
-    }
-
     #[test]
     fn the_bound_server_reports_its_address_and_a_bad_address_is_a_clear_error() {
-        let server = super::bind("127.0.0.1:0").unwrap();
-        assert!(server.server_addr().to_ip().is_some());
+        let listener = super::bind("127.0.0.1:0").unwrap();
+        assert!(listener.local_addr().unwrap().port() > 0);
         let err = super::bind("not an address").err().unwrap();
         assert!(err.starts_with("cannot bind not an address: "), "{err}");
     }
