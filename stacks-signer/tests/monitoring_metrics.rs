@@ -552,9 +552,8 @@ fn a_run_exports_every_reference_metric_with_values_that_match_it() {
         wait_until("the metrics server", Duration::from_secs(30), || {
             get(signer.metrics, "/").is_ok_and(|a| a.status == 200)
         });
-        // A fresh connection to the mock node can wait for one of its kept-alive ones to
-        // close (tiny_http's task pool may queue it without waking a thread), so the first
-        // heartbeat may time out; the node is up, and one of a few tries says so.
+        // Asked until it says OK rather than once: one slow answer on a loaded machine
+        // must not fail the test.
         wait_until(
             "a heartbeat with the node up",
             Duration::from_secs(120),
