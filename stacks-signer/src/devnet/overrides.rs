@@ -67,12 +67,12 @@ pub fn reason_phrase(status: u16) -> &'static str {
         408 => "Request Timeout",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
-        431 => "Request Header Fields Too Large",
         100..=399 => "OK",
         _ => "Error",
     }

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -67,28 +67,37 @@ struct Connections {
 #[derive(Default)]
 struct OpenConnections {
     next_id: u64,
-    by_id: HashMap<u64, (TcpStream, Option<JoinHandle<()>>)>,
+    by_id: HashMap<u64, (TcpStream, JoinHandle<()>)>,
 }
 
-/// A counting gate: at most `limit` holders at once.
+/// A counting gate: no more callers inside [`Gate::pass`] at once than it has permits.
 struct Gate {
     free: Mutex<usize>,
     freed: Condvar,
 }
 
+/// A permit taken from a [`Gate`], given back when dropped (even if the handler panics).
+struct Permit<'a>(&'a Gate);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 impl Gate {
+    /// Runs `f` once a permit is free.
     fn pass<R>(&self, f: impl FnOnce() -> R) -> R {
-        {
+        let _permit = {
             let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
             while *free == 0 {
                 free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
             }
             *free -= 1;
-        }
-        let result = f();
-        *self.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.freed.notify_one();
-        result
+            Permit(self)
+        };
+        f()
     }
 }
 
@@ -123,14 +132,19 @@ impl HttpServer {
         let Some(accept) = self.accept.take() else {
             return;
         };
-        // The accept loop blocks in accept(): a connection of our own wakes it.
+        // The accept loop blocks in accept(): a connection of our own wakes it. Should that
+        // fail, the thread is left to end with the process rather than waited for forever.
         let mut wake = self.addr;
         if wake.ip().is_unspecified() {
-            wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
         }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-        let _ = accept.join();
-        let open: Vec<(TcpStream, Option<JoinHandle<()>>)> = {
+        if TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok() {
+            let _ = accept.join();
+        }
+        let open: Vec<(TcpStream, JoinHandle<()>)> = {
             let mut open = self.connections.lock();
             open.by_id.drain().map(|(_, c)| c).collect()
         };
@@ -138,9 +152,7 @@ impl HttpServer {
             let _ = stream.shutdown(Shutdown::Both);
         }
         for (_, thread) in open {
-            if let Some(thread) = thread {
-                let _ = thread.join();
-            }
+            let _ = thread.join();
         }
     }
 }
@@ -195,7 +207,7 @@ fn accept_loop(
                 })
         };
         if let Ok(thread) = thread {
-            open.by_id.insert(id, (tracked, Some(thread)));
+            open.by_id.insert(id, (tracked, thread));
         }
     }
 }
@@ -246,7 +258,7 @@ fn serve_connection(stream: TcpStream, stop: &AtomicBool, gate: &Gate, handler: 
         let (reply, keep_alive) = match read_request(&mut reader, &mut writer) {
             Ok(None) => return,
             Ok(Some((request, keep_alive))) => (gate.pass(|| handler(&request)), keep_alive),
-            Err(Refusal { status, text }) => (Reply::text(status, text), false),
+            Err(Refusal(status)) => (Reply::text(status, reason_phrase(status)), false),
         };
         if write_reply(&mut writer, &reply, !keep_alive).is_err() {
             return;
@@ -262,15 +274,8 @@ fn serve_connection(stream: TcpStream, stop: &AtomicBool, gate: &Gate, handler: 
     }
 }
 
-/// A request the server answers itself, then closes the connection.
-struct Refusal {
-    status: u16,
-    text: &'static str,
-}
-
-fn refuse(status: u16, text: &'static str) -> Refusal {
-    Refusal { status, text }
-}
+/// A request the server answers itself with this status, then closes the connection.
+struct Refusal(u16);
 
 /// Reads the next request and whether the connection stays open after its answer;
 /// `Ok(None)` when the client closed (or went quiet) between requests, or the connection
@@ -282,28 +287,26 @@ fn read_request(
     let Some(head) = read_head(reader)? else {
         return Ok(None);
     };
-    let head = String::from_utf8(head).map_err(|_| refuse(400, "Bad Request"))?;
-    let mut lines = head
-        .split("\r\n")
-        .map(|l| l.strip_suffix('\n').unwrap_or(l));
+    let head = String::from_utf8(head).map_err(|_| Refusal(400))?;
+    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let request_line = lines.next().unwrap_or_default();
     let mut parts = request_line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(refuse(400, "Bad Request"));
+        return Err(Refusal(400));
     };
     let http11 = match version {
         "HTTP/1.1" => true,
         "HTTP/1.0" => false,
-        _ => return Err(refuse(505, "HTTP Version Not Supported")),
+        _ => return Err(Refusal(505)),
     };
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(refuse(400, "Bad Request"));
+        return Err(Refusal(400));
     }
     let mut headers = Vec::new();
     for line in lines.filter(|l| !l.is_empty()) {
-        let (name, value) = line.split_once(':').ok_or(refuse(400, "Bad Request"))?;
+        let (name, value) = line.split_once(':').ok_or(Refusal(400))?;
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
     }
     let header = |name: &str| {
@@ -336,7 +339,7 @@ fn read_request(
     } else {
         let length = match header("content-length") {
             None => 0,
-            Some(v) => v.parse::<u64>().map_err(|_| refuse(400, "Bad Request"))?,
+            Some(v) => v.parse::<u64>().map_err(|_| Refusal(400))?,
         };
         read_exact_up_to(reader, length)?
     };
@@ -374,7 +377,7 @@ fn read_head(reader: &mut impl BufRead) -> Result<Option<Vec<u8>>, Refusal> {
         }
         head.extend_from_slice(&line);
         if head.len() > MAX_HEAD_LEN {
-            return Err(refuse(431, "Request Header Fields Too Large"));
+            return Err(Refusal(431));
         }
         if blank {
             return Ok(Some(head));
@@ -408,9 +411,9 @@ fn read_chunked(reader: &mut impl BufRead) -> Result<Option<(Vec<u8>, bool)>, Re
             Ok(0) | Err(_) => return Ok(None),
             Ok(_) => {}
         }
-        let text = std::str::from_utf8(&size_line).map_err(|_| refuse(400, "Bad Request"))?;
+        let text = std::str::from_utf8(&size_line).map_err(|_| Refusal(400))?;
         let size_text = text.split(';').next().unwrap_or_default().trim();
-        let size = u64::from_str_radix(size_text, 16).map_err(|_| refuse(400, "Bad Request"))?;
+        let size = u64::from_str_radix(size_text, 16).map_err(|_| Refusal(400))?;
         if size == 0 {
             // Trailers end with a blank line.
             loop {
@@ -437,7 +440,7 @@ fn read_chunked(reader: &mut impl BufRead) -> Result<Option<(Vec<u8>, bool)>, Re
         match reader.by_ref().take(2).read_until(b'\n', &mut crlf) {
             Ok(_) if crlf == b"\r\n" || crlf == b"\n" => {}
             Ok(0) | Err(_) => return Ok(None),
-            Ok(_) => return Err(refuse(400, "Bad Request")),
+            Ok(_) => return Err(Refusal(400)),
         }
     }
 }
@@ -539,6 +542,10 @@ mod tests {
             let (status, _, body) = read_answer(&mut reader);
             assert_eq!((status, body), (200, format!("GET /v2/info?n={i} 0 false")));
         }
+        writer
+            .write_all(b"GET /bare-lf HTTP/1.1\nHost: x\n\n")
+            .unwrap();
+        assert_eq!(read_answer(&mut reader).2, "GET /bare-lf? 0 false");
         writer
             .write_all(b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
             .unwrap();
